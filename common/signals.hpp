@@ -1,0 +1,29 @@
+// Process signals as events on an io_context: SIGHUP → reload, SIGTERM/SIGINT → graceful stop.
+#pragma once
+
+#include <functional>
+
+#include "common/asio.hpp"
+
+namespace lb {
+
+/// Listens for SIGHUP, SIGTERM and SIGINT on `ctx` and calls the matching callback on that
+/// context's thread. Re-arms after each signal until stop() or destruction.
+class SignalHandler {
+ public:
+  SignalHandler(asio::io_context& ctx, std::function<void()> on_reload,
+                std::function<void(int signal)> on_stop);
+  /// Also dispatch SIGUSR1 (e.g. reopen log files).
+  void on_user1(std::function<void()> callback);
+  void stop();
+
+ private:
+  void arm();
+
+  asio::signal_set signals_;
+  std::function<void()> on_reload_;
+  std::function<void(int)> on_stop_;
+  std::function<void()> on_user1_;
+};
+
+}  // namespace lb

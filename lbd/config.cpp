@@ -1,0 +1,318 @@
+#include "lbd/config.hpp"
+
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/config/reader.hpp"
+#include "common/log.hpp"
+
+namespace lbd {
+
+using lb::config::TableReader;
+
+const char* algorithm_name(Algorithm a) {
+  switch (a) {
+    case Algorithm::round_robin:
+      return "round_robin";
+    case Algorithm::least_conn:
+      return "least_conn";
+    case Algorithm::p2c:
+      return "p2c";
+    case Algorithm::random:
+      return "random";
+    case Algorithm::least_time:
+      return "least_time";
+    case Algorithm::source_hash:
+      return "source_hash";
+    case Algorithm::ring_hash:
+      return "ring_hash";
+    case Algorithm::maglev:
+      return "maglev";
+    case Algorithm::agent:
+      return "agent";
+  }
+  return "?";
+}
+
+const PoolConfig* Config::find_pool(std::string_view name) const {
+  for (const auto& p : pools) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr std::int64_t kMaxU32 = 0xffffffffLL;
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string read_name(TableReader& t) {
+  auto name = t.required_string("name");
+  if (!name) return {};
+  if (!valid_name(*name)) {
+    t.error("name", fmt::format("\"{}\" is not a valid name (1-64 of A-Z a-z 0-9 - _ .)", *name));
+  }
+  return *name;
+}
+
+void check_regex(TableReader& t, std::string_view key, const std::string& pattern) {
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    t.error(key, fmt::format("invalid regular expression \"{}\": {}", pattern, e.what()));
+  }
+}
+
+GlobalConfig read_global(TableReader& t) {
+  GlobalConfig g;
+  if (const auto* node = t.raw("workers")) {
+    if (const auto* s = node->as_string(); s && s->get() == "auto") {
+      g.workers = 0;
+    } else if (const auto* i = node->as_integer(); i && i->get() >= 1 && i->get() <= 256) {
+      g.workers = static_cast<unsigned>(i->get());
+    } else {
+      t.error("workers", "expected \"auto\" or an integer in [1, 256]");
+    }
+  }
+  g.log_level = t.string("log_level", g.log_level);
+  if (!lb::log::parse_level(g.log_level)) {
+    t.error("log_level", fmt::format("unknown level \"{}\"; expected one of trace, debug, info, "
+                                     "warn, error, critical, off",
+                                     g.log_level));
+  }
+  g.drain_timeout =
+      t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
+  t.reject_unknown_keys();
+  return g;
+}
+
+TimeoutsConfig read_timeouts(TableReader& t) {
+  TimeoutsConfig c;
+  const auto min = std::chrono::milliseconds(1);
+  const auto max = std::chrono::hours(24);
+  c.connect = t.duration("connect", c.connect, min, max);
+  c.client_idle = t.duration("client_idle", c.client_idle, min, max);
+  c.server_idle = t.duration("server_idle", c.server_idle, min, max);
+  c.request_header = t.duration("request_header", c.request_header, min, max);
+  c.keep_alive = t.duration("keep_alive", c.keep_alive, min, max);
+  c.server_response = t.duration("server_response", c.server_response, min, max);
+  t.reject_unknown_keys();
+  return c;
+}
+
+LimitsConfig read_limits(TableReader& t) {
+  LimitsConfig c;
+  c.max_connections =
+      static_cast<std::uint32_t>(t.integer("max_connections", c.max_connections, 1, 10'000'000));
+  c.max_header_size = t.size("max_header_size", c.max_header_size, 1024, 1024 * 1024);
+  c.max_body_size = t.size("max_body_size", c.max_body_size);
+  t.reject_unknown_keys();
+  return c;
+}
+
+ServerConfig read_server(TableReader& t) {
+  ServerConfig s;
+  s.name = read_name(t);
+  if (auto a = t.required_endpoint("address")) s.address = *a;
+  s.weight = static_cast<std::uint32_t>(t.integer("weight", s.weight, 0, 256));
+  s.max_connections =
+      static_cast<std::uint32_t>(t.integer("max_connections", s.max_connections, 0, kMaxU32));
+  s.backup = t.boolean("backup", s.backup);
+  t.reject_unknown_keys();
+  return s;
+}
+
+PoolConfig read_pool(TableReader& t) {
+  PoolConfig p;
+  p.name = read_name(t);
+  p.algorithm = t.enumeration("algorithm", p.algorithm,
+                              {{"round_robin", Algorithm::round_robin},
+                               {"least_conn", Algorithm::least_conn},
+                               {"p2c", Algorithm::p2c},
+                               {"random", Algorithm::random},
+                               {"least_time", Algorithm::least_time},
+                               {"source_hash", Algorithm::source_hash},
+                               {"ring_hash", Algorithm::ring_hash},
+                               {"maglev", Algorithm::maglev},
+                               {"agent", Algorithm::agent}});
+  p.connect_retries = static_cast<std::uint32_t>(t.integer("connect_retries", 2, 0, 16));
+  p.send_proxy_protocol = t.enumeration("send_proxy_protocol", p.send_proxy_protocol,
+                                        {{"off", ProxyProtocolSend::off},
+                                         {"v1", ProxyProtocolSend::v1},
+                                         {"v2", ProxyProtocolSend::v2}});
+  p.upstream_keepalive =
+      static_cast<std::uint32_t>(t.integer("upstream_keepalive", p.upstream_keepalive, 0, 100000));
+  std::set<std::string> names;
+  for (auto& s : t.tables("server")) {
+    auto server = read_server(s);
+    if (!server.name.empty() && !names.insert(server.name).second) {
+      s.error("name",
+              fmt::format("duplicate server name \"{}\" in pool \"{}\"", server.name, p.name));
+    }
+    p.servers.push_back(std::move(server));
+  }
+  if (p.servers.empty()) t.error_here(fmt::format("pool \"{}\" has no [[pool.server]]", p.name));
+  t.reject_unknown_keys();
+  return p;
+}
+
+HeaderMatch read_header_match(TableReader& t) {
+  HeaderMatch m;
+  if (auto n = t.required_string("name")) m.name = *n;
+  int conditions = 0;
+  if (t.has("equals")) {
+    m.match = {MatchKind::exact, t.string("equals", "")};
+    ++conditions;
+  }
+  if (t.has("prefix")) {
+    m.match = {MatchKind::prefix, t.string("prefix", "")};
+    ++conditions;
+  }
+  if (t.has("regex")) {
+    m.match = {MatchKind::regex, t.string("regex", "")};
+    check_regex(t, "regex", m.match.value);
+    ++conditions;
+  }
+  if (t.has("present")) {
+    if (!t.boolean("present", true)) t.error("present", "only `present = true` is supported");
+    m.match = {MatchKind::present, ""};
+    ++conditions;
+  }
+  if (conditions != 1) {
+    t.error_here("give exactly one of equals, prefix, regex, present");
+  }
+  t.reject_unknown_keys();
+  return m;
+}
+
+RouteConfig read_route(TableReader& t) {
+  RouteConfig r;
+  if (auto p = t.required_string("pool")) r.pool = *p;
+  if (t.has("host")) {
+    auto host = t.string("host", "");
+    if (host.starts_with("*.")) {
+      r.host = StringMatch{MatchKind::wildcard, host.substr(1)};  // keeps the leading dot
+    } else {
+      r.host = StringMatch{MatchKind::exact, host};
+    }
+  }
+  if (t.has("host_regex")) {
+    if (r.host) t.error("host_regex", "give either host or host_regex");
+    r.host = StringMatch{MatchKind::regex, t.string("host_regex", "")};
+    check_regex(t, "host_regex", r.host->value);
+  }
+  int path_conditions = 0;
+  if (t.has("path")) {
+    r.path = StringMatch{MatchKind::exact, t.string("path", "")};
+    ++path_conditions;
+  }
+  if (t.has("path_prefix")) {
+    r.path = StringMatch{MatchKind::prefix, t.string("path_prefix", "")};
+    ++path_conditions;
+  }
+  if (t.has("path_regex")) {
+    r.path = StringMatch{MatchKind::regex, t.string("path_regex", "")};
+    check_regex(t, "path_regex", r.path->value);
+    ++path_conditions;
+  }
+  if (path_conditions > 1) t.error_here("give at most one of path, path_prefix, path_regex");
+  for (auto& h : t.tables("header")) r.headers.push_back(read_header_match(h));
+  for (auto& c : t.tables("cookie")) r.cookies.push_back(read_header_match(c));
+  r.methods = t.string_array("methods");
+  t.reject_unknown_keys();
+  return r;
+}
+
+ListenerConfig read_listener(TableReader& t) {
+  ListenerConfig l;
+  l.name = read_name(t);
+  const auto binds = t.string_or_array("bind");
+  if (binds.empty()) t.error("bind", "a listener needs at least one bind address");
+  for (const auto& b : binds) {
+    if (auto e = lb::config::parse_endpoint(b)) {
+      l.binds.push_back(*e);
+    } else {
+      t.error("bind", e.error());
+    }
+  }
+  l.mode =
+      t.enumeration("mode", l.mode, {{"tcp", ListenerMode::tcp}, {"http", ListenerMode::http}});
+  if (auto p = t.required_string("pool")) l.default_pool = *p;
+  l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
+  l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
+  for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
+  if (l.mode == ListenerMode::tcp && !l.routes.empty()) {
+    t.error("route", "routes need mode = \"http\"");
+  }
+  t.reject_unknown_keys();
+  return l;
+}
+
+Config read_config(TableReader root, const std::string& file) {
+  Config c;
+  c.source_file = file;
+  if (auto g = root.table("global")) c.global = read_global(*g);
+  if (auto t = root.table("timeouts")) c.timeouts = read_timeouts(*t);
+  if (auto l = root.table("limits")) c.limits = read_limits(*l);
+
+  auto pool_tables = root.tables("pool");
+  std::set<std::string> pool_names;
+  for (auto& p : pool_tables) {
+    auto pool = read_pool(p);
+    if (!pool.name.empty() && !pool_names.insert(pool.name).second) {
+      p.error("name", fmt::format("duplicate pool name \"{}\"", pool.name));
+    }
+    c.pools.push_back(std::move(pool));
+  }
+
+  auto listener_tables = root.tables("listener");
+  if (listener_tables.empty()) root.error_here("no [[listener]] configured");
+  std::set<std::string> listener_names;
+  for (auto& l : listener_tables) {
+    auto listener = read_listener(l);
+    if (!listener.name.empty() && !listener_names.insert(listener.name).second) {
+      l.error("name", fmt::format("duplicate listener name \"{}\"", listener.name));
+    }
+    if (!listener.default_pool.empty() && !pool_names.contains(listener.default_pool)) {
+      l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
+    }
+    auto routes = l.tables("route");  // positions for route errors
+    for (std::size_t i = 0; i < listener.routes.size() && i < routes.size(); ++i) {
+      if (!pool_names.contains(listener.routes[i].pool)) {
+        routes[i].error("pool", fmt::format("unknown pool \"{}\"", listener.routes[i].pool));
+      }
+    }
+    c.listeners.push_back(std::move(listener));
+  }
+  root.reject_unknown_keys();
+  return c;
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
+  auto doc = lb::config::Document::parse_file(path, diags);
+  if (!diags.empty()) return {};
+  return read_config(doc.root(), path);
+}
+
+Config load_config_from_string(std::string_view text, const std::string& name,
+                               lb::config::Diagnostics& diags) {
+  auto doc = lb::config::Document::parse_string(text, name, diags);
+  if (!diags.empty()) return {};
+  return read_config(doc.root(), name);
+}
+
+}  // namespace lbd

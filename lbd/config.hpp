@@ -1,0 +1,123 @@
+// lbd's configuration model and its loader from TOML. The model is plain data; `load_config`
+// validates everything (names unique, references resolved, ranges) and collects every error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config/diagnostics.hpp"
+#include "common/net/ip_address.hpp"
+
+namespace lbd {
+
+using std::chrono::nanoseconds;
+
+enum class ListenerMode { tcp, http };
+enum class ProxyProtocolSend { off, v1, v2 };
+enum class Algorithm {
+  round_robin,
+  least_conn,
+  p2c,
+  random,
+  least_time,
+  source_hash,
+  ring_hash,
+  maglev,
+  agent,
+};
+
+/// Textual name of an algorithm as written in the config.
+const char* algorithm_name(Algorithm a);
+
+struct TimeoutsConfig {
+  nanoseconds connect = std::chrono::seconds(5);
+  nanoseconds client_idle = std::chrono::seconds(60);
+  nanoseconds server_idle = std::chrono::seconds(60);
+  nanoseconds request_header = std::chrono::seconds(10);
+  nanoseconds keep_alive = std::chrono::seconds(30);
+  nanoseconds server_response = std::chrono::seconds(60);
+};
+
+struct LimitsConfig {
+  std::uint32_t max_connections = 20000;
+  std::uint64_t max_header_size = 16 * 1024;
+  std::uint64_t max_body_size = 0;  // 0 = unlimited
+};
+
+struct ServerConfig {
+  std::string name;
+  lb::Endpoint address;
+  std::uint32_t weight = 1;
+  std::uint32_t max_connections = 0;  // 0 = unlimited
+  bool backup = false;
+};
+
+struct PoolConfig {
+  std::string name;
+  Algorithm algorithm = Algorithm::round_robin;
+  std::uint32_t connect_retries = 2;
+  ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;
+  std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server
+  std::vector<ServerConfig> servers;
+};
+
+enum class MatchKind { exact, prefix, regex, wildcard, present };
+
+struct StringMatch {
+  MatchKind kind = MatchKind::exact;
+  std::string value;  // pattern, prefix, exact text; empty for `present`
+};
+
+struct HeaderMatch {
+  std::string name;
+  StringMatch match;
+};
+
+/// A routing rule: every condition that is set must hold. Evaluated in config order.
+struct RouteConfig {
+  std::string pool;
+  std::optional<StringMatch> host;
+  std::optional<StringMatch> path;
+  std::vector<HeaderMatch> headers;
+  std::vector<HeaderMatch> cookies;
+  std::vector<std::string> methods;
+};
+
+struct ListenerConfig {
+  std::string name;
+  std::vector<lb::Endpoint> binds;
+  ListenerMode mode = ListenerMode::http;
+  std::string default_pool;
+  std::uint32_t max_connections = 0;  // 0 = only the global limit
+  bool accept_proxy_protocol = false;
+  std::vector<RouteConfig> routes;
+};
+
+struct GlobalConfig {
+  unsigned workers = 0;  // 0 = "auto" (one per CPU)
+  std::string log_level = "info";
+  nanoseconds drain_timeout = std::chrono::seconds(30);
+};
+
+struct Config {
+  std::string source_file;
+  GlobalConfig global;
+  TimeoutsConfig timeouts;
+  LimitsConfig limits;
+  std::vector<ListenerConfig> listeners;
+  std::vector<PoolConfig> pools;
+
+  const PoolConfig* find_pool(std::string_view name) const;
+};
+
+/// Reads and validates `path`. Every problem lands in `diags`; the result is meaningful only when
+/// `diags` stayed empty.
+Config load_config(const std::string& path, lb::config::Diagnostics& diags);
+/// Same, from text (tests); `name` stands in for the file name in diagnostics.
+Config load_config_from_string(std::string_view text, const std::string& name,
+                               lb::config::Diagnostics& diags);
+
+}  // namespace lbd

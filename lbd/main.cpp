@@ -1,0 +1,39 @@
+// lbd: the load-balancer daemon. Parses the command line, loads the config, runs the server.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "common/log.hpp"
+#include "lbd/config.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lbd - reverse proxy load balancer (lbpair)"};
+  std::string config_path = "/etc/lbpair/lbd.toml";
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", check_only,
+               "validate the configuration and exit (0 valid, 2 not)");
+  app.set_version_flag("--version", std::string("lbd ") + LBPAIR_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  lb::config::Diagnostics diags;
+  const lbd::Config config = lbd::load_config(config_path, diags);
+  if (!diags.empty()) {
+    std::fputs(diags.to_string().c_str(), stderr);
+    std::fprintf(stderr, "lbd: %zu configuration error(s) in %s\n", diags.size(),
+                 config_path.c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("lbd: configuration %s is valid (%zu listeners, %zu pools)\n", config_path.c_str(),
+                config.listeners.size(), config.pools.size());
+    return 0;
+  }
+  lb::log::init(*lb::log::parse_level(config.global.log_level));
+  auto log = lb::log::get("lbd");
+  log->info("starting: version={} config={} listeners={} pools={}", LBPAIR_VERSION, config_path,
+            config.listeners.size(), config.pools.size());
+  log->error("the proxy data plane is not built yet (issue #3); exiting");
+  return 1;
+}

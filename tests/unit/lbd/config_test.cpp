@@ -1,0 +1,91 @@
+#include "lbd/config.hpp"
+
+#include <doctest/doctest.h>
+
+using lb::config::Diagnostics;
+
+TEST_CASE("lbd config: the example conf/lbd.toml loads without errors") {
+  Diagnostics diags;
+  auto config = lbd::load_config(LBPAIR_SOURCE_DIR "/conf/lbd.toml", diags);
+  INFO(diags.to_string());
+  CHECK(diags.empty());
+  CHECK_FALSE(config.listeners.empty());
+  CHECK_FALSE(config.pools.empty());
+}
+
+TEST_CASE("lbd config: listeners, routes and pools are read with defaults filled in") {
+  Diagnostics diags;
+  auto c = lbd::load_config_from_string(R"(
+[global]
+workers = 2
+[[listener]]
+name = "web"
+bind = ["127.0.0.1:8080", "[::1]:8080"]
+pool = "app"
+[[listener.route]]
+pool = "api"
+host = "*.example.com"
+path_prefix = "/api/"
+methods = ["GET"]
+[[listener.route.header]]
+name = "X-Tenant"
+equals = "blue"
+[[pool]]
+name = "app"
+[[pool.server]]
+name = "a1"
+address = "127.0.0.1:9001"
+[[pool]]
+name = "api"
+algorithm = "least_conn"
+[[pool.server]]
+name = "b1"
+address = "127.0.0.1:9002"
+weight = 3
+)",
+                                        "t.toml", diags);
+  INFO(diags.to_string());
+  REQUIRE(diags.empty());
+  CHECK(c.global.workers == 2);
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].binds.size() == 2);
+  CHECK(c.listeners[0].mode == lbd::ListenerMode::http);
+  REQUIRE(c.listeners[0].routes.size() == 1);
+  const auto& r = c.listeners[0].routes[0];
+  CHECK(r.host->kind == lbd::MatchKind::wildcard);
+  CHECK(r.host->value == ".example.com");
+  CHECK(r.path->kind == lbd::MatchKind::prefix);
+  CHECK(r.headers.at(0).match.value == "blue");
+  CHECK(c.find_pool("api")->algorithm == lbd::Algorithm::least_conn);
+  CHECK(c.find_pool("api")->servers[0].weight == 3);
+  CHECK(c.timeouts.connect == std::chrono::seconds(5));
+}
+
+TEST_CASE("lbd config: references, duplicates and bad regexes are all reported") {
+  Diagnostics diags;
+  lbd::load_config_from_string(R"([[listener]]
+name = "web"
+bind = "127.0.0.1:80"
+pool = "nope"
+[[listener.route]]
+pool = "ghost"
+path_regex = "("
+[[pool]]
+name = "p"
+[[pool.server]]
+name = "s"
+address = "127.0.0.1:1"
+[[pool.server]]
+name = "s"
+address = "127.0.0.1:2"
+)",
+                               "bad.toml", diags);
+  const auto text = diags.to_string();
+  INFO(text);
+  CHECK(text.find("bad.toml:4:8: listener[0].pool: unknown pool \"nope\"") != std::string::npos);
+  CHECK(text.find("listener[0].route[0].pool: unknown pool \"ghost\"") != std::string::npos);
+  CHECK(text.find("listener[0].route[0].path_regex: invalid regular expression") !=
+        std::string::npos);
+  CHECK(text.find("bad.toml:14:8: pool[0].server[1].name: duplicate server name") !=
+        std::string::npos);
+}

@@ -1,0 +1,94 @@
+#include "vrrpd/config.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/config/reader.hpp"
+#include "common/log.hpp"
+
+namespace vrrp {
+
+using lb::config::TableReader;
+
+namespace {
+
+InstanceConfig read_instance(TableReader& t) {
+  InstanceConfig c;
+  if (auto n = t.required_string("name")) c.name = *n;
+  if (auto v = t.required_integer("vrid", 1, 255)) c.vrid = static_cast<std::uint8_t>(*v);
+  if (auto i = t.required_string("interface")) c.interface = *i;
+  c.priority = static_cast<std::uint8_t>(t.integer("priority", c.priority, 1, 255));
+  const auto interval = t.duration("advert_interval", c.advert_interval,
+                                   std::chrono::milliseconds(10), std::chrono::milliseconds(40950));
+  if (interval % std::chrono::milliseconds(10) != std::chrono::nanoseconds(0)) {
+    t.error("advert_interval",
+            "must be a multiple of 10ms (the VRRPv3 wire unit is the centisecond)");
+  }
+  c.advert_interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval);
+  c.preempt = t.boolean("preempt", c.preempt);
+  c.accept_mode = t.boolean("accept_mode", c.accept_mode);
+  for (const auto& v : t.string_array("vips")) {
+    if (auto cidr = lb::config::parse_cidr(v)) {
+      c.vips.push_back(*cidr);
+    } else {
+      t.error("vips", cidr.error());
+    }
+  }
+  if (c.vips.empty()) t.error("vips", "an instance needs at least one virtual IP");
+  for (const auto& p : t.string_array("unicast_peers")) {
+    if (auto a = lb::IpAddress::parse(p)) {
+      c.unicast_peers.push_back(*a);
+    } else {
+      t.error("unicast_peers", fmt::format("invalid address \"{}\"", p));
+    }
+  }
+  t.reject_unknown_keys();
+  return c;
+}
+
+Config read_config(TableReader root, const std::string& file) {
+  Config c;
+  c.source_file = file;
+  if (auto g = root.table("global")) {
+    c.log_level = g->string("log_level", c.log_level);
+    if (!lb::log::parse_level(c.log_level)) {
+      g->error("log_level", fmt::format("unknown level \"{}\"", c.log_level));
+    }
+    g->reject_unknown_keys();
+  }
+  auto tables = root.tables("instance");
+  if (tables.empty()) root.error_here("no [[instance]] configured");
+  std::set<std::string> names;
+  std::set<std::pair<std::string, int>> vrids;
+  for (auto& t : tables) {
+    auto inst = read_instance(t);
+    if (!inst.name.empty() && !names.insert(inst.name).second) {
+      t.error("name", fmt::format("duplicate instance name \"{}\"", inst.name));
+    }
+    if (inst.vrid != 0 && !vrids.insert({inst.interface, inst.vrid}).second) {
+      t.error("vrid",
+              fmt::format("VRID {} is used twice on interface {}", inst.vrid, inst.interface));
+    }
+    c.instances.push_back(std::move(inst));
+  }
+  root.reject_unknown_keys();
+  return c;
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
+  auto doc = lb::config::Document::parse_file(path, diags);
+  if (!diags.empty()) return {};
+  return read_config(doc.root(), path);
+}
+
+Config load_config_from_string(std::string_view text, const std::string& name,
+                               lb::config::Diagnostics& diags) {
+  auto doc = lb::config::Document::parse_string(text, name, diags);
+  if (!diags.empty()) return {};
+  return read_config(doc.root(), name);
+}
+
+}  // namespace vrrp
