@@ -13,30 +13,6 @@ namespace lbd {
 
 using lb::config::TableReader;
 
-const char* algorithm_name(Algorithm a) {
-  switch (a) {
-    case Algorithm::round_robin:
-      return "round_robin";
-    case Algorithm::least_conn:
-      return "least_conn";
-    case Algorithm::p2c:
-      return "p2c";
-    case Algorithm::random:
-      return "random";
-    case Algorithm::least_time:
-      return "least_time";
-    case Algorithm::source_hash:
-      return "source_hash";
-    case Algorithm::ring_hash:
-      return "ring_hash";
-    case Algorithm::maglev:
-      return "maglev";
-    case Algorithm::agent:
-      return "agent";
-  }
-  return "?";
-}
-
 const PoolConfig* Config::find_pool(std::string_view name) const {
   for (const auto& p : pools) {
     if (p.name == name) return &p;
@@ -137,16 +113,19 @@ ServerConfig read_server(TableReader& t) {
 PoolConfig read_pool(TableReader& t) {
   PoolConfig p;
   p.name = read_name(t);
-  p.algorithm = t.enumeration("algorithm", p.algorithm,
-                              {{"round_robin", Algorithm::round_robin},
-                               {"least_conn", Algorithm::least_conn},
-                               {"p2c", Algorithm::p2c},
-                               {"random", Algorithm::random},
-                               {"least_time", Algorithm::least_time},
-                               {"source_hash", Algorithm::source_hash},
-                               {"ring_hash", Algorithm::ring_hash},
-                               {"maglev", Algorithm::maglev},
-                               {"agent", Algorithm::agent}});
+  p.balance.algorithm = t.enumeration("algorithm", p.balance.algorithm,
+                                      {{"round_robin", Algorithm::round_robin},
+                                       {"least_conn", Algorithm::least_conn},
+                                       {"p2c", Algorithm::p2c},
+                                       {"random", Algorithm::random},
+                                       {"least_time", Algorithm::least_time},
+                                       {"source_hash", Algorithm::source_hash},
+                                       {"ring_hash", Algorithm::ring_hash},
+                                       {"maglev", Algorithm::maglev},
+                                       {"agent", Algorithm::agent}});
+  if (p.balance.algorithm != Algorithm::round_robin) {
+    t.error("algorithm", "only \"round_robin\" is implemented so far (issue #4)");
+  }
   p.connect_retries = static_cast<std::uint32_t>(t.integer("connect_retries", 2, 0, 16));
   p.send_proxy_protocol = t.enumeration("send_proxy_protocol", p.send_proxy_protocol,
                                         {{"off", ProxyProtocolSend::off},

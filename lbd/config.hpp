@@ -10,6 +10,7 @@
 
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
+#include "lbd/balance/options.hpp"
 
 namespace lbd {
 
@@ -17,20 +18,6 @@ using std::chrono::nanoseconds;
 
 enum class ListenerMode { tcp, http };
 enum class ProxyProtocolSend { off, v1, v2 };
-enum class Algorithm {
-  round_robin,
-  least_conn,
-  p2c,
-  random,
-  least_time,
-  source_hash,
-  ring_hash,
-  maglev,
-  agent,
-};
-
-/// Textual name of an algorithm as written in the config.
-const char* algorithm_name(Algorithm a);
 
 struct TimeoutsConfig {
   nanoseconds connect = std::chrono::seconds(5);
@@ -57,7 +44,7 @@ struct ServerConfig {
 
 struct PoolConfig {
   std::string name;
-  Algorithm algorithm = Algorithm::round_robin;
+  BalanceOptions balance;
   std::uint32_t connect_retries = 2;
   ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;
   std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server

@@ -37,7 +37,6 @@ name = "a1"
 address = "127.0.0.1:9001"
 [[pool]]
 name = "api"
-algorithm = "least_conn"
 [[pool.server]]
 name = "b1"
 address = "127.0.0.1:9002"
@@ -56,7 +55,7 @@ weight = 3
   CHECK(r.host->value == ".example.com");
   CHECK(r.path->kind == lbd::MatchKind::prefix);
   CHECK(r.headers.at(0).match.value == "blue");
-  CHECK(c.find_pool("api")->algorithm == lbd::Algorithm::least_conn);
+  CHECK(c.find_pool("api")->balance.algorithm == lbd::Algorithm::round_robin);
   CHECK(c.find_pool("api")->servers[0].weight == 3);
   CHECK(c.timeouts.connect == std::chrono::seconds(5));
 }
