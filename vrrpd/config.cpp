@@ -58,7 +58,6 @@ Config read_config(TableReader root, const std::string& file) {
     g->reject_unknown_keys();
   }
   auto tables = root.tables("instance");
-  if (tables.empty()) root.error_here("no [[instance]] configured");
   std::set<std::string> names;
   std::set<std::pair<std::string, int>> vrids;
   for (auto& t : tables) {
