@@ -126,7 +126,8 @@ CookieCodec::Verified CookieCodec::verify(std::string_view value,
   }
   std::uint64_t secs = 0;
   for (std::size_t i = 1; i <= 8; ++i) secs = (secs << 8) | static_cast<std::uint8_t>((*bytes)[i]);
-  // Bound before converting to nanoseconds (2^40 s is ~34,800 years; the conversion can't overflow).
+  // Bound before converting to nanoseconds (2^40 s is ~34,800 years; the conversion can't
+  // overflow).
   if (secs > (std::uint64_t{1} << 40)) {
     v.error = CookieError::from_future;
     return v;

@@ -14,9 +14,9 @@ namespace lbd {
 
 /// Why a cookie value was refused (for counters and debug logs; the client never sees it).
 enum class CookieError {
-  malformed,  // not base64url, wrong length or layout, unknown format version
-  bad_mac,    // no configured key signed it (forged, altered, or an old key)
-  expired,    // older than max-age
+  malformed,    // not base64url, wrong length or layout, unknown format version
+  bad_mac,      // no configured key signed it (forged, altered, or an old key)
+  expired,      // older than max-age
   from_future,  // issued further in the future than the allowed clock skew
 };
 

@@ -73,7 +73,8 @@ TEST_CASE("cookie_codec: a value signed with another key is rejected") {
 
 TEST_CASE("cookie_codec: a rotated key still verifies old cookies, and signs with the first") {
   lbd::CookieCodec old_codec({"old-key-old-key-old-key-old-key-"});
-  lbd::CookieCodec rotated({"new-key-new-key-new-key-new-key-", "old-key-old-key-old-key-old-key-"});
+  lbd::CookieCodec rotated(
+      {"new-key-new-key-new-key-new-key-", "old-key-old-key-old-key-old-key-"});
   CHECK(rotated.verify(old_codec.encode("app1", kNow), kNow).claims.has_value());
   CHECK(old_codec.verify(rotated.encode("app1", kNow), kNow).error == lbd::CookieError::bad_mac);
 }
