@@ -47,10 +47,10 @@ Mac handshake_mac(std::string_view secret, HandshakeRole own_role, std::string_v
 }
 
 bool verify_peer_mac(std::string_view secret, HandshakeRole own_role, std::string_view own_node_id,
-                     std::string_view peer_node_id, const Nonce& own_nonce,
-                     const Nonce& peer_nonce, const Mac& peer_mac) {
-  const HandshakeRole peer_role = own_role == HandshakeRole::connector ? HandshakeRole::acceptor
-                                                                       : HandshakeRole::connector;
+                     std::string_view peer_node_id, const Nonce& own_nonce, const Nonce& peer_nonce,
+                     const Mac& peer_mac) {
+  const HandshakeRole peer_role =
+      own_role == HandshakeRole::connector ? HandshakeRole::acceptor : HandshakeRole::connector;
   const Mac expected =
       handshake_mac(secret, peer_role, peer_node_id, own_node_id, peer_nonce, own_nonce);
   return CRYPTO_memcmp(expected.data(), peer_mac.data(), expected.size()) == 0;

@@ -25,7 +25,7 @@ Mac handshake_mac(std::string_view secret, HandshakeRole own_role, std::string_v
 /// Checks the peer's Auth: recomputes the peer's MAC from its point of view and compares in
 /// constant time.
 bool verify_peer_mac(std::string_view secret, HandshakeRole own_role, std::string_view own_node_id,
-                     std::string_view peer_node_id, const Nonce& own_nonce,
-                     const Nonce& peer_nonce, const Mac& peer_mac);
+                     std::string_view peer_node_id, const Nonce& own_nonce, const Nonce& peer_nonce,
+                     const Mac& peer_mac);
 
 }  // namespace lbd::repl

@@ -318,10 +318,9 @@ DecodeResult FrameReader::next() {
 }
 
 std::string_view frame_name(const Frame& frame) {
-  static constexpr std::string_view kNames[] = {"hello",     "auth",         "update",
-                                                "erase",     "ack",          "heartbeat",
-                                                "resync_begin", "resync_end", "conn_add",
-                                                "conn_remove"};
+  static constexpr std::string_view kNames[] = {
+      "hello",     "auth",         "update",     "erase",    "ack",
+      "heartbeat", "resync_begin", "resync_end", "conn_add", "conn_remove"};
   return kNames[frame.index()];
 }
 

@@ -48,9 +48,9 @@ enum class FrameType : std::uint8_t {
 /// peer's incarnation and the last sequence applied from it (0 = nothing, send a full resync).
 struct Hello {
   std::uint16_t version = kProtocolVersion;
-  std::string node_id;             // 1..64 bytes
-  std::uint64_t incarnation = 0;   // random per process start: sequence numbers restart with it
-  Nonce nonce{};                   // fresh random challenge for the peer's Auth
+  std::string node_id;            // 1..64 bytes
+  std::uint64_t incarnation = 0;  // random per process start: sequence numbers restart with it
+  Nonce nonce{};                  // fresh random challenge for the peer's Auth
   std::uint64_t resume_incarnation = 0;
   std::uint64_t resume_seq = 0;
   friend bool operator==(const Hello&, const Hello&) = default;

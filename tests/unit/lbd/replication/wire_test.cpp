@@ -48,7 +48,8 @@ std::vector<std::uint8_t> raw(std::uint8_t type, const std::vector<std::uint8_t>
   const auto len = static_cast<std::uint32_t>(body.size() + 1);
   std::vector<std::uint8_t> out;
   out.reserve(body.size() + 5);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(len >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<std::uint8_t>(len >> shift));
   out.push_back(type);
   for (auto b : body) out.push_back(b);
   return out;
