@@ -1,10 +1,14 @@
 #include "lbd/balance/round_robin.hpp"
 
+#include "lbd/balance/candidates.hpp"
+
 namespace lbd {
 
 RoundRobinBalancer::RoundRobinBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed)
-    : snapshot_(std::move(snapshot)), current_(snapshot_->candidates.size(), 0) {
-  for (const auto& c : snapshot_->candidates) total_weight_ += c.weight;
+    : snapshot_(std::move(snapshot)),
+      candidates_(usable_candidates(*snapshot_)),
+      current_(candidates_.size(), 0) {
+  for (const auto& c : candidates_) total_weight_ += c.weight;
   // Advance by `seed % n` picks so each worker starts elsewhere in the same cycle.
   if (!current_.empty()) {
     const auto skip = seed % current_.size();
@@ -13,7 +17,7 @@ RoundRobinBalancer::RoundRobinBalancer(PoolSnapshotPtr snapshot, std::uint64_t s
 }
 
 const Backend* RoundRobinBalancer::pick(const PickContext& ctx) {
-  const auto& candidates = snapshot_->candidates;
+  const auto& candidates = candidates_;
   if (candidates.empty()) return nullptr;
   std::size_t best = candidates.size();
   std::size_t best_any = candidates.size();  // winner if `avoid` is the only choice

@@ -16,6 +16,7 @@ class RoundRobinBalancer final : public Balancer {
 
  private:
   PoolSnapshotPtr snapshot_;
+  std::vector<Candidate> candidates_;  // weight > 0 only
   std::vector<std::int64_t> current_;  // per candidate: the running "current weight"
   std::int64_t total_weight_ = 0;
 };

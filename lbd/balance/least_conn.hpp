@@ -1,0 +1,24 @@
+// Weighted least connections: the candidate with the smallest active ÷ weight, over the active
+// counts all workers share. Ties go round robin so an idle pool is not piled onto one server.
+#pragma once
+
+#include <vector>
+
+#include "lbd/balance/balancer.hpp"
+
+namespace lbd {
+
+class LeastConnBalancer final : public Balancer {
+ public:
+  /// `seed` picks where the tie-breaking rotation starts on this worker.
+  LeastConnBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed);
+  /// O(n) scan of relaxed atomic loads.
+  const Backend* pick(const PickContext& ctx) override;
+
+ private:
+  PoolSnapshotPtr snapshot_;
+  std::vector<Candidate> candidates_;
+  std::size_t start_ = 0;
+};
+
+}  // namespace lbd
