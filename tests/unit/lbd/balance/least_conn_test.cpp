@@ -1,0 +1,45 @@
+// least_conn: the least active ÷ weight wins; ties rotate so an idle pool is spread.
+#include "lbd/balance/least_conn.hpp"
+
+#include <doctest/doctest.h>
+
+#include "tests/unit/lbd/balance/pool_fixture.hpp"
+
+using lbtest::TestPool;
+
+TEST_CASE("least_conn: the server with the fewest active connections is picked") {
+  TestPool pool({{"a", 1}, {"b", 1}, {"c", 1}});
+  pool["a"]->active = 5;
+  pool["b"]->active = 2;
+  pool["c"]->active = 7;
+  lbd::LeastConnBalancer lc(pool.snapshot, 0);
+  for (int i = 0; i < 5; ++i) CHECK(lc.pick({})->name == "b");
+}
+
+TEST_CASE("least_conn: active is divided by weight (6 on weight 4 beats 2 on weight 1)") {
+  TestPool pool({{"a", 1}, {"b", 4}});
+  pool["a"]->active = 2;
+  pool["b"]->active = 6;
+  lbd::LeastConnBalancer lc(pool.snapshot, 0);
+  CHECK(lc.pick({})->name == "b");
+  pool["b"]->active = 9;  // 2.25 > 2
+  CHECK(lc.pick({})->name == "a");
+}
+
+TEST_CASE("least_conn: equal loads rotate a,b,c and the seed moves the start") {
+  TestPool pool({{"a", 1}, {"b", 1}, {"c", 1}});
+  lbd::LeastConnBalancer lc(pool.snapshot, 0);
+  std::string seq;
+  for (int i = 0; i < 6; ++i) seq += lc.pick({})->name;
+  CHECK(seq == "abcabc");
+  lbd::LeastConnBalancer seeded(pool.snapshot, 1);
+  CHECK(seeded.pick({})->name == "b");
+}
+
+TEST_CASE("least_conn: connections that stay open fill servers in proportion to weight") {
+  TestPool pool({{"a", 1}, {"b", 3}});
+  lbd::LeastConnBalancer lc(pool.snapshot, 0);
+  for (int i = 0; i < 400; ++i) ++lc.pick({})->active;
+  CHECK(pool["a"]->active.load() == 100);
+  CHECK(pool["b"]->active.load() == 300);
+}
