@@ -6,39 +6,28 @@
 namespace lbd {
 
 AgentBalancer::AgentBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed)
-    : snapshot_(std::move(snapshot)),
-      candidates_(usable_candidates(*snapshot_)),
-      current_(candidates_.size(), 0) {
-  if (!candidates_.empty()) {
-    const auto skip = seed % candidates_.size();
-    for (std::uint64_t i = 0; i < skip; ++i) pick(PickContext{});
-  }
+    : snapshot_(std::move(snapshot)), candidates_(usable_candidates(*snapshot_)), seed_(seed) {
+  rebuild(agent_epoch());
+}
+
+void AgentBalancer::rebuild(std::uint64_t epoch) {
+  // The epoch is read before the statuses: a report landing in between bumps it again, and the
+  // next pick rebuilds once more.
+  epoch_ = epoch;
+  std::vector<std::uint64_t> weights;
+  weights.reserve(candidates_.size());
+  for (const auto& c : candidates_)
+    weights.push_back(agent_weight(c.weight, agent_status(*c.backend)));
+  // A new cycle starts from its beginning (a drained server that comes back does not get the
+  // turns it missed); the seed keeps workers from moving in lockstep.
+  wrr_.assign(std::move(weights));
+  if (!candidates_.empty()) wrr_.skip(seed_ % candidates_.size());
 }
 
 const Backend* AgentBalancer::pick(const PickContext& ctx) {
-  const auto n = candidates_.size();
-  std::int64_t total = 0;
-  std::size_t best = n;
-  std::size_t best_any = n;  // winner if `avoid` is the only choice
-  for (std::size_t i = 0; i < n; ++i) {
-    // Weights are re-read on every pick, so a report takes effect on the next request. Smooth
-    // WRR stays fair with weights that change between picks (nginx adjusts them the same way).
-    const auto weight = static_cast<std::int64_t>(
-        agent_weight(candidates_[i].weight, agent_status(*candidates_[i].backend)));
-    if (weight == 0) {
-      current_[i] = 0;  // drained/down: forget accumulated credit, it would burst on return
-      continue;
-    }
-    total += weight;
-    current_[i] += weight;
-    if (best_any == n || current_[i] > current_[best_any]) best_any = i;
-    if (candidates_[i].backend == ctx.avoid) continue;
-    if (best == n || current_[i] > current_[best]) best = i;
-  }
-  if (best == n) best = best_any;
-  if (best == n) return nullptr;
-  current_[best] -= total;
-  return candidates_[best].backend;
+  if (const auto epoch = agent_epoch(); epoch != epoch_) rebuild(epoch);
+  if (wrr_.empty()) return nullptr;
+  return candidates_[wrr_.next(candidates_, ctx.avoid)].backend;
 }
 
 }  // namespace lbd

@@ -1,6 +1,7 @@
 // Parsing of agent-check replies and the lock-free merge into Backend::agent_status.
 #include "lbd/balance/agent_report.hpp"
 
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <string>
@@ -68,15 +69,26 @@ lb::Result<AgentReport> parse_agent_reply(std::string_view line) {
   return report;
 }
 
+namespace {
+
+std::atomic<std::uint64_t> g_agent_epoch{0};
+
+}  // namespace
+
+std::uint64_t agent_epoch() { return g_agent_epoch.load(std::memory_order_acquire); }
+
 AgentStatus apply_agent_report(const Backend& b, const AgentReport& report) {
   auto word = b.agent_status.load(std::memory_order_relaxed);
   AgentStatus next;
+  std::uint32_t packed = 0;
   do {
     next = unpack_agent_status(word);
     if (report.weight_percent) next.weight_percent = *report.weight_percent;
     if (report.state) next.state = *report.state;
-  } while (!b.agent_status.compare_exchange_weak(word, pack_agent_status(next),
-                                                 std::memory_order_relaxed));
+    packed = pack_agent_status(next);
+  } while (packed != word &&
+           !b.agent_status.compare_exchange_weak(word, packed, std::memory_order_relaxed));
+  if (packed != word) g_agent_epoch.fetch_add(1, std::memory_order_release);
   return next;
 }
 

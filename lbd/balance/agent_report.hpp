@@ -56,8 +56,13 @@ inline AgentStatus agent_status(const Backend& b) {
 }
 
 /// Merges `report` into the backend's status (fields the report leaves out stay) and returns the
-/// new status. Thread-safe (compare-and-swap).
+/// new status; when the status changed, bumps `agent_epoch()` (after the store, release) so that
+/// agent balancers know to re-read. Thread-safe (compare-and-swap).
 AgentStatus apply_agent_report(const Backend& b, const AgentReport& report);
+
+/// A process-wide counter of agent status changes, on any backend. Balancers read it (acquire) on
+/// every pick and re-read the statuses only when it moved: one load instead of n.
+std::uint64_t agent_epoch();
 
 /// Effective weight of a candidate with configured weight `weight` under `status`, in units of
 /// 1/100 of a weight (so 50 % of weight 1 stays > 0): 0 when drained or down.

@@ -27,10 +27,11 @@ class BoundedLoad {
 
   /// Whether `c` may take one more connection when the pool's load becomes `load_after_pick`.
   bool admits(const Candidate& c, std::uint64_t load_after_pick) const {
+    // active < ceil(num / den)  ⟺  active < num / den  ⟺  active × den < num (active is an
+    // integer), which spares a 128-bit division per step.
     const u128 num = static_cast<u128>(permille_) * load_after_pick * c.weight;
     const u128 den = static_cast<u128>(1000) * total_weight_;
-    const auto capacity = static_cast<std::uint64_t>((num + den - 1) / den);
-    return c.backend->active.load(std::memory_order_relaxed) < capacity;
+    return c.backend->active.load(std::memory_order_relaxed) * den < num;
   }
 
   /// The consistent-hash walk shared by ring_hash and maglev: from position `start` of a circular

@@ -16,8 +16,12 @@ class LeastConnBalancer final : public Balancer {
   const Backend* pick(const PickContext& ctx) override;
 
  private:
+  /// Index of the least loaded candidate other than `skip`, ties from start_ on.
+  std::size_t least(const Backend* skip) const;
+
   PoolSnapshotPtr snapshot_;
   std::vector<Candidate> candidates_;
+  std::vector<std::uint64_t> scale_;  // lcm(weights) / weight; empty when the lcm is too large
   std::size_t start_ = 0;
 };
 

@@ -30,41 +30,60 @@ void record_latency(const Backend& b, std::chrono::nanoseconds sample, lb::Stead
 }
 
 LeastTimeBalancer::LeastTimeBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed)
-    : snapshot_(std::move(snapshot)),
-      candidates_(usable_candidates(*snapshot_)),
-      latency_(candidates_.size()) {
+    : snapshot_(std::move(snapshot)), candidates_(usable_candidates(*snapshot_)) {
+  for (const auto& c : candidates_) inverse_weight_.push_back(1.0 / c.weight);
   if (!candidates_.empty()) start_ = seed % candidates_.size();
+  update_unsampled_latency();
+}
+
+void LeastTimeBalancer::update_unsampled_latency() {
+  std::int64_t sum = 0, sampled = 0;
+  for (const auto& c : candidates_) {
+    const auto latency =
+        static_cast<std::int64_t>(c.backend->latency_ewma_ns.load(std::memory_order_relaxed));
+    sum += latency;
+    sampled += latency != 0;
+  }
+  unsampled_latency_ = sampled == 0 ? 1.0 : static_cast<double>(sum) / static_cast<double>(sampled);
+}
+
+std::size_t LeastTimeBalancer::least(const Backend* skip) const {
+  const auto n = candidates_.size();
+  std::size_t best = n;
+  double best_cost = 0;
+  const double unsampled = unsampled_latency_;
+  auto scan = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      const Backend* b = candidates_[i].backend;
+      // Via int64: latencies are far below 2^63, and an unsigned 64-bit conversion to double is a
+      // branchy sequence on x86-64 without AVX-512.
+      const auto latency =
+          static_cast<std::int64_t>(b->latency_ewma_ns.load(std::memory_order_relaxed));
+      const auto active = b->active.load(std::memory_order_relaxed);
+      const double cost = (latency != 0 ? static_cast<double>(latency) : unsampled) *
+                          (static_cast<double>(active) + 1.0) * inverse_weight_[i];
+      if ((best == n || cost < best_cost) && b != skip) {
+        best = i;
+        best_cost = cost;
+      }
+    }
+  };
+  // From the rotating start to the end, then from 0: ties go to the first seen.
+  scan(start_, n);
+  scan(0, start_);
+  return best;
 }
 
 const Backend* LeastTimeBalancer::pick(const PickContext& ctx) {
   const auto n = candidates_.size();
   if (n == 0) return nullptr;
   if (n == 1) return candidates_[0].backend;
-  std::uint64_t sum = 0;
-  std::uint64_t sampled = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    latency_[i] = candidates_[i].backend->latency_ewma_ns.load(std::memory_order_relaxed);
-    sum += latency_[i];
-    sampled += latency_[i] != 0;
-  }
-  const std::uint64_t unsampled_cost = sampled == 0 ? 1 : std::max<std::uint64_t>(sum / sampled, 1);
-
-  std::size_t best = n;
-  double best_cost = 0;
-  std::size_t i = start_;
-  for (std::size_t k = 0; k < n; ++k, i = (i + 1 == n ? 0 : i + 1)) {
-    const auto& c = candidates_[i];
-    if (c.backend == ctx.avoid) continue;
-    const auto latency = latency_[i] != 0 ? latency_[i] : unsampled_cost;
-    const auto active = c.backend->active.load(std::memory_order_relaxed);
-    // Doubles: latency (up to ~1e11 ns) × connections × weights would overflow 64 bits.
-    const double cost =
-        static_cast<double>(latency) * (static_cast<double>(active) + 1.0) / c.weight;
-    if (best == n || cost < best_cost) {
-      best = i;
-      best_cost = cost;
-    }
-  }
+  // The mean latency for servers without samples moves slowly: refresh it every 64 picks
+  // rather than paying a second sum on every pick.
+  if ((++picks_ & 63) == 0) update_unsampled_latency();
+  auto best = least(nullptr);
+  // Retries are rare: rescan without the avoided backend only when it won.
+  if (ctx.avoid != nullptr && candidates_[best].backend == ctx.avoid) best = least(ctx.avoid);
   start_ = start_ + 1 == n ? 0 : start_ + 1;
   return candidates_[best].backend;  // n ≥ 2, so at most one was avoided
 }

@@ -24,14 +24,21 @@ class LeastTimeBalancer final : public Balancer {
   /// `seed` picks where the tie-breaking rotation starts on this worker.
   LeastTimeBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed);
   /// O(n). A backend without a sample yet is costed at the mean latency of those that have one
-  /// (so a new server is neither flooded nor starved); with no samples at all this is weighted
-  /// least connections.
+  /// (refreshed at construction and every 64 picks: so a new server is neither flooded nor
+  /// starved);
+  /// with no samples at all this is weighted least connections.
   const Backend* pick(const PickContext& ctx) override;
 
  private:
+  /// Index of the cheapest candidate other than `skip`, ties from start_ on.
+  std::size_t least(const Backend* skip) const;
+  void update_unsampled_latency();
+
   PoolSnapshotPtr snapshot_;
   std::vector<Candidate> candidates_;
-  std::vector<std::uint64_t> latency_;  // scratch, one per candidate (no allocation per pick)
+  std::vector<double> inverse_weight_;  // 1 / weight: multiply, don't divide, on every pick
+  double unsampled_latency_ = 1.0;
+  std::uint64_t picks_ = 0;
   std::size_t start_ = 0;
 };
 

@@ -43,3 +43,16 @@ TEST_CASE("least_conn: connections that stay open fill servers in proportion to 
   CHECK(pool["a"]->active.load() == 100);
   CHECK(pool["b"]->active.load() == 300);
 }
+
+TEST_CASE("least_conn: weights whose lcm is huge still compare exactly (general path)") {
+  // Primes: lcm ≈ 7.8e11 > 2^32, so the cross-multiplication path runs.
+  TestPool pool({{"a", 251}, {"b", 241}, {"c", 239}, {"d", 233}, {"e", 229}});
+  pool["a"]->active = 251;  // 1.000
+  pool["b"]->active = 240;  // 0.996
+  pool["c"]->active = 240;  // 1.004
+  pool["d"]->active = 233;  // 1.000
+  pool["e"]->active = 229;  // 1.000
+  lbd::LeastConnBalancer lc(pool.snapshot, 0);
+  CHECK(lc.pick({})->name == "b");
+  CHECK(lc.pick({.hash = std::nullopt, .avoid = pool["b"]})->name != "c");
+}
