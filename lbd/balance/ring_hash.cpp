@@ -12,9 +12,11 @@ HashRing::HashRing(const std::vector<Candidate>& candidates, std::uint32_t virtu
   std::uint64_t total_weight = 0;
   for (const auto& c : candidates) total_weight += c.weight;
   if (candidates.empty() || total_weight == 0) return;
-  const double per_weight = static_cast<double>(virtual_nodes) *
-                            static_cast<double>(candidates.size()) /
-                            static_cast<double>(total_weight);
+  // Memory is 12 bytes a point per worker: beyond kMaxPoints the points are scaled down (only
+  // for pools far larger than the default 160 points × 1,000 servers would need).
+  const double wanted = static_cast<double>(virtual_nodes) * static_cast<double>(candidates.size());
+  const double points_total = std::min(wanted, static_cast<double>(kMaxPoints));
+  const double per_weight = points_total / static_cast<double>(total_weight);
 
   std::vector<std::pair<std::uint64_t, std::uint32_t>> points;
   for (std::uint32_t i = 0; i < candidates.size(); ++i) {

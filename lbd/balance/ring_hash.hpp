@@ -20,6 +20,10 @@ class HashRing {
   /// keep their points when another server joins.
   HashRing(const std::vector<Candidate>& candidates, std::uint32_t virtual_nodes);
 
+  /// Points of one ring at most (±½ per server from rounding; 48 MiB); larger requests are
+  /// scaled down.
+  static constexpr std::size_t kMaxPoints = std::size_t{1} << 22;
+
   std::size_t size() const { return hashes_.size(); }
   /// Position of the first point at or after `hash` (wrapping to 0). Requires size() > 0.
   std::size_t find(std::uint64_t hash) const;

@@ -185,3 +185,24 @@ TEST_CASE(
     CHECK(balancer->pick({.hash = hash, .avoid = first}) == retry);
   }
 }
+
+TEST_CASE("ring_hash: points follow weight, at least one each, and the ring size is capped") {
+  TestPool pool({{"a", 1}, {"b", 3}});
+  const auto c = lbd::candidates_by_name(*pool.snapshot);
+  lbd::HashRing ring(c, 100);  // 200 points: a 50, b 150
+  CHECK(ring.size() == 200);
+  std::vector<int> owned(2);
+  for (std::size_t p = 0; p < ring.size(); ++p) ++owned[ring.owner(p)];
+  CHECK(owned[0] == 50);
+  CHECK(owned[1] == 150);
+
+  TestPool skewed({{"tiny", 1}, {"huge", 256}});
+  lbd::HashRing min_one(lbd::candidates_by_name(*skewed.snapshot), 1);
+  CHECK(min_one.size() == 3);  // huge: round(2 × 256 / 257) = 2, tiny: max(1, 0) = 1
+
+  auto big = TestPool::numbered(500);
+  lbd::HashRing capped(lbd::candidates_by_name(*big.snapshot), 10'000);  // 5M wanted
+  // Each server's share is rounded: within half a point per server of the cap.
+  CHECK(capped.size() <= lbd::HashRing::kMaxPoints + 250);
+  CHECK(capped.size() >= lbd::HashRing::kMaxPoints - 250);
+}
