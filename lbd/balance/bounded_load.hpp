@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstdint>
-
 #include <vector>
-#include "lbd/balance/uint128.hpp"
 
+#include "lbd/balance/uint128.hpp"
 #include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {

@@ -11,8 +11,8 @@
 namespace lbd {
 
 /// A weighted draw that honours `avoid`: redraws a few times, then takes the next candidate in
-/// order, so the avoided backend is returned only when it is the only candidate. Shared by random,
-/// p2c and the hash balancers' key-less fallback.
+/// order, so the avoided backend is returned only when it is the only candidate. Shared by random
+/// and p2c.
 class WeightedDraw {
  public:
   WeightedDraw() = default;

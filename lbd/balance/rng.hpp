@@ -5,9 +5,8 @@
 
 #include <cstdint>
 
-#include "lbd/balance/uint128.hpp"
-
 #include "lbd/balance/stable_hash.hpp"
+#include "lbd/balance/uint128.hpp"
 
 namespace lbd {
 

@@ -1,10 +1,9 @@
-// O(1) weighted sampling (Vose's alias method, in integers) used by random, p2c and the hash
-// balancers' key-less fallback.
+// O(1) weighted sampling (Vose's alias method, in integers), used by random and p2c.
 #pragma once
 
 #include <cstdint>
-
 #include <vector>
+
 #include "lbd/balance/uint128.hpp"
 
 namespace lbd {
