@@ -162,13 +162,21 @@ struct StickyTable::Shard {
 };
 
 StickyTable::StickyTable(std::string name, Options options, const lb::Clock& clock)
-    : name_(std::move(name)), options_(options), clock_(clock), journal_(options.journal_capacity) {
-  const unsigned n = std::bit_ceil(std::clamp(options_.shards, 1u, 1024u));
+    : name_(std::move(name)),
+      options_(options),
+      clock_(clock),
+      hash_key_(options.hash_key ? *options.hash_key : random_sip_key()),
+      journal_(options.journal_capacity) {
+  // No more shards than entries, so that every shard can hold one and the shares add up to
+  // exactly max_entries (the remainder goes one each to the first shards).
+  const std::size_t max_entries = std::max<std::size_t>(options_.max_entries, 1);
+  unsigned n = std::bit_ceil(std::clamp(options_.shards, 1u, 1024u));
+  while (n > 1 && n > max_entries) n /= 2;
   shard_shift_ = static_cast<unsigned>(std::countr_zero(n));
-  const std::size_t per_shard = std::max<std::size_t>(1, (options_.max_entries + n - 1) / n);
   for (unsigned i = 0; i < n; ++i) {
     auto s = std::make_unique<Shard>();
-    s->capacity = static_cast<std::uint32_t>(std::min<std::size_t>(per_shard, kNil - 1));
+    const std::size_t share = max_entries / n + (i < max_entries % n ? 1 : 0);
+    s->capacity = static_cast<std::uint32_t>(std::min<std::size_t>(share, kNil - 1));
     shards_.push_back(std::move(s));
   }
 }
@@ -218,7 +226,7 @@ void StickyTable::journal(StickJournalRecord::Kind kind, const Slot& slot) {
 }
 
 std::optional<std::string_view> StickyTable::lookup(std::string_view key) {
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
@@ -257,7 +265,7 @@ std::optional<std::string_view> StickyTable::lookup(std::string_view key) {
 }
 
 std::optional<std::string_view> StickyTable::peek(std::string_view key) const {
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
   std::lock_guard lock(sh.mutex);
@@ -278,7 +286,7 @@ bool StickyTable::stick(std::string_view key, std::string_view server) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
@@ -310,7 +318,7 @@ bool StickyTable::stick(std::string_view key, std::string_view server) {
 }
 
 bool StickyTable::erase(std::string_view key) {
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   std::lock_guard lock(sh.mutex);
   const std::uint32_t pos = sh.find(key, static_cast<std::uint32_t>(h));
@@ -338,7 +346,7 @@ StickyTable::RemoteResult StickyTable::apply_remote(std::string_view key, std::s
     return RemoteResult::rejected;
   }
   observe_version(version);
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   const auto h32 = static_cast<std::uint32_t>(h);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
@@ -376,7 +384,7 @@ StickyTable::RemoteResult StickyTable::apply_remote(std::string_view key, std::s
 StickyTable::RemoteResult StickyTable::apply_remote_erase(std::string_view key,
                                                           std::uint64_t version) {
   observe_version(version);
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   std::lock_guard lock(sh.mutex);
   const std::uint32_t pos = sh.find(key, static_cast<std::uint32_t>(h));
