@@ -355,7 +355,8 @@ StickyTable::RemoteResult StickyTable::apply_remote(std::string_view key, std::s
   std::uint32_t s;
   if (pos != kNil) {
     s = sh.index[pos];
-    if (sh.slot(s).version >= version) {
+    // An expired entry is as good as gone: whatever version it had, it must not block the peer.
+    if (sh.slot(s).version >= version && sh.slot(s).expiry_ns > now) {
       remote_stale_.fetch_add(1, std::memory_order_relaxed);
       return RemoteResult::stale;
     }

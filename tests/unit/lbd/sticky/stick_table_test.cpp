@@ -247,6 +247,15 @@ TEST_CASE("stick_table: last writer wins on the version, both ways") {
   CHECK(t.counters().remote_stale == 4);
 }
 
+TEST_CASE("stick_table: an expired local entry does not make a remote update stale") {
+  lb::ManualClock clock;
+  lbd::StickyTable t("app", small(), clock);
+  t.stick("k", "s1");  // version (1 << 8) | 1
+  clock.advance(61s);
+  CHECK(t.apply_remote("k", "s2", 30s, 1 << 8) == lbd::StickyTable::RemoteResult::applied);
+  CHECK(t.peek("k") == std::optional<std::string_view>("s2"));
+}
+
 TEST_CASE("stick_table: a local hit on a remote entry becomes a local refresh after the interval") {
   lb::ManualClock clock;
   lbd::StickyTable t("app", small(), clock);
