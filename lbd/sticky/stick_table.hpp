@@ -28,7 +28,8 @@ enum class StickOrigin : std::uint8_t { local, remote };
 struct StickyTableOptions {
   /// Upper bound on entries. Split over the shards (their shares add up to exactly this); each
   /// shard evicts its own least recently used entry when full, so LRU order is per shard and a
-  /// shard that fills first evicts while others still have room.
+  /// shard that fills first evicts while others still have room. At most 16,777,214 entries per
+  /// shard (24-bit slot numbers in the index).
   std::size_t max_entries = 1'000'000;
   /// Idle time-to-live: every hit pushes the expiry to now + ttl.
   lb::Duration ttl = std::chrono::minutes(30);
@@ -90,7 +91,8 @@ struct StickyCounters {
 /// returns point to interned server names that live as long as the table.
 ///
 /// Memory: entries live in per-shard chunked slot arrays (no node per entry) with an intrusive
-/// doubly linked LRU (32-bit slot indices) and an open-addressing index of 32-bit slot numbers;
+/// doubly linked LRU (32-bit slot indices) and a linear-probing index of 32-bit entries (8-bit hash
+/// tag + 24-bit slot number, so probes past other keys rarely touch their slots);
 /// server names are interned and each entry holds a pointer. About 80 bytes per entry plus the
 /// index (~8 bytes at 1M) plus the key's heap block when the key exceeds 15 bytes.
 ///
