@@ -15,8 +15,7 @@ namespace lbd::repl {
 /// the TTL remaining at `now` (in ms, clamped to the u32 range); erase/expire, or an insert whose
 /// entry has already expired → Erase. `seq` is the record's.
 Frame to_frame(const StickJournalRecord& r, std::string_view table, lb::SteadyTime now);
-/// The Update that carries one entry in a full resync (`seq` 0: resync frames are not acked one
-/// by one; ResyncEnd carries the journal position).
+/// The Update that carries one entry in a full resync (`seq` 0: resync frames are not acked).
 Update to_update(const StickEntryView& e, std::string_view table);
 /// ConnAdd or ConnRemove for a connection-table journal record.
 Frame to_frame(const ConnJournalRecord& r);

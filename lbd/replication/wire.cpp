@@ -130,7 +130,6 @@ void write_body(Writer& w, const Hello& f) {
   w.u64(f.incarnation);
   w.bytes(f.nonce.data(), f.nonce.size());
   w.u64(f.resume_incarnation);
-  w.u64(f.resume_seq);
 }
 void write_body(Writer& w, const Auth& f) { w.bytes(f.mac.data(), f.mac.size()); }
 void write_body(Writer& w, const Update& f) {
@@ -147,10 +146,13 @@ void write_body(Writer& w, const Erase& f) {
   w.str16(f.key, kMaxKeySize);
   w.u64(f.version);
 }
-void write_body(Writer& w, const Ack& f) { w.u64(f.seq); }
+void write_body(Writer& w, const Ack& f) {
+  w.str8(f.table);
+  w.u64(f.seq);
+}
 void write_body(Writer&, const Heartbeat&) {}
 void write_body(Writer&, const ResyncBegin&) {}
-void write_body(Writer& w, const ResyncEnd& f) { w.u64(f.seq); }
+void write_body(Writer&, const ResyncEnd&) {}
 void write_body(Writer& w, const ConnAdd& f) {
   w.u64(f.seq);
   w.u64(f.conn_id);
@@ -189,7 +191,6 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
       f.incarnation = r.u64("hello.incarnation");
       f.nonce = r.array<32>("hello.nonce");
       f.resume_incarnation = r.u64("hello.resume_incarnation");
-      f.resume_seq = r.u64("hello.resume_seq");
       return f;
     }
     case FrameType::auth:
@@ -212,14 +213,18 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
       f.version = r.u64("erase.version");
       return f;
     }
-    case FrameType::ack:
-      return Ack{r.u64("ack.seq")};
+    case FrameType::ack: {
+      Ack f;
+      f.table = r.str8("ack.table");
+      f.seq = r.u64("ack.seq");
+      return f;
+    }
     case FrameType::heartbeat:
       return Heartbeat{};
     case FrameType::resync_begin:
       return ResyncBegin{};
     case FrameType::resync_end:
-      return ResyncEnd{r.u64("resync_end.seq")};
+      return ResyncEnd{};
     case FrameType::conn_add: {
       ConnAdd f;
       f.seq = r.u64("conn_add.seq");

@@ -27,6 +27,8 @@ inline constexpr std::size_t kMaxFrameSize = 64 * 1024;
 inline constexpr std::size_t kMaxKeySize = 1024;
 inline constexpr std::size_t kMaxNodeIdSize = 64;
 inline constexpr std::size_t kHeaderSize = 4;
+/// The connection table's name in Ack frames: '@' is not allowed in pool names, so no clash.
+inline constexpr std::string_view kConnTableName = "@connections";
 
 using Nonce = std::array<std::uint8_t, 32>;
 using Mac = std::array<std::uint8_t, 32>;
@@ -44,15 +46,16 @@ enum class FrameType : std::uint8_t {
   conn_remove = 10,
 };
 
-/// First frame each side sends. `resume_*` say what this node already holds from the peer: the
-/// peer's incarnation and the last sequence applied from it (0 = nothing, send a full resync).
+/// First frame each side sends. `resume_incarnation` is the peer incarnation whose updates this
+/// node still holds (0 = none, e.g. after a restart): when it equals the receiver's own
+/// incarnation, the receiver resumes each table after the last Ack it got; otherwise it sends a
+/// full resync.
 struct Hello {
   std::uint16_t version = kProtocolVersion;
   std::string node_id;            // 1..64 bytes
   std::uint64_t incarnation = 0;  // random per process start: sequence numbers restart with it
   Nonce nonce{};                  // fresh random challenge for the peer's Auth
   std::uint64_t resume_incarnation = 0;
-  std::uint64_t resume_seq = 0;
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -82,8 +85,11 @@ struct Erase {
   friend bool operator==(const Erase&, const Erase&) = default;
 };
 
-/// Everything up to `seq` (of the receiver's stream from the sender) has been applied.
+/// Every record of `table` up to `seq` has been applied. Sequence numbers are per table (each
+/// table has its own journal), as in HAProxy's peers protocol; the connection table's name on
+/// the wire is kConnTableName.
 struct Ack {
+  std::string table;
   std::uint64_t seq = 0;
   friend bool operator==(const Ack&, const Ack&) = default;
 };
@@ -97,10 +103,9 @@ struct ResyncBegin {
   friend bool operator==(const ResyncBegin&, const ResyncBegin&) = default;
 };
 
-/// End of a full resync; increments continue after `seq` (the sender's journal head when the
-/// snapshot started).
+/// End of a full resync (its Updates / ConnAdds carry seq 0 and are not acked one by one); the
+/// increments that follow carry journal sequence numbers again.
 struct ResyncEnd {
-  std::uint64_t seq = 0;
   friend bool operator==(const ResyncEnd&, const ResyncEnd&) = default;
 };
 

@@ -2,6 +2,9 @@
 // cookies).
 #include "lbd/sticky/key_derivation.hpp"
 
+#include <array>
+#include <cstring>
+
 namespace lbd::stick_key {
 
 namespace {
@@ -97,6 +100,31 @@ std::optional<std::string_view> url_parameter(std::string_view target, std::stri
 std::optional<std::string> from_session_value(std::string_view value) {
   if (value.empty() || value.size() > kMaxValueSize) return std::nullopt;
   return std::string(value);
+}
+
+std::string describe(std::string_view key) {
+  // Address keys start with byte 4 or 6, which no HTTP field value can (RFC 9110 §5.5 forbids
+  // control characters), so the forms cannot be confused.
+  if (key.size() == 5 && key[0] == '\x04') {
+    std::array<std::uint8_t, 4> b{};
+    std::memcpy(b.data(), key.data() + 1, 4);
+    return lb::IpAddress::v4(b).to_string();
+  }
+  if (key.size() == 17 && key[0] == '\x06') {
+    std::array<std::uint8_t, 16> b{};
+    std::memcpy(b.data(), key.data() + 1, 16);
+    return lb::IpAddress::v6(b).to_string();
+  }
+  bool printable = !key.empty();
+  for (char c : key) printable = printable && c >= 0x20 && c < 0x7f;
+  if (printable) return std::string(key);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (char c : key) {
+    out.push_back(kHex[static_cast<std::uint8_t>(c) >> 4]);
+    out.push_back(kHex[static_cast<std::uint8_t>(c) & 0xf]);
+  }
+  return out;
 }
 
 }  // namespace lbd::stick_key

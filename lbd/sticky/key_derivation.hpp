@@ -47,4 +47,8 @@ std::optional<std::string_view> url_parameter(std::string_view target, std::stri
 /// 1..kMaxValueSize bytes.
 std::optional<std::string> from_session_value(std::string_view value);
 
+/// A printable form of a key for the control socket: an address key prints as the address
+/// ("192.0.2.0"), a printable value as itself, anything else as hex ("0x0a1b…").
+std::string describe(std::string_view key);
+
 }  // namespace lbd::stick_key

@@ -12,6 +12,13 @@ namespace {
 constexpr std::uint32_t kNil = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kChunkBits = 12;  // 4096 slots per chunk: growth never moves entries
 constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
+// An index entry packs an 8-bit hash tag above a 24-bit slot number, so a probe past a different
+// key rarely has to touch that key's slot (a cache miss at a million entries).
+constexpr std::uint32_t kSlotBits = 24;
+constexpr std::uint32_t kSlotMask = (1u << kSlotBits) - 1;  // also caps entries per shard
+
+std::uint32_t tag_of(std::uint64_t hash) { return static_cast<std::uint32_t>(hash >> 56); }
+std::uint32_t pack(std::uint32_t tag, std::uint32_t slot) { return (tag << kSlotBits) | slot; }
 
 std::int64_t to_ns(lb::SteadyTime t) {
   return std::chrono::duration_cast<lb::Duration>(t.time_since_epoch()).count();
@@ -32,6 +39,7 @@ struct StickyTable::Slot {
   std::uint32_t journaled_s = 0;  // steady seconds of the last journaled write (rate limit)
   StickOrigin origin = StickOrigin::local;
   bool used = false;
+  std::uint8_t tag = 0;  // tag_of(full hash), to rebuild the index
 };
 
 /// One shard: everything below is guarded by `mutex`.
@@ -51,19 +59,24 @@ struct StickyTable::Shard {
   const Slot& slot(std::uint32_t i) const { return chunks[i >> kChunkBits][i & (kChunkSize - 1)]; }
   std::uint32_t mask() const { return static_cast<std::uint32_t>(index.size() - 1); }
 
-  /// Index position holding `key`, or kNil.
-  std::uint32_t find(std::string_view key, std::uint32_t h) const {
+  std::uint32_t slot_at(std::uint32_t pos) const { return index[pos] & kSlotMask; }
+
+  /// Index position holding `key` (whose full hash is `hash`), or kNil.
+  std::uint32_t find(std::string_view key, std::uint64_t hash) const {
     if (index.empty()) return kNil;
-    for (std::uint32_t pos = h & mask();; pos = (pos + 1) & mask()) {
-      const std::uint32_t s = index[pos];
-      if (s == kNil) return kNil;
-      const Slot& sl = slot(s);
-      if (sl.hash == h && sl.key == key) return pos;
+    const auto h32 = static_cast<std::uint32_t>(hash);
+    const std::uint32_t tag = tag_of(hash);
+    for (std::uint32_t pos = h32 & mask();; pos = (pos + 1) & mask()) {
+      const std::uint32_t e = index[pos];
+      if (e == kNil) return kNil;
+      if ((e >> kSlotBits) != tag) continue;
+      const Slot& sl = slot(e & kSlotMask);
+      if (sl.hash == h32 && sl.key == key) return pos;
     }
   }
   std::uint32_t position_of(std::uint32_t s) const {
     for (std::uint32_t pos = slot(s).hash & mask();; pos = (pos + 1) & mask()) {
-      if (index[pos] == s) return pos;
+      if (index[pos] != kNil && slot_at(pos) == s) return pos;
     }
   }
 
@@ -75,7 +88,7 @@ struct StickyTable::Shard {
     for (std::uint32_t s = lru_head; s != kNil; s = slot(s).next) {
       std::uint32_t pos = slot(s).hash & mask();
       while (index[pos] != kNil) pos = (pos + 1) & mask();
-      index[pos] = s;
+      index[pos] = pack(slot(s).tag, s);
     }
   }
 
@@ -86,7 +99,7 @@ struct StickyTable::Shard {
     for (;;) {
       j = (j + 1) & mask();
       if (index[j] == kNil) break;
-      const std::uint32_t k = slot(index[j]).hash & mask();
+      const std::uint32_t k = slot(slot_at(j)).hash & mask();
       const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
       if (stays) continue;
       index[i] = index[j];
@@ -131,18 +144,19 @@ struct StickyTable::Shard {
 
   /// Adds a new entry for `key` (not in the table) outside the LRU list, evicting the least
   /// recently used entry first when the shard is full (`evicted` tells). Returns its slot.
-  std::uint32_t insert(std::string_view key, std::uint32_t h32, bool& evicted) {
+  std::uint32_t insert(std::string_view key, std::uint64_t hash, bool& evicted) {
     evicted = count >= capacity;
     if (evicted) remove(lru_tail, position_of(lru_tail));
     grow_index_if_needed();
     const std::uint32_t s = allocate();
     Slot& fresh = slot(s);
     fresh.key.assign(key);
-    fresh.hash = h32;
+    fresh.hash = static_cast<std::uint32_t>(hash);
+    fresh.tag = static_cast<std::uint8_t>(tag_of(hash));
     fresh.used = true;
-    std::uint32_t pos = h32 & mask();
+    std::uint32_t pos = fresh.hash & mask();
     while (index[pos] != kNil) pos = (pos + 1) & mask();
-    index[pos] = s;
+    index[pos] = pack(fresh.tag, s);
     ++count;
     return s;
   }
@@ -162,13 +176,21 @@ struct StickyTable::Shard {
 };
 
 StickyTable::StickyTable(std::string name, Options options, const lb::Clock& clock)
-    : name_(std::move(name)), options_(options), clock_(clock), journal_(options.journal_capacity) {
-  const unsigned n = std::bit_ceil(std::clamp(options_.shards, 1u, 1024u));
+    : name_(std::move(name)),
+      options_(options),
+      clock_(clock),
+      hash_key_(options.hash_key ? *options.hash_key : random_sip_key()),
+      journal_(options.journal_capacity) {
+  // No more shards than entries, so that every shard can hold one and the shares add up to
+  // exactly max_entries (the remainder goes one each to the first shards).
+  const std::size_t max_entries = std::max<std::size_t>(options_.max_entries, 1);
+  unsigned n = std::bit_ceil(std::clamp(options_.shards, 1u, 1024u));
+  while (n > 1 && n > max_entries) n /= 2;
   shard_shift_ = static_cast<unsigned>(std::countr_zero(n));
-  const std::size_t per_shard = std::max<std::size_t>(1, (options_.max_entries + n - 1) / n);
   for (unsigned i = 0; i < n; ++i) {
     auto s = std::make_unique<Shard>();
-    s->capacity = static_cast<std::uint32_t>(std::min<std::size_t>(per_shard, kNil - 1));
+    const std::size_t share = max_entries / n + (i < max_entries % n ? 1 : 0);
+    s->capacity = static_cast<std::uint32_t>(std::min<std::size_t>(share, kSlotMask - 1));
     shards_.push_back(std::move(s));
   }
 }
@@ -218,17 +240,16 @@ void StickyTable::journal(StickJournalRecord::Kind kind, const Slot& slot) {
 }
 
 std::optional<std::string_view> StickyTable::lookup(std::string_view key) {
-  const std::size_t h = std::hash<std::string_view>{}(key);
-  const auto h32 = static_cast<std::uint32_t>(h);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, h32);
+  const std::uint32_t pos = sh.find(key, h);
   if (pos == kNil) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
-  const std::uint32_t s = sh.index[pos];
+  const std::uint32_t s = sh.slot_at(pos);
   Slot& sl = sh.slot(s);
   if (sl.expiry_ns <= now) {
     if (sl.origin == StickOrigin::local) journal(StickJournalRecord::Kind::expire, sl);
@@ -257,13 +278,13 @@ std::optional<std::string_view> StickyTable::lookup(std::string_view key) {
 }
 
 std::optional<std::string_view> StickyTable::peek(std::string_view key) const {
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, static_cast<std::uint32_t>(h));
+  const std::uint32_t pos = sh.find(key, h);
   if (pos == kNil) return std::nullopt;
-  const Slot& sl = sh.slot(sh.index[pos]);
+  const Slot& sl = sh.slot(sh.slot_at(pos));
   if (sl.expiry_ns <= now) return std::nullopt;
   return std::string_view(*sl.server);
 }
@@ -278,19 +299,18 @@ bool StickyTable::stick(std::string_view key, std::string_view server) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const std::size_t h = std::hash<std::string_view>{}(key);
-  const auto h32 = static_cast<std::uint32_t>(h);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, h32);
+  const std::uint32_t pos = sh.find(key, h);
   std::uint32_t s;
   if (pos != kNil) {
-    s = sh.index[pos];
+    s = sh.slot_at(pos);
     sh.lru_unlink(s);
   } else {
     bool evicted = false;
-    s = sh.insert(key, h32, evicted);
+    s = sh.insert(key, h, evicted);
     if (evicted) {
       evictions_.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -310,12 +330,12 @@ bool StickyTable::stick(std::string_view key, std::string_view server) {
 }
 
 bool StickyTable::erase(std::string_view key) {
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, static_cast<std::uint32_t>(h));
+  const std::uint32_t pos = sh.find(key, h);
   if (pos == kNil) return false;
-  const std::uint32_t s = sh.index[pos];
+  const std::uint32_t s = sh.slot_at(pos);
   Slot& sl = sh.slot(s);
   sl.version = next_version();  // the delete must win over the peer's copy of this entry
   journal(StickJournalRecord::Kind::erase, sl);
@@ -338,23 +358,23 @@ StickyTable::RemoteResult StickyTable::apply_remote(std::string_view key, std::s
     return RemoteResult::rejected;
   }
   observe_version(version);
-  const std::size_t h = std::hash<std::string_view>{}(key);
-  const auto h32 = static_cast<std::uint32_t>(h);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   const std::int64_t now = now_ns();
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, h32);
+  const std::uint32_t pos = sh.find(key, h);
   std::uint32_t s;
   if (pos != kNil) {
-    s = sh.index[pos];
-    if (sh.slot(s).version >= version) {
+    s = sh.slot_at(pos);
+    // An expired entry is as good as gone: whatever version it had, it must not block the peer.
+    if (sh.slot(s).version >= version && sh.slot(s).expiry_ns > now) {
       remote_stale_.fetch_add(1, std::memory_order_relaxed);
       return RemoteResult::stale;
     }
     sh.lru_unlink(s);
   } else {
     bool evicted = false;
-    s = sh.insert(key, h32, evicted);
+    s = sh.insert(key, h, evicted);
     if (evicted) {
       evictions_.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -376,15 +396,15 @@ StickyTable::RemoteResult StickyTable::apply_remote(std::string_view key, std::s
 StickyTable::RemoteResult StickyTable::apply_remote_erase(std::string_view key,
                                                           std::uint64_t version) {
   observe_version(version);
-  const std::size_t h = std::hash<std::string_view>{}(key);
+  const std::size_t h = hash(key);
   Shard& sh = shard_for(h);
   std::lock_guard lock(sh.mutex);
-  const std::uint32_t pos = sh.find(key, static_cast<std::uint32_t>(h));
+  const std::uint32_t pos = sh.find(key, h);
   if (pos == kNil) {
     remote_applied_.fetch_add(1, std::memory_order_relaxed);
     return RemoteResult::applied;
   }
-  const std::uint32_t s = sh.index[pos];
+  const std::uint32_t s = sh.slot_at(pos);
   if (sh.slot(s).version > version) {
     remote_stale_.fetch_add(1, std::memory_order_relaxed);
     return RemoteResult::stale;

@@ -18,6 +18,7 @@
 
 #include "common/clock.hpp"
 #include "lbd/replication/journal.hpp"
+#include "lbd/sticky/siphash.hpp"
 
 namespace lbd {
 
@@ -25,8 +26,10 @@ namespace lbd {
 enum class StickOrigin : std::uint8_t { local, remote };
 
 struct StickyTableOptions {
-  /// Upper bound on entries. Split evenly over the shards; each shard evicts its own least
-  /// recently used entry when full, so the bound is exact but LRU order is per shard.
+  /// Upper bound on entries. Split over the shards (their shares add up to exactly this); each
+  /// shard evicts its own least recently used entry when full, so LRU order is per shard and a
+  /// shard that fills first evicts while others still have room. At most 16,777,214 entries per
+  /// shard (24-bit slot numbers in the index).
   std::size_t max_entries = 1'000'000;
   /// Idle time-to-live: every hit pushes the expiry to now + ttl.
   lb::Duration ttl = std::chrono::minutes(30);
@@ -44,6 +47,8 @@ struct StickyTableOptions {
   std::size_t max_server_name_size = 255;
   /// Distinct server names interned over the table's life (a hostile peer cannot grow it past).
   std::size_t max_server_names = 4096;
+  /// SipHash key for shard and slot placement; nullopt = a random one (tests pin it).
+  std::optional<SipKey> hash_key;
 };
 
 /// One journaled local change, for the replicator. `expiry` is when the entry expires on this
@@ -86,13 +91,13 @@ struct StickyCounters {
 /// returns point to interned server names that live as long as the table.
 ///
 /// Memory: entries live in per-shard chunked slot arrays (no node per entry) with an intrusive
-/// doubly linked LRU (32-bit slot indices) and an open-addressing index of 32-bit slot numbers;
+/// doubly linked LRU (32-bit slot indices) and a linear-probing index of 32-bit entries (8-bit hash
+/// tag + 24-bit slot number, so probes past other keys rarely touch their slots);
 /// server names are interned and each entry holds a pointer. About 80 bytes per entry plus the
 /// index (~8 bytes at 1M) plus the key's heap block when the key exceeds 15 bytes.
 ///
-/// Hashing is libstdc++'s std::hash (murmur2, unseeded): keys chosen by clients (header keys) can
-/// be made to collide; the per-shard bound keeps the damage to one shard. A seeded hash is future
-/// work.
+/// Keys are hashed with SipHash-1-3 under a per-table random key, so clients who choose their keys
+/// (header, cookie modes) cannot aim them all at one probe chain.
 class StickyTable {
  public:
   using Options = StickyTableOptions;
@@ -153,6 +158,7 @@ class StickyTable {
   struct Shard;
   struct Slot;
 
+  std::uint64_t hash(std::string_view key) const { return siphash13(hash_key_, key); }
   Shard& shard_for(std::size_t hash) const;
   const std::string* intern(std::string_view server);
   std::uint64_t next_version();
@@ -163,6 +169,7 @@ class StickyTable {
   const std::string name_;
   const Options options_;
   const lb::Clock& clock_;
+  const SipKey hash_key_;
   std::vector<std::unique_ptr<Shard>> shards_;
   unsigned shard_shift_ = 0;
 

@@ -62,8 +62,7 @@ TEST_CASE("repl wire: every frame type round-trips") {
                     .node_id = "node-a",
                     .incarnation = 0x1122334455667788ull,
                     .nonce = {},
-                    .resume_incarnation = 99,
-                    .resume_seq = 12345};
+                    .resume_incarnation = 99};
   hello.nonce[0] = 1;
   hello.nonce[31] = 0xff;
   repl::Auth auth;
@@ -73,10 +72,11 @@ TEST_CASE("repl wire: every frame type round-trips") {
       auth,
       sample_update(),
       repl::Erase{.seq = 43, .table = "app", .key = "k", .version = 9},
-      repl::Ack{.seq = 0xffffffffffffffffull},
+      repl::Ack{.table = "app", .seq = 0xffffffffffffffffull},
+      repl::Ack{.table = std::string(repl::kConnTableName), .seq = 1},
       repl::Heartbeat{},
       repl::ResyncBegin{},
-      repl::ResyncEnd{.seq = 77},
+      repl::ResyncEnd{},
       repl::ConnAdd{.seq = 5,
                     .conn_id = 900,
                     .client = ep("192.0.2.7:40000"),
@@ -102,8 +102,8 @@ TEST_CASE("repl wire: every frame type round-trips") {
 }
 
 TEST_CASE("repl wire: the layout is a big-endian length, a type byte and the body") {
-  auto bytes = encoded(repl::Ack{.seq = 0x0102030405060708ull});
-  CHECK(bytes == std::vector<std::uint8_t>{0, 0, 0, 9, 5, 1, 2, 3, 4, 5, 6, 7, 8});
+  auto bytes = encoded(repl::Ack{.table = "t", .seq = 0x0102030405060708ull});
+  CHECK(bytes == std::vector<std::uint8_t>{0, 0, 0, 11, 5, 1, 't', 1, 2, 3, 4, 5, 6, 7, 8});
   CHECK(encoded(repl::Heartbeat{}) == std::vector<std::uint8_t>{0, 0, 0, 1, 6});
 }
 
@@ -122,7 +122,7 @@ TEST_CASE("repl wire: FrameReader yields frames fed one byte at a time") {
   std::vector<std::uint8_t> stream;
   repl::encode(sample_update(), stream);
   repl::encode(repl::Heartbeat{}, stream);
-  repl::encode(repl::Ack{.seq = 3}, stream);
+  repl::encode(repl::Ack{.table = "app", .seq = 3}, stream);
   repl::FrameReader reader;
   std::vector<repl::Frame> got;
   for (auto b : stream) {
@@ -139,7 +139,7 @@ TEST_CASE("repl wire: FrameReader yields frames fed one byte at a time") {
   }
   REQUIRE(got.size() == 3);
   CHECK(got[0] == repl::Frame(sample_update()));
-  CHECK(got[2] == repl::Frame(repl::Ack{.seq = 3}));
+  CHECK(got[2] == repl::Frame(repl::Ack{.table = "app", .seq = 3}));
   CHECK(reader.buffered() == 0);
 }
 
@@ -156,7 +156,8 @@ TEST_CASE("repl wire: malformed frames are errors, never crashes") {
   CHECK(error_of(std::vector<std::uint8_t>{0, 0, 0, 0}) == "frame length 0");
   CHECK(error_of(raw(0, {})) == "unknown frame type 0");
   CHECK(error_of(raw(11, {})) == "unknown frame type 11");
-  CHECK(error_of(raw(5, {1, 2, 3})) == "ack.seq: truncated");
+  CHECK(error_of(raw(5, {1, 't', 2, 3})) == "ack.seq: truncated");
+  CHECK(error_of(raw(5, {5, 't'})) == "ack.table: truncated");
   CHECK(error_of(raw(6, {0})) == "trailing bytes after the body");
   CHECK(error_of(raw(2, std::vector<std::uint8_t>(31, 0))) == "auth.mac: truncated");
 

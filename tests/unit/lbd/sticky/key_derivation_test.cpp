@@ -86,3 +86,11 @@ TEST_CASE("key_derivation: a learned session value is a key when it is 1..256 by
   CHECK_FALSE(sk::from_session_value("").has_value());
   CHECK_FALSE(sk::from_session_value(std::string(300, 'a')).has_value());
 }
+
+TEST_CASE("key_derivation: describe prints address keys as addresses, others as text or hex") {
+  CHECK(sk::describe(sk::from_address(ip("192.0.2.77"), 24)) == "192.0.2.0");
+  CHECK(sk::describe(sk::from_address(ip("2001:db8::5"), 32, 64)) == "2001:db8::");
+  CHECK(sk::describe("abc123") == "abc123");
+  CHECK(sk::describe(std::string("a\x01", 2)) == "0x6101");
+  CHECK(sk::describe("") == "0x");
+}

@@ -19,6 +19,7 @@ lbd::StickyTableOptions small(std::size_t max_entries = 100) {
   o.journal_capacity = 64;
   o.shards = 1;  // exact LRU order for the tests that check it
   o.node_id = 1;
+  o.hash_key = lbd::SipKey{1, 2};  // shard placement is part of what some tests check
   return o;
 }
 
@@ -125,6 +126,15 @@ TEST_CASE("stick_table: erase removes and is journaled") {
   auto b = t.pull(0, 10);
   CHECK(kinds(b) == std::vector<Kind>{Kind::insert, Kind::erase});
   CHECK(b.records[1].version > b.records[0].version);
+}
+
+TEST_CASE("stick_table: a bound smaller than the shard count is still exact") {
+  lb::ManualClock clock;
+  auto o = small(3);
+  o.shards = 16;
+  lbd::StickyTable t("app", o, clock);
+  for (int i = 0; i < 100; ++i) t.stick("key-" + std::to_string(i), "s");
+  CHECK(t.size() == 3);  // two shards of 2 and 1, both filled by 100 keys
 }
 
 TEST_CASE("stick_table: deletion keeps colliding probe chains intact") {
@@ -237,6 +247,15 @@ TEST_CASE("stick_table: last writer wins on the version, both ways") {
   CHECK(t.counters().remote_stale == 4);
 }
 
+TEST_CASE("stick_table: an expired local entry does not make a remote update stale") {
+  lb::ManualClock clock;
+  lbd::StickyTable t("app", small(), clock);
+  t.stick("k", "s1");  // version (1 << 8) | 1
+  clock.advance(61s);
+  CHECK(t.apply_remote("k", "s2", 30s, 1 << 8) == lbd::StickyTable::RemoteResult::applied);
+  CHECK(t.peek("k") == std::optional<std::string_view>("s2"));
+}
+
 TEST_CASE("stick_table: a local hit on a remote entry becomes a local refresh after the interval") {
   lb::ManualClock clock;
   lbd::StickyTable t("app", small(), clock);
@@ -327,6 +346,7 @@ TEST_CASE("stick_table: concurrent lookups, sticks, remote updates and expiry ar
   // Run under ThreadSanitizer by scripts/test (the `concurrent` pattern); bounded iterations.
   lb::ManualClock clock;
   lbd::StickyTableOptions o;
+  o.hash_key = lbd::SipKey{3, 4};
   o.max_entries = 2000;
   o.ttl = 60s;
   o.shards = 4;
