@@ -157,7 +157,8 @@ void HealthManager::report(const Backend& backend, TrafficEvent event) {
 
 void HealthManager::on_outlier(std::size_t index) {
   auto& s = *slots_[index];
-  const auto until = outlier_.try_eject(index, clock_->now());
+  const auto now = clock_->now();
+  const auto until = outlier_.try_eject(index, now);
   if (!until) {
     if (!outlier_.ejected(index)) {
       log_->warn("server not ejected: pool={} server={} reason=\"max_ejection_percent {} reached\"",
@@ -169,7 +170,7 @@ void HealthManager::on_outlier(std::size_t index) {
   log_->info(
       "server ejected: pool={} server={} reason=\"{} consecutive errors\" for={} ejections={}",
       pool_name_, s.backend->name, outlier_.config().consecutive_errors,
-      describe_duration(*until - clock_->now()), outlier_.ejections(index));
+      describe_duration(*until - now), outlier_.ejections(index));
   rebuild_and_publish();
 }
 
