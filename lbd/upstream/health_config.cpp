@@ -102,7 +102,9 @@ HealthCheckConfig read_health_check(TableReader& t, HealthCheckConfig c) {
   c.initially_up = t.enumeration("initial_state", c.initially_up, {{"up", true}, {"down", false}});
   if (t.has("address")) {
     const auto text = t.string("address", "");
-    if (auto a = lb::IpAddress::parse(text)) {
+    if (text.empty()) {
+      c.address.reset();  // "" = the server's own address (also undoes a pool override)
+    } else if (auto a = lb::IpAddress::parse(text)) {
       c.address = *a;
     } else {
       t.error("address", fmt::format("\"{}\" is not an IPv4 or IPv6 address", text));

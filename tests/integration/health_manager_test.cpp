@@ -103,7 +103,7 @@ TEST_CASE("health_manager: initial_state = down keeps a server out until it pass
   CHECK(h.recorder.count() == 2);
 }
 
-TEST_CASE("health_manager: each flip publishes exactly one snapshot; all-down is logged once") {
+TEST_CASE("health_manager: each flip publishes exactly one snapshot and all-down is logged once") {
   HealthTestBackend s1;
   HealthTestBackend s2;
   auto pool = test_pool({{"a", s1.endpoint()}, {"b", s2.endpoint()}}, lbd::HealthCheckType::tcp);

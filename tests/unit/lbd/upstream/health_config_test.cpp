@@ -196,3 +196,42 @@ TEST_CASE("health_config: status ranges parse single codes and inclusive ranges"
   CHECK_FALSE(lbd::parse_status_range("99"));
   CHECK_FALSE(lbd::parse_status_range("200-"));
 }
+
+TEST_CASE("health_config: conf/lbd.toml shows exactly the built-in defaults") {
+  Diagnostics diags;
+  auto c = lbd::load_config(LBPAIR_SOURCE_DIR "/conf/lbd.toml", diags);
+  INFO(diags.to_string());
+  REQUIRE(diags.empty());
+  const lbd::HealthCheckConfig d;
+  const auto& h = c.pools.at(0).health.check;
+  CHECK(h.type == d.type);
+  CHECK(h.interval == d.interval);
+  CHECK(h.jitter == d.jitter);
+  CHECK(h.fast_interval == d.fast_interval);
+  CHECK(h.timeout == d.timeout);
+  CHECK(h.start_period == d.start_period);
+  CHECK(h.rise == d.rise);
+  CHECK(h.fall == d.fall);
+  CHECK(h.initially_up == d.initially_up);
+  CHECK(h.address == d.address);
+  CHECK(h.port == d.port);
+  CHECK(h.method == d.method);
+  CHECK(h.path == d.path);
+  CHECK(h.host == d.host);
+  CHECK(h.expect_status == d.expect_status);
+  CHECK(h.expect_body == d.expect_body);
+  CHECK(h.expect_body_regex == d.expect_body_regex);
+  CHECK_FALSE(h.expect_json);
+  CHECK(h.send == d.send);
+  CHECK(h.expect == d.expect);
+  CHECK(h.command == d.command);
+  const lbd::OutlierConfig o;
+  const auto& ho = c.pools.at(0).health.outlier;
+  CHECK(ho.consecutive_errors == o.consecutive_errors);
+  CHECK(ho.base_ejection_time == o.base_ejection_time);
+  CHECK(ho.max_ejection_time == o.max_ejection_time);
+  CHECK(ho.max_ejection_percent == o.max_ejection_percent);
+  const lbd::ServerHealthConfig s;
+  CHECK(c.pools.at(0).servers.at(0).health.slow_start == s.slow_start);
+  CHECK(c.pools.at(0).servers.at(0).health.state == s.state);
+}
