@@ -109,9 +109,15 @@ lb::awaitable<void> HealthManager::check_loop(std::shared_ptr<Slot> slot, std::s
   // Spread the first checks over one interval so that a big pool does not probe in bursts.
   std::uniform_int_distribution<std::int64_t> offset(0, c.interval.count() - 1);
   auto delay = std::chrono::nanoseconds(offset(rng_));
+  // Check times are rounded up to a grid (1/100 of the interval, 1..10 ms) so that checks due
+  // at nearly the same time start in one wake-up of the control thread: with 1,000 servers this
+  // saves a large share of the context switches that dominate the cost of the checks.
+  const auto grid = std::clamp<std::chrono::nanoseconds>(c.interval / 100, 1ms, 10ms);
   while (true) {
     lb::error_code ec;
-    slot->timer.expires_after(delay);
+    const auto due = std::chrono::steady_clock::now() + delay;
+    const auto since_epoch = due.time_since_epoch();
+    slot->timer.expires_at(due + (grid - since_epoch % grid) % grid);
     co_await slot->timer.async_wait(lb::asio::redirect_error(lb::use_awaitable, ec));
     if (alive.expired()) co_return;
     auto result = co_await slot->checker->probe(*slot->backend, c.timeout);
