@@ -79,11 +79,26 @@ HealthManager::HealthManager(lb::asio::io_context& io, const PoolConfig& pool,
 
 HealthManager::~HealthManager() { stop(); }
 
+void HealthManager::inherit(const HealthManager& previous) {
+  for (auto& slot : slots_) {
+    for (const auto& old : previous.slots_) {
+      if (old->backend->name == slot->backend->name &&
+          old->config.check.type == slot->config.check.type) {
+        slot->state.force(old->state.up());
+      }
+    }
+  }
+}
+
 void HealthManager::start() {
   rebuild_and_publish();
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (!slots_[i]->checker) continue;
-    lb::asio::co_spawn(io_, check_loop(slots_[i], i, alive_),
+    // Spread the first checks over one interval so that a big pool does not probe in bursts.
+    const auto interval = slots_[i]->config.check.interval.count();
+    std::uniform_int_distribution<std::int64_t> offset(0, std::max<std::int64_t>(interval - 1, 0));
+    const auto first_delay = std::chrono::nanoseconds(offset(rng_));
+    lb::asio::co_spawn(io_, check_loop(slots_[i], i, first_delay, alive_),
                        lb::log_exceptions(log_, "health check loop"));
   }
 }
@@ -104,11 +119,11 @@ std::chrono::nanoseconds HealthManager::next_check_delay(const Slot& slot) {
 }
 
 lb::awaitable<void> HealthManager::check_loop(std::shared_ptr<Slot> slot, std::size_t index,
+                                              std::chrono::nanoseconds delay,
                                               std::weak_ptr<char> alive) {
+  // `this` is used only right after checking `alive`: stop() may let the manager go while this
+  // frame still waits for a probe.
   const auto& c = slot->config.check;
-  // Spread the first checks over one interval so that a big pool does not probe in bursts.
-  std::uniform_int_distribution<std::int64_t> offset(0, c.interval.count() - 1);
-  auto delay = std::chrono::nanoseconds(offset(rng_));
   // Check times are rounded up to a grid (1/100 of the interval, 1..10 ms) so that checks due
   // at nearly the same time start in one wake-up of the control thread: with 1,000 servers this
   // saves a large share of the context switches that dominate the cost of the checks.

@@ -71,6 +71,11 @@ class HealthManager {
   HealthManager(const HealthManager&) = delete;
   HealthManager& operator=(const HealthManager&) = delete;
 
+  /// Control thread, before start(): on a config reload, takes over the up/down state of the
+  /// servers `previous` also has (same name and same check type), so a reload does not make
+  /// servers flap back to their initial_state. Ejections, ramps and admin changes made through
+  /// the control socket are not carried over: the new config is the authority for those.
+  void inherit(const HealthManager& previous);
   /// Control thread. Publishes the initial snapshot (generation 1) and starts the check loops.
   void start();
   /// Control thread. Stops checks and timers; no publish afterwards.
@@ -103,7 +108,7 @@ class HealthManager {
   struct Slot;
 
   lb::awaitable<void> check_loop(std::shared_ptr<Slot> slot, std::size_t index,
-                                 std::weak_ptr<char> alive);
+                                 std::chrono::nanoseconds first_delay, std::weak_ptr<char> alive);
   void on_result(std::size_t index, const lb::Result<void>& result);
   void on_outlier(std::size_t index);
   void rebuild_and_publish();
