@@ -1,6 +1,7 @@
 // Passive outlier detection and slow start through the health manager.
 #include <doctest/doctest.h>
 
+#include "lbd/balance/balancer.hpp"
 #include "lbd/upstream/health_manager.hpp"
 #include "tests/integration/health_test_backend.hpp"
 #include "tests/integration/health_test_support.hpp"
@@ -87,6 +88,13 @@ TEST_CASE(
   clock.advance(2500ms);
   control.call([&] { manager.refresh(); });
   CHECK(recorder.candidates() == "a:25,b:100");
+  {
+    // The ramp shows in the pick distribution of a balancer built from the snapshot.
+    auto balancer = lbd::make_balancer(lbd::BalanceOptions{}, recorder.last(), 1);
+    int picks_a = 0;
+    for (int i = 0; i < 1250; ++i) picks_a += balancer->pick({}) == backends[0].get();
+    CHECK(picks_a == 250);
+  }
   clock.advance(5s);
   control.call([&] { manager.refresh(); });
   CHECK(recorder.candidates() == "a:75,b:100");
