@@ -125,3 +125,18 @@ TEST_CASE("exec_checker: a command that outlives the timeout is killed by its PI
         "timeout after 200ms");
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
 }
+
+TEST_CASE("http_checker: HEAD requests and slow answers within the timeout pass") {
+  HealthTestBackend server;
+  auto backend = backend_at(server.endpoint());
+  lbd::HealthCheckConfig c;
+  c.type = lbd::HealthCheckType::http;
+  c.method = "HEAD";
+  lbd::HttpChecker head(c);
+  CHECK(reason_of(run_probe(head, backend, 1s)) == "ok");
+  server.slow_delay = 100ms;
+  server.set_mode(Mode::slow);
+  c.method = "GET";
+  lbd::HttpChecker get(c);
+  CHECK(reason_of(run_probe(get, backend, 2s)) == "ok");
+}

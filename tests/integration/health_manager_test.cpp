@@ -182,3 +182,20 @@ TEST_CASE("health_manager: backup servers take traffic only while every primary 
   REQUIRE(h.recorder.wait_candidates("a:1"));
   CHECK_FALSE(h.recorder.last()->using_backups);
 }
+
+TEST_CASE("health_manager: after a first failure the fast interval confirms the fall quickly") {
+  HealthTestBackend server;
+  auto pool = test_pool({{"a", server.endpoint()}}, lbd::HealthCheckType::tcp);
+  auto& c = pool.servers[0].health.check;
+  c.interval = 500ms;
+  c.jitter = 0ms;
+  c.fast_interval = 10ms;
+  c.fall = 3;
+  Harness h(pool);
+  h.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  server.set_mode(Mode::refusing);
+  REQUIRE(h.recorder.wait_candidates(""));
+  // At the normal interval the 2nd and 3rd failures alone would take 1 s.
+  CHECK(std::chrono::steady_clock::now() - t0 < 900ms);
+}
