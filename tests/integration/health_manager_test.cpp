@@ -1,5 +1,9 @@
 // The health manager with real checks against loopback backends: exact rise/fall counts, start
 // period, one snapshot per flip, all-down logging, drain/maint and backups.
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <doctest/doctest.h>
 
 #include "lbd/upstream/health_manager.hpp"
@@ -198,4 +202,25 @@ TEST_CASE("health_manager: after a first failure the fast interval confirms the 
   REQUIRE(h.recorder.wait_candidates(""));
   // At the normal interval the 2nd and 3rd failures alone would take 1 s.
   CHECK(std::chrono::steady_clock::now() - t0 < 900ms);
+}
+
+TEST_CASE("health_manager: an exec check flips the server with the command's exit status") {
+  const std::string flag = "/tmp/lbd-health-test-" + std::to_string(::getpid()) + ".up";
+  std::FILE* f = std::fopen(flag.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fclose(f);
+  auto pool = test_pool({{"a", *lb::Endpoint::parse("127.0.0.1:1")}}, lbd::HealthCheckType::exec);
+  pool.servers[0].health.check.command = "test -f " + flag;
+  pool.servers[0].health.check.timeout = 2s;
+  lbtest::LogCapture logs;
+  Harness h(pool);
+  h.start();
+  std::remove(flag.c_str());
+  REQUIRE(h.recorder.wait_candidates(""));
+  CHECK(logs.count("server down: pool=p server=a reason=\"exit status 1\"") == 1);
+  f = std::fopen(flag.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fclose(f);
+  REQUIRE(h.recorder.wait_candidates("a:1"));
+  std::remove(flag.c_str());
 }
