@@ -1,6 +1,14 @@
 // The health subsystem of one pool on the control thread: it runs the active checks, applies
 // passive ejections reported by the workers, ramps weights after slow start, holds the admin
 // state, and publishes a new immutable PoolSnapshot (one per change) through a callback.
+//
+// Plugging it in (server, control thread), one manager per pool:
+//   auto backends = make_backends(pool_config);
+//   auto m = std::make_unique<HealthManager>(control_io, pool_config, backends,
+//       [&](PoolSnapshotPtr s) { for (auto& w : workers) post(w.io, [s, &w] { w.set(s); }); });
+//   m->inherit(*old_manager);  // on reload only
+//   m->start();                // publishes generation 1 synchronously
+// Workers call m->report(backend, TrafficEvent::...) after each use of a backend.
 #pragma once
 
 #include <chrono>
