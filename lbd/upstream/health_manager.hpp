@@ -53,7 +53,8 @@ struct ServerHealthStatus {
 /// run by exactly one thread), except report(), which any worker may call. The publish callback
 /// runs on the control thread; it should post the snapshot to every worker. The manager must
 /// outlive every worker that calls report(); after stop() it may be destroyed while probes are
-/// still in flight (they notice and touch nothing).
+/// still in flight (they notice and touch nothing). The io_context must outlive the manager.
+/// start() and stop() are one-shot: a reload makes a new manager (see inherit()).
 class HealthManager {
  public:
   using Publish = std::function<void(PoolSnapshotPtr)>;
