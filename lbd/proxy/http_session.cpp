@@ -40,6 +40,8 @@ using std::chrono::nanoseconds;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
+// Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
+constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
 /// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
 struct HttpWorkerState {
@@ -230,7 +232,7 @@ class HttpSession {
 
     http::request_parser<http::empty_body> hp;
     hp.header_limit(static_cast<std::uint32_t>(limits.max_header_size));
-    hp.body_limit(boost::none);  // bodies are streamed and limited by the session
+    hp.body_limit(kNoBodyLimit);  // bodies are streamed and limited by the session
     hp.eager(false);
     for (;;) {
       if (cbuf_.size() > 0) {
@@ -376,7 +378,7 @@ class HttpSession {
         BodyResult r;
         if (chunked) {
           http::request_parser<http::buffer_body> bp(std::move(hp));
-          bp.body_limit(boost::none);
+          bp.body_limit(kNoBodyLimit);
           r = co_await relay_chunked(bp, client_.socket, cbuf_, up.conn.socket, true,
                                      limits.max_body_size, to.client_idle, to.server_idle);
         } else {
@@ -398,7 +400,7 @@ class HttpSession {
         rp.emplace();
         rp->header_limit(std::max<std::uint32_t>(
             kMaxResponseHeader, static_cast<std::uint32_t>(limits.max_header_size)));
-        rp->body_limit(boost::none);
+        rp->body_limit(kNoBodyLimit);
         rp->eager(false);
         if (is_head) rp->skip(true);
         const bool ok = co_await read_response_header(*rp, up.conn.socket, got_bytes, ec);
@@ -544,7 +546,7 @@ class HttpSession {
         r = BodyResult::to_failed;
       } else {
         http::response_parser<http::buffer_body> bp(std::move(rp));
-        bp.body_limit(boost::none);
+        bp.body_limit(kNoBodyLimit);
         r = co_await relay_chunked(bp, up.conn.socket, ubuf_, client_.socket, rechunk, 0,
                                    to.server_idle, to.client_idle);
       }
