@@ -43,16 +43,79 @@ constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
+/// A client connection waiting for its next request; linked into HttpWorkerState::idle so that a
+/// drain can close every idle keep-alive connection at once.
+struct IdleNode {
+  explicit IdleNode(tcp::socket* s = nullptr) : socket(s) {}
+  IdleNode(const IdleNode&) = delete;
+  IdleNode& operator=(const IdleNode&) = delete;
+  ~IdleNode() { unlink(); }
+  void unlink() {
+    if (!prev) return;
+    prev->next = next;
+    if (next) next->prev = prev;
+    prev = next = nullptr;
+  }
+  tcp::socket* socket;
+  IdleNode* prev = nullptr;
+  IdleNode* next = nullptr;
+};
+
 /// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
 struct HttpWorkerState {
+  explicit HttpWorkerState(WorkerContext& w) : worker(w), drain_poll(w.io()) {}
+  HttpWorkerState(const HttpWorkerState&) = delete;
+  HttpWorkerState& operator=(const HttpWorkerState&) = delete;
+  // The worker drops this state before its io_context (and so before the suspended sessions):
+  // detach the idle nodes so that their destructors do not touch the freed sentinel.
+  ~HttpWorkerState() {
+    for (auto* n = idle.next; n;) {
+      auto* next = n->next;
+      n->prev = n->next = nullptr;
+      n = next;
+    }
+    idle.next = nullptr;
+  }
+  WorkerContext& worker;
   UpstreamPool upstreams;
   ConfigPtr config;  // the config the cached routers were compiled from
   std::unordered_map<const ListenerConfig*, std::shared_ptr<const Router>> routers;
+  IdleNode idle;  // sentinel of the intrusive list of idle client connections
+  asio::steady_timer drain_poll;
+  bool polling = false;
+
+  void add_idle(IdleNode& n) {
+    n.next = idle.next;
+    n.prev = &idle;
+    if (idle.next) idle.next->prev = &n;
+    idle.next = &n;
+    if (!polling) start_poll();
+  }
+
+  // The worker does not signal the drain, so one timer per worker looks for it while idle
+  // connections exist (and only then), and wakes them so they close at once instead of at their
+  // keep-alive timeout.
+  void start_poll() {
+    polling = true;
+    drain_poll.expires_after(std::chrono::milliseconds(100));
+    drain_poll.async_wait([this](const error_code& ec) {
+      polling = false;
+      if (ec) return;
+      if (worker.draining()) {
+        for (auto* n = idle.next; n; n = n->next) {
+          error_code ignored;
+          n->socket->cancel(ignored);
+        }
+        return;
+      }
+      if (idle.next) start_poll();
+    });
+  }
 };
 
 HttpWorkerState& worker_state(WorkerContext& worker) {
   auto& slot = worker.extension_slot();
-  if (!slot) slot = std::make_shared<HttpWorkerState>();
+  if (!slot) slot = std::make_shared<HttpWorkerState>(worker);
   return *static_cast<HttpWorkerState*>(slot.get());
 }
 
@@ -174,9 +237,26 @@ class HttpSession {
 
   lb::awaitable<void> run() {
     init_routing();
+    const auto& to = cfg_.timeouts;
     for (bool first = true;; first = false) {
-      if (!first && worker_.draining()) break;
-      if (co_await exchange(first) == Next::close) break;
+      if (worker_.draining() && !first) break;
+      // Wait for the next request here, outside exchange(), without a read buffer: an idle
+      // keep-alive connection then holds only this small frame and the socket.
+      if (cbuf_.size() == 0) {
+        if (!first) cbuf_.shrink_to_fit();
+        watchdog_.arm(first ? to.request_header : to.keep_alive);
+        IdleNode node(&client_.socket);
+        state_.add_idle(node);
+        error_code ec;
+        co_await client_.socket.async_wait(tcp::socket::wait_read,
+                                           asio::redirect_error(lb::use_awaitable, ec));
+        node.unlink();
+        if (ec) {
+          if (first && watchdog_.fired()) co_await send_error(408, "no request header in time");
+          break;
+        }
+      }
+      if (co_await exchange() == Next::close) break;
     }
     watchdog_.disarm();
     error_code ignored;
@@ -210,24 +290,11 @@ class HttpSession {
 
   // ---- one request / response exchange ----------------------------------------------------
 
-  lb::awaitable<Next> exchange(bool first) {
+  lb::awaitable<Next> exchange() {
     const auto& to = cfg_.timeouts;
     const auto& limits = cfg_.limits;
     error_code ec;
     method_ = target_ = backend_name_ = "-";
-
-    // Wait for the first byte without holding a read buffer, so idle keep-alive connections stay
-    // small.
-    if (cbuf_.size() == 0) {
-      if (!first) cbuf_.shrink_to_fit();
-      watchdog_.arm(first ? to.request_header : to.keep_alive);
-      co_await client_.socket.async_wait(tcp::socket::wait_read,
-                                         asio::redirect_error(lb::use_awaitable, ec));
-      if (ec) {
-        if (first && watchdog_.fired()) co_await send_error(408, "no request header in time");
-        co_return Next::close;
-      }
-    }
     watchdog_.arm(to.request_header);
 
     http::request_parser<http::empty_body> hp;
@@ -330,8 +397,8 @@ class HttpSession {
                                                    .version = client_version});
     if (upgrade) req.set(http::field::connection, "upgrade");
     if (expect_continue) req.erase(http::field::expect);  // the proxy answers 100 itself
-    std::string request_head;
-    request_head.reserve(512);
+    auto& request_head = head_;
+    request_head.clear();
     request_head.append(method_);
     request_head += ' ';
     request_head.append(target_);
@@ -519,8 +586,8 @@ class HttpSession {
     } else if (client_version < 11) {
       res.set(http::field::connection, "keep-alive");
     }
-    std::string head;
-    head.reserve(512);
+    auto& head = head_;
+    head.clear();
     head += "HTTP/1.1 ";
     append_number(head, status);
     head += ' ';
@@ -805,6 +872,7 @@ class HttpSession {
   beast::flat_buffer ubuf_;  // bytes from the backend not yet consumed
   std::string host_;
   std::string forwarded_host_;
+  std::string head_;  // the serialised header being sent (capacity reused across requests)
   std::string_view method_ = "-";
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";
