@@ -137,7 +137,12 @@ void remove_hop_by_hop(http::fields& fields, bool keep_upgrade) {
 
 void add_forwarding_headers(http::fields& fields, const ForwardInfo& info) {
   const auto client = info.client.unmapped();
-  const auto client_text = client.to_string();
+  std::string formatted;
+  std::string_view client_text = info.client_text;
+  if (client_text.empty()) {
+    formatted = client.to_string();
+    client_text = formatted;
+  }
 
   auto xff = joined(fields, bsv("X-Forwarded-For"));
   if (!xff.empty()) xff += ", ";
@@ -155,7 +160,11 @@ void add_forwarding_headers(http::fields& fields, const ForwardInfo& info) {
   auto forwarded = joined(fields, http::field::forwarded);
   if (!forwarded.empty()) forwarded += ", ";
   forwarded += "for=";
-  append_forwarded_value(forwarded, client.is_v6() ? "[" + client_text + "]" : client_text);
+  if (client.is_v6()) {
+    append_forwarded_value(forwarded, "[" + std::string(client_text) + "]");
+  } else {
+    append_forwarded_value(forwarded, client_text);
+  }
   if (!info.host.empty()) {
     forwarded += ";host=";
     append_forwarded_value(forwarded, info.host);

@@ -34,7 +34,8 @@ void remove_hop_by_hop(http::fields& fields, bool keep_upgrade);
 
 /// What the forwarding headers say about the hop the proxy is making.
 struct ForwardInfo {
-  lb::IpAddress client;  // the client's address (after a PROXY header, if any)
+  lb::IpAddress client;          // the client's address (after a PROXY header, if any)
+  std::string_view client_text;  // client.unmapped().to_string() when the caller caches it
   std::string_view proto = "http";
   std::string_view host;  // the Host the client asked for (may be empty)
   unsigned version = 11;  // the client's HTTP version, 10 or 11 (for Via)

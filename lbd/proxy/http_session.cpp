@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <unordered_map>
@@ -240,18 +241,25 @@ class HttpSession {
     const auto& to = cfg_.timeouts;
     for (bool first = true;; first = false) {
       if (worker_.draining() && !first) break;
-      // Wait for the next request here, outside exchange(), without a read buffer: an idle
-      // keep-alive connection then holds only this small frame and the socket.
+      // Wait for the next request here, outside exchange(), with only a small inline buffer:
+      // an idle keep-alive connection then holds this frame and the socket, no read buffer.
+      // (A read, not async_wait: Asio re-arms epoll with EPOLL_CTL_MOD for every wait, while a
+      // read after an exhausted read just queues.)
       if (cbuf_.size() == 0) {
         if (!first) cbuf_.shrink_to_fit();
         watchdog_.arm(first ? to.request_header : to.keep_alive);
         IdleNode node(&client_.socket);
         state_.add_idle(node);
         error_code ec;
-        co_await client_.socket.async_wait(tcp::socket::wait_read,
-                                           asio::redirect_error(lb::use_awaitable, ec));
+        const auto got = co_await client_.socket.async_read_some(
+            asio::buffer(first_bytes_), asio::redirect_error(lb::use_awaitable, ec));
         node.unlink();
-        if (ec) {
+        if (got > 0) {
+          auto dst = cbuf_.prepare(std::max(got, kReadChunk));
+          std::memcpy(dst.data(), first_bytes_.data(), got);
+          cbuf_.commit(got);
+        }
+        if (ec && got == 0) {
           if (first && watchdog_.fired()) co_await send_error(408, "no request header in time");
           break;
         }
@@ -391,7 +399,9 @@ class HttpSession {
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
     remove_hop_by_hop(req.base(), upgrade);
+    if (client_text_.empty()) client_text_ = client_.info.peer.address.unmapped().to_string();
     add_forwarding_headers(req.base(), ForwardInfo{.client = client_.info.peer.address,
+                                                   .client_text = client_text_,
                                                    .proto = "http",
                                                    .host = forwarded_host_,
                                                    .version = client_version});
@@ -410,7 +420,7 @@ class HttpSession {
       // A request without a body can be replayed once when a reused connection turns out to be
       // closed by the backend before it answered (the keep-alive race).
       const bool can_retry = attempt == 0 && !has_body;
-      auto acquired = co_await acquire(pool_name, *pool, avoid, attempt == 0);
+      auto acquired = co_await acquire(pool_name, *pool, avoid, attempt == 0, has_body);
       if (!acquired) {
         co_await send_error(acquired.error().first, acquired.error().second);
         co_return Next::close;
@@ -643,14 +653,15 @@ class HttpSession {
   /// else a new one through the worker (which retries other servers). On failure the status and
   /// the reason for the error response.
   lb::awaitable<std::expected<Upstream, std::pair<unsigned, std::string>>> acquire(
-      const std::string& pool_name, const PoolConfig& pool, const Backend* avoid,
-      bool allow_reuse) {
+      const std::string& pool_name, const PoolConfig& pool, const Backend* avoid, bool allow_reuse,
+      bool has_body) {
     using Failure = std::pair<unsigned, std::string>;
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
       const auto* b = worker_.pick(pool_name, PickContext{.hash = std::nullopt, .avoid = avoid});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
-      if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle)) {
+      // Probing costs a syscall; without a body a dead connection is caught by the replay.
+      if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
         co_return Upstream{std::move(*c), true};
       }
     }
@@ -872,7 +883,9 @@ class HttpSession {
   beast::flat_buffer ubuf_;  // bytes from the backend not yet consumed
   std::string host_;
   std::string forwarded_host_;
-  std::string head_;  // the serialised header being sent (capacity reused across requests)
+  std::string head_;         // the serialised header being sent (capacity reused across requests)
+  std::string client_text_;  // the client address as forwarding headers write it
+  std::array<char, 256> first_bytes_;  // the first read of each request
   std::string_view method_ = "-";
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";

@@ -16,14 +16,15 @@ bool upstream_is_reusable(lb::tcp::socket& socket) {
 }
 
 std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clock::time_point now,
-                                                     std::chrono::nanoseconds max_idle) {
+                                                     std::chrono::nanoseconds max_idle,
+                                                     bool probe) {
   auto it = idle_.find(backend);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
   while (!list.empty()) {
     Idle entry = std::move(list.back());
     list.pop_back();
-    if (now - entry.since < max_idle && upstream_is_reusable(entry.conn.socket)) {
+    if (now - entry.since < max_idle && (!probe || upstream_is_reusable(entry.conn.socket))) {
       return std::move(entry.conn);
     }
     // Expired or closed: dropping `entry` closes the socket and releases the lease.

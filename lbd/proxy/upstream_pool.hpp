@@ -18,11 +18,11 @@ class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
 
-  /// The most recently parked connection to `backend` that is still open and idle for less than
-  /// `max_idle`, or nullopt. Connections found closed, expired or with unexpected bytes pending
-  /// are closed on the way.
+  /// The most recently parked connection to `backend` idle for less than `max_idle`, or nullopt.
+  /// With `probe`, connections found closed or with unexpected bytes pending are skipped (one
+  /// recv(MSG_PEEK) each); expired or skipped connections are closed on the way.
   std::optional<UpstreamConnection> take(const Backend* backend, Clock::time_point now,
-                                         std::chrono::nanoseconds max_idle);
+                                         std::chrono::nanoseconds max_idle, bool probe = true);
 
   /// Parks `conn` (its lease names the backend) for reuse; when `limit` connections to that
   /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once.
