@@ -21,6 +21,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/router.hpp"
@@ -664,6 +665,28 @@ class HttpSession {
       if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
         co_return Upstream{std::move(*c), true};
       }
+      // Connect to the server just picked, not to a second pick: with two picks per request a
+      // round robin can fall into a cycle where one server's connections are always parked and
+      // never taken again (they pile up and churn).
+      if (b->max_connections == 0 ||
+          b->active.load(std::memory_order_relaxed) < b->max_connections) {
+        BackendLease lease(b, worker_.pool_snapshot(pool_name));
+        tcp::socket socket(worker_.io());
+        error_code ec;
+        watchdog_.watch(&client_.socket, &socket);
+        watchdog_.arm(cfg_.timeouts.connect);
+        co_await socket.async_connect(to_asio(b->address),
+                                      asio::redirect_error(lb::use_awaitable, ec));
+        watchdog_.watch(&client_.socket, nullptr);
+        if (!ec) {
+          socket.set_option(tcp::no_delay(true), ec);
+          co_return Upstream{UpstreamConnection{std::move(socket), std::move(lease)}, false};
+        }
+        worker_.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+        log_->debug("connect: pool={} server={} error={}", pool_name, b->name,
+                    watchdog_.fired() ? "timeout" : ec.message());
+      }
+      avoid = b;  // the worker's connect below retries the other servers
     }
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
     auto r = co_await worker_.connect_upstream(pool_name, client_.info,
