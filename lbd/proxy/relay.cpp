@@ -279,8 +279,10 @@ lb::awaitable<RelayResult> relay(lb::tcp::socket& client, lb::tcp::socket& serve
   st->options = options;
   st->last[0] = st->last[1] = Clock::now();
   lb::error_code ec;
-  client.native_non_blocking(true, ec);
-  if (!ec) server.native_non_blocking(true, ec);
+  // User-level non-blocking mode: synchronous read_some/write_some then return would_block
+  // instead of polling (which would block the whole worker); splice needs O_NONBLOCK too.
+  client.non_blocking(true, ec);
+  if (!ec) server.non_blocking(true, ec);
   if (ec) {
     st->result.error = ec;
     co_return st->result;
