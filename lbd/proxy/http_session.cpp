@@ -41,7 +41,8 @@ using lb::tcp;
 using Clock = std::chrono::steady_clock;
 using std::chrono::nanoseconds;
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+// Header reads start small: most headers fit, and a burst of requests then holds little memory.
+constexpr std::size_t kReadChunk = 4 * 1024;
 // Body relays read bigger pieces: fewer syscalls per MiB (the buffer comes from the free list).
 constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
@@ -66,6 +67,16 @@ struct IdleNode {
   IdleNode* next = nullptr;
 };
 
+/// A listener's compiled routes and the pool of each route target (null when unknown).
+struct Routing {
+  Routing(const ListenerConfig& listener, const Config& config)
+      : router(Router::compile(listener)) {
+    for (const auto& name : router.pool_names()) pools.push_back(config.find_pool(name));
+  }
+  Router router;
+  std::vector<const PoolConfig*> pools;  // by router pool index
+};
+
 /// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
 struct HttpWorkerState {
   explicit HttpWorkerState(WorkerContext& w) : worker(w), drain_poll(w.io()) {}
@@ -84,13 +95,13 @@ struct HttpWorkerState {
   WorkerContext& worker;
   UpstreamPool upstreams;
   ConfigPtr config;  // the config the cached routers were compiled from
-  std::unordered_map<const ListenerConfig*, std::shared_ptr<const Router>> routers;
+  std::unordered_map<const ListenerConfig*, std::shared_ptr<const Routing>> routers;
   IdleNode idle;  // sentinel of the intrusive list of idle client connections
   // Free lists of read buffers and header strings: a connection holds them only while a request
   // is in flight, so idle keep-alive connections cost no buffer memory.
   std::vector<beast::flat_buffer> spare_buffers;
   std::vector<std::string> spare_strings;
-  static constexpr std::size_t kMaxSpare = 256;
+  static constexpr std::size_t kMaxSpare = 32;
   static constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
 
   void take(beast::flat_buffer& b) {
@@ -337,13 +348,12 @@ class HttpSession {
     }
     if (state_.config == client_.config) {
       auto& r = state_.routers[&listener_];
-      if (!r) r = std::make_shared<const Router>(Router::compile(listener_));
-      router_ = r;
+      if (!r) r = std::make_shared<const Routing>(listener_, cfg_);
+      routing_ = r;
     } else {
       // A connection accepted under an older config than the cached one: compile privately.
-      router_ = std::make_shared<const Router>(Router::compile(listener_));
+      routing_ = std::make_shared<const Routing>(listener_, cfg_);
     }
-    for (const auto& name : router_->pool_names()) pools_.push_back(cfg_.find_pool(name));
   }
 
   // ---- one request / response exchange ----------------------------------------------------
@@ -439,9 +449,9 @@ class HttpSession {
     normalize_host(host_raw, host_);
     forwarded_host_.assign(host_raw);
     FieldsLookup lookup(req.base());
-    const auto pool_index = router_->route({method_, host_, parts.path, &lookup});
-    const PoolConfig* pool = pools_[pool_index];
-    const std::string& pool_name = router_->pool_names()[pool_index];
+    const auto pool_index = routing_->router.route({method_, host_, parts.path, &lookup});
+    const PoolConfig* pool = routing_->pools[pool_index];
+    const std::string& pool_name = routing_->router.pool_names()[pool_index];
     if (!pool) {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
@@ -948,8 +958,7 @@ class HttpSession {
   HttpWorkerState& state_;
   std::shared_ptr<spdlog::logger> log_;
   Watchdog watchdog_;
-  std::shared_ptr<const Router> router_;
-  std::vector<const PoolConfig*> pools_;  // by router pool index; null when unknown
+  std::shared_ptr<const Routing> routing_;
 
   beast::flat_buffer cbuf_;  // bytes from the client not yet consumed
   beast::flat_buffer ubuf_;  // bytes from the backend not yet consumed
