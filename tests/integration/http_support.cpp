@@ -34,6 +34,7 @@ bool read_into(Parser& p, int fd, std::string& buf) {
     char chunk[65536];
     const auto got = ::recv(fd, chunk, sizeof chunk, 0);
     if (got == 0) {
+      if (!p.got_some()) return false;  // closed between messages
       p.put_eof(ec);
       return !ec && p.is_done();
     }
