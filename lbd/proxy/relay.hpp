@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -64,6 +65,16 @@ struct RelayResult {
   /// The first hard error (reset, ...); empty when both directions ended with a FIN.
   lb::error_code error;
 };
+
+using RelayDone = std::move_only_function<void(const RelayResult&)>;
+
+/// Takes both sockets over and relays in the background; returns at once, so an idle connection
+/// holds no coroutine frame of its caller (L4 memory per connection). When both directions are
+/// done, or on an error or the idle timeout, both sockets are closed (abortively after an error)
+/// and `done` runs with the result: destroy per-connection state (tickets, leases) there.
+/// Worker thread only; `resources` must outlive the relay.
+void start_relay(lb::tcp::socket client, lb::tcp::socket server, RelayResources& resources,
+                 const RelayOptions& options, RelayDone done);
 
 /// Relays until both directions saw EOF and propagated it, or until an error / the idle timeout
 /// (then both sockets' pending operations are cancelled and the caller should close them).

@@ -24,26 +24,28 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   options.client_idle = config.timeouts.client_idle;
   options.server_idle = config.timeouts.server_idle;
   options.use_splice = config.global.splice;
-  const auto result =
-      co_await relay(client.socket, upstream->socket, worker.relay_resources(), options);
-  auto& counters = worker.counters();
-  counters.bytes_client_to_server.fetch_add(result.client_to_server, std::memory_order_relaxed);
-  counters.bytes_server_to_client.fetch_add(result.server_to_client, std::memory_order_relaxed);
-  if (result.timed_out || result.error) {
-    worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
-                           listener.name, client.info.peer.to_string(),
-                           upstream->lease.backend()->name,
-                           result.timed_out ? "idle timeout" : result.error.message(),
-                           result.client_to_server, result.server_to_client);
-  }
-  lb::error_code ignored;
-  if (result.error && !result.timed_out) {
-    // Abortive close on both sides so the peers see the failure rather than a clean end.
-    client.socket.set_option(lb::asio::socket_base::linger(true, 0), ignored);
-    upstream->socket.set_option(lb::asio::socket_base::linger(true, 0), ignored);
-  }
-  client.socket.close(ignored);
-  upstream->socket.close(ignored);
+  // The relay owns the sockets from here on; this coroutine (and the caller's) end now, so an
+  // idle L4 connection costs only the relay's state. The ticket, lease and config snapshot live
+  // in the completion callback until the relay ends.
+  start_relay(
+      std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
+      [&worker, peer = client.info.peer, listener = client.info.listener,
+       config = std::move(client.config), ticket = std::move(client.ticket),
+       lease = std::move(upstream->lease)](const RelayResult& result) mutable {
+        auto& counters = worker.counters();
+        counters.bytes_client_to_server.fetch_add(result.client_to_server,
+                                                  std::memory_order_relaxed);
+        counters.bytes_server_to_client.fetch_add(result.server_to_client,
+                                                  std::memory_order_relaxed);
+        if (result.timed_out || result.error) {
+          worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
+                                 listener->name, peer.to_string(), lease.backend()->name,
+                                 result.timed_out ? "idle timeout" : result.error.message(),
+                                 result.client_to_server, result.server_to_client);
+        }
+        lease.reset();
+        ticket.release();
+      });
 }
 
 }  // namespace lbd::proxy
