@@ -190,6 +190,7 @@ int Server::run(bool handle_signals) {
           log_->info("signal: {} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
           shutdown();
         });
+    lb::unblock_daemon_signals();  // main() blocked them until this handler existed
   }
   control_.run();
   if (signals) signals->stop();

@@ -24,11 +24,7 @@
 // - `extension_slot()` is one opaque per-worker slot a session kind may use for its own per-worker
 //   state (e.g. the HTTP upstream keep-alive pools); it is destroyed with the worker.
 // - The mode="http" entry point is `serve_http` below. It is DECLARED here and DEFINED by the L7
-//   session (lbd/proxy/http_session.cpp). Until that file is linked, lbd/proxy/http_unavailable.cpp
-//   defines it together with `kHttpSessionAvailable = false`, and the server refuses every config
-//   with a mode="http" listener ("mode http is not available in this build"). The L7 change
-//   replaces http_unavailable.cpp by http_session.cpp in lbd/CMakeLists.txt and defines both
-//   symbols (kHttpSessionAvailable = true).
+//   session (lbd/proxy/http_session.cpp), together with `kHttpSessionAvailable`.
 #pragma once
 
 #include <atomic>
