@@ -29,10 +29,18 @@ InstanceConfig read_instance(TableReader& t) {
   c.preempt = t.boolean("preempt", c.preempt);
   c.accept_mode = t.boolean("accept_mode", c.accept_mode);
   for (const auto& v : t.string_array("vips")) {
-    if (auto cidr = lb::config::parse_cidr(v)) {
-      c.vips.push_back(*cidr);
+    if (auto vip = Vip::parse(v)) {
+      if (!c.vips.empty() && vip->address.family() != c.vips.front().address.family()) {
+        t.error("vips", fmt::format("\"{}\": one instance carries one address family (RFC 5798 "
+                                    "§5.2.9); use a second instance for the other",
+                                    v));
+      } else {
+        c.vips.push_back(*vip);
+      }
     } else {
-      t.error("vips", cidr.error());
+      t.error("vips", fmt::format("invalid address \"{}\": expected \"192.0.2.10/24\", "
+                                  "\"2001:db8::10/64\" or an address",
+                                  v));
     }
   }
   if (c.vips.empty()) t.error("vips", "an instance needs at least one virtual IP");
@@ -77,6 +85,14 @@ Config read_config(TableReader root, const std::string& file) {
 }
 
 }  // namespace
+
+std::optional<Vip> Vip::parse(std::string_view text) {
+  auto cidr = lb::Cidr::parse(text);
+  if (!cidr) return std::nullopt;
+  return Vip{*lb::IpAddress::parse(text.substr(0, text.find('/'))), cidr->prefix_len};
+}
+
+std::string Vip::to_string() const { return fmt::format("{}/{}", address.to_string(), prefix_len); }
 
 Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
   auto doc = lb::config::Document::parse_file(path, diags);

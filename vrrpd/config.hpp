@@ -4,13 +4,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 
 namespace vrrp {
+
+/// A virtual address with its prefix length ("192.0.2.10/24"): unlike lb::Cidr the host bits are
+/// kept, since they are the address.
+struct Vip {
+  lb::IpAddress address;
+  unsigned prefix_len = 0;
+  /// "192.0.2.10/24", "2001:db8::10/64"; a bare address is a host prefix. nullopt if invalid.
+  static std::optional<Vip> parse(std::string_view text);
+  std::string to_string() const;
+  friend bool operator==(const Vip&, const Vip&) = default;
+};
 
 struct InstanceConfig {
   std::string name;
@@ -21,7 +34,7 @@ struct InstanceConfig {
   std::chrono::milliseconds advert_interval{1000};
   bool preempt = true;
   bool accept_mode = false;
-  std::vector<lb::Cidr> vips;
+  std::vector<Vip> vips;  ///< all of one family (the first VIP's)
   std::vector<lb::IpAddress> unicast_peers;
 };
 
