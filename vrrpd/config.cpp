@@ -51,6 +51,15 @@ InstanceConfig read_instance(TableReader& t) {
       t.error("unicast_peers", fmt::format("invalid address \"{}\"", p));
     }
   }
+  c.track_interfaces = t.string_array("track_interfaces");
+  c.garp_repeat = static_cast<int>(t.integer("garp_repeat", c.garp_repeat, 1, 100));
+  c.garp_master_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("garp_master_delay", c.garp_master_delay, std::chrono::milliseconds(0),
+                 std::chrono::hours(1)));
+  c.garp_master_refresh = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("garp_master_refresh", c.garp_master_refresh, std::chrono::milliseconds(0),
+                 std::chrono::hours(24)));
+  c.notify = t.string("notify", c.notify);
   t.reject_unknown_keys();
   return c;
 }
@@ -60,6 +69,8 @@ Config read_config(TableReader root, const std::string& file) {
   c.source_file = file;
   if (auto g = root.table("global")) {
     c.log_level = g->string("log_level", c.log_level);
+    c.realtime_priority =
+        static_cast<int>(g->integer("realtime_priority", c.realtime_priority, 0, 99));
     if (!lb::log::parse_level(c.log_level)) {
       g->error("log_level", fmt::format("unknown level \"{}\"", c.log_level));
     }

@@ -36,11 +36,25 @@ struct InstanceConfig {
   bool accept_mode = false;
   std::vector<Vip> vips;  ///< all of one family (the first VIP's)
   std::vector<lb::IpAddress> unicast_peers;
+  /// More interfaces whose link state is tracked (the instance's own always is): down → FAULT.
+  std::vector<std::string> track_interfaces;
+  /// Gratuitous ARP / unsolicited NA packets per address per burst.
+  int garp_repeat = 5;
+  /// Second burst after becoming master (0 = none), and periodic refresh while master (0 = off).
+  std::chrono::milliseconds garp_master_delay{5000};
+  std::chrono::milliseconds garp_master_refresh{0};
+  /// Shell command run on every transition (empty = none); see conf/vrrpd.toml for its env.
+  std::string notify;
+
+  friend bool operator==(const InstanceConfig&, const InstanceConfig&) = default;
 };
 
 struct Config {
   std::string source_file;
   std::string log_level = "info";
+  /// SCHED_FIFO priority for the daemon (0 = normal scheduling). Sub-100ms adverts need it on a
+  /// busy machine: a scheduling hiccup longer than Master_Down_Interval is a false failover.
+  int realtime_priority = 0;
   std::vector<InstanceConfig> instances;
 };
 

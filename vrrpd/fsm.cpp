@@ -57,6 +57,7 @@ void StateMachine::become_master(std::vector<Action>& out, std::string reason) {
 // §6.4.1 (non-owner): Master_Adver_Interval starts as our own interval.
 void StateMachine::become_backup(std::vector<Action>& out, std::string reason) {
   master_adver_interval_ = config_.advert_interval;
+  skew_armed_ = false;
   out.push_back(action::ArmMasterDownTimer{master_down_interval()});
   transition(out, State::kBackup, std::move(reason));
 }
@@ -98,8 +99,10 @@ std::vector<Action> StateMachine::on(const event::Shutdown&) {
 std::vector<Action> StateMachine::on(const event::MasterDownTimerFired&) {
   std::vector<Action> out;
   if (state_ == State::kBackup) {
-    become_master(out, fmt::format("no advert for master_down_interval={}us",
-                                   master_down_interval().count()));
+    become_master(out, skew_armed_ ? fmt::format("master left (priority 0), skew_time={}us",
+                                                 skew_time().count())
+                                   : fmt::format("no advert for master_down_interval={}us",
+                                                 master_down_interval().count()));
   }
   return out;
 }
@@ -119,6 +122,7 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
     if (a.priority == 0) {
       // §6.4.2: the master is leaving; take over after Skew_Time only.
       out.push_back(action::ArmMasterDownTimer{skew_time()});
+      skew_armed_ = true;
     } else if (!config_.preempt || a.priority >= config_.priority) {
       // A zero interval would make Master_Down_Interval zero: treat it as the smallest one.
       master_adver_interval_ =

@@ -133,6 +133,7 @@ class StateMachine {
   FsmConfig config_;
   State state_ = State::kInitialize;
   Centis master_adver_interval_;
+  bool skew_armed_ = false;  // Master_Down_Timer runs Skew_Time only (a priority-0 advert)
 };
 
 }  // namespace vrrp

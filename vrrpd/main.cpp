@@ -1,11 +1,42 @@
-// vrrpd: the VRRPv3 router daemon. Parses the command line, loads the config, runs the instances.
+// vrrpd: the VRRPv3 router daemon. Parses the command line, loads the config, forks the guard,
+// runs the instances until SIGTERM/SIGINT (graceful) and reloads on SIGHUP.
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "common/asio.hpp"
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "vrrpd/config.hpp"
+#include "vrrpd/daemon.hpp"
+#include "vrrpd/guard.hpp"
+#include "vrrpd/netlink_address_manager.hpp"
+
+namespace {
+
+void set_realtime(int priority) {
+  auto log = lb::log::get("vrrpd");
+  if (priority <= 0) return;
+  sched_param p{};
+  p.sched_priority = priority;
+  if (::sched_setscheduler(0, SCHED_FIFO, &p) != 0) {
+    log->warn("realtime: SCHED_FIFO priority={} failed: {}", priority, std::strerror(errno));
+    return;
+  }
+  // A page fault on a cold page is a scheduling hiccup too.
+  if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    log->warn("realtime: mlockall failed: {}", std::strerror(errno));
+  }
+  log->info("realtime: SCHED_FIFO priority={}", priority);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vrrpd - VRRPv3 (RFC 5798) router (lbpair)"};
@@ -18,7 +49,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   lb::config::Diagnostics diags;
-  const vrrp::Config config = vrrp::load_config(config_path, diags);
+  vrrp::Config config = vrrp::load_config(config_path, diags);
   if (!diags.empty()) {
     std::fputs(diags.to_string().c_str(), stderr);
     std::fprintf(stderr, "vrrpd: %zu configuration error(s) in %s\n", diags.size(),
@@ -34,6 +65,55 @@ int main(int argc, char** argv) {
   auto log = lb::log::get("vrrpd");
   log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, config_path,
             config.instances.size());
-  log->error("the VRRP router is not built yet (issue #8); exiting");
-  return 1;
+
+  // The guard first, while the process is small and has no threads or sockets.
+  auto guard = vrrp::Guard::start();
+  if (!guard) {
+    log->critical("guard: {}", guard.error().message);
+    return 1;
+  }
+  std::signal(SIGCHLD, SIG_IGN);  // notify children are reaped by the kernel
+  set_realtime(config.realtime_priority);
+
+  auto addresses = vrrp::NetlinkAddressManager::create();
+  if (!addresses) {
+    log->critical("{}", addresses.error().message);
+    return 1;
+  }
+  lb::asio::io_context ctx(1);
+  vrrp::Daemon daemon(ctx, **addresses, &*guard);
+  if (auto r = daemon.start(config); !r) {
+    log->critical("start: {}", r.error().message);
+    guard->release();
+    return 1;
+  }
+
+  int exit_code = 0;
+  lb::SignalHandler signals(
+      ctx,
+      [&] {
+        lb::config::Diagnostics d;
+        auto next = vrrp::load_config(config_path, d);
+        if (!d.empty()) {
+          log->error("reload: {} error(s), keeping the running config:\n{}", d.size(),
+                     d.to_string());
+          return;
+        }
+        if (auto r = daemon.reload(next); !r) {
+          log->error("reload: {}; keeping the running config", r.error().message);
+          return;
+        }
+        lb::log::init(*lb::log::parse_level(next.log_level));
+        config = std::move(next);
+      },
+      [&](int sig) {
+        log->info("stopping: signal={}", sig);
+        daemon.stop();
+        guard->release();
+        signals.stop();
+        ctx.stop();
+      });
+  ctx.run();
+  log->info("stopped");
+  return exit_code;
 }

@@ -104,26 +104,26 @@ std::vector<std::uint8_t> encode(const Advert& advert, const lb::IpAddress& sour
   return out;
 }
 
-std::expected<Advert, DropReason> decode(std::span<const std::uint8_t> msg,
-                                         const PacketMeta& meta) {
-  if (meta.ttl != kRequiredTtl) return std::unexpected(DropReason::kTtlNot255);
-  if (msg.empty()) return std::unexpected(DropReason::kTruncated);
+std::optional<DropReason> decode_into(std::span<const std::uint8_t> msg, const PacketMeta& meta,
+                                      Advert& a) {
+  if (meta.ttl != kRequiredTtl) return (DropReason::kTtlNot255);
+  if (msg.empty()) return (DropReason::kTruncated);
   const std::uint8_t version = msg[0] >> 4;
-  if (version == 2) return std::unexpected(DropReason::kVersion2);
-  if (version != kVersion) return std::unexpected(DropReason::kBadVersion);
-  if ((msg[0] & 0x0f) != kTypeAdvertisement) return std::unexpected(DropReason::kBadType);
-  if (msg.size() < kHeaderSize) return std::unexpected(DropReason::kTruncated);
+  if (version == 2) return (DropReason::kVersion2);
+  if (version != kVersion) return (DropReason::kBadVersion);
+  if ((msg[0] & 0x0f) != kTypeAdvertisement) return (DropReason::kBadType);
+  if (msg.size() < kHeaderSize) return (DropReason::kTruncated);
   const std::size_t count = msg[3];
   const std::size_t addr_size = meta.source.size();
-  if (msg.size() < kHeaderSize + count * addr_size) return std::unexpected(DropReason::kTruncated);
+  if (msg.size() < kHeaderSize + count * addr_size) return (DropReason::kTruncated);
   // The checksum covers the whole VRRP message as received (§5.2.8), trailing bytes included.
   if (pseudo_header_checksum(meta.source, meta.destination, msg) != 0) {
-    return std::unexpected(DropReason::kBadChecksum);
+    return (DropReason::kBadChecksum);
   }
-  Advert a;
   a.vrid = msg[1];
   a.priority = msg[2];
   a.max_advert_int_cs = static_cast<std::uint16_t>(((msg[4] & 0x0f) << 8) | msg[5]);
+  a.addresses.clear();
   a.addresses.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     const auto* p = msg.data() + kHeaderSize + i * addr_size;
@@ -135,7 +135,7 @@ std::expected<Advert, DropReason> decode(std::span<const std::uint8_t> msg,
       a.addresses.push_back(lb::IpAddress::v6(b));
     }
   }
-  return a;
+  return std::nullopt;
 }
 
 std::optional<DropReason> check_instance(const Advert& advert, const InstanceView& self) {

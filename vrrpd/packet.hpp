@@ -89,9 +89,22 @@ std::vector<std::uint8_t> encode(const Advert& advert, const lb::IpAddress& sour
                                  const lb::IpAddress& destination);
 
 /// Decodes and checks a VRRP message (no IP header) per §7.1 in the RFC's order: TTL, version,
-/// type, length, checksum. Does not look at the VRID or the address list (see check_instance).
-std::expected<Advert, DropReason> decode(std::span<const std::uint8_t> vrrp_message,
-                                         const PacketMeta& meta);
+/// type, length, checksum, into `out`. nullopt = accepted. Does not look at the VRID or the
+/// address list (see check_instance).
+std::optional<DropReason> decode_into(std::span<const std::uint8_t> vrrp_message,
+                                      const PacketMeta& meta, Advert& out);
+
+// clang before 16 lacks P0848 and cannot destroy a std::expected<T> whose T is not trivially
+// destructible; the libFuzzer build (clang 14) uses decode_into only.
+#if !defined(__clang__) || __clang_major__ >= 16
+/// decode_into as a value: the Advert, or why it was dropped.
+inline std::expected<Advert, DropReason> decode(std::span<const std::uint8_t> vrrp_message,
+                                                const PacketMeta& meta) {
+  Advert a;
+  if (auto reason = decode_into(vrrp_message, meta, a)) return std::unexpected(*reason);
+  return a;
+}
+#endif
 
 /// What a receiving instance knows about itself for the per-VRID checks of §7.1.
 struct InstanceView {

@@ -9,18 +9,19 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> bytes(data, size);
+  vrrp::Advert advert, round;
   if (auto pkt = vrrp::parse_ipv4(bytes)) {
-    if (auto advert = vrrp::decode(pkt->payload, pkt->meta)) {
-      const auto again = vrrp::encode(*advert, pkt->meta.source, pkt->meta.destination);
-      auto round = vrrp::decode(again, pkt->meta);
-      if (!round || round->vrid != advert->vrid || round->addresses != advert->addresses) {
+    if (!vrrp::decode_into(pkt->payload, pkt->meta, advert)) {
+      const auto again = vrrp::encode(advert, pkt->meta.source, pkt->meta.destination);
+      if (vrrp::decode_into(again, pkt->meta, round) || round.vrid != advert.vrid ||
+          round.addresses != advert.addresses) {
         std::abort();
       }
-      (void)vrrp::check_instance(*advert, {advert->vrid, 100, advert->addresses});
+      (void)vrrp::check_instance(advert, {advert.vrid, 100, advert.addresses});
     }
   }
   const vrrp::PacketMeta v6{*lb::IpAddress::parse("fe80::1"), *lb::IpAddress::parse("ff02::12"),
                             255};
-  (void)vrrp::decode(bytes, v6);
+  (void)vrrp::decode_into(bytes, v6, advert);
   return 0;
 }
