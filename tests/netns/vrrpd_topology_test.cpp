@@ -1,0 +1,121 @@
+// vrrpd in namespaces beyond the single-VIP failover: a partition (VRRP dropped by nftables in
+// one node) and its heal, an IPv6 VIP, and two VRIDs active-active.
+#include <csignal>
+
+#include "tests/netns/vrrpd_lab.hpp"
+
+using namespace vrrptest;
+
+namespace {
+
+const char* kVip = "192.0.2.10";
+
+bool skip() {
+  if (lbtest::can_use_netns()) return false;
+  MESSAGE("skipped: needs root and ip netns");
+  return true;
+}
+
+bool have_nft() { return lbtest::run_command("command -v nft").exit_code == 0; }
+
+}  // namespace
+
+TEST_CASE("vrrpd netns: partition then heal — one master, the client reaches it within 100 ms") {
+  if (skip()) return;
+  if (!have_nft()) {
+    MESSAGE("skipped: nft not installed (scripts/deps)");
+    return;
+  }
+  VrrpLab lab;
+  lab.start("b", {Inst{.priority = 100}});
+  lab.start("a", {Inst{.priority = 150}});
+  REQUIRE(
+      VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000)));
+  REQUIRE(lab.lab().exec("client", "ping -c1 -W1 192.0.2.10").exit_code == 0);
+  REQUIRE(lab.client_neigh(kVip) == lab.mac("a"));
+
+  // Partition: a no longer sends nor hears VRRP; carrier stays up everywhere.
+  const auto block =
+      lab.lab().exec("a",
+                     "nft add table inet vrrpblk && "
+                     "nft add chain inet vrrpblk in '{ type filter hook input priority 0; }' && "
+                     "nft add chain inet vrrpblk out '{ type filter hook output priority 0; }' && "
+                     "nft add rule inet vrrpblk in meta l4proto 112 drop && "
+                     "nft add rule inet vrrpblk out meta l4proto 112 drop");
+  REQUIRE_MESSAGE(block.exit_code == 0, block.output);
+  // b takes over (dual master) and its GARPs move the client to b.
+  REQUIRE(VrrpLab::time_until([&] { return lab.holds("b", kVip); }, ms(1000)));
+  REQUIRE(VrrpLab::time_until([&] { return lab.client_neigh(kVip) == lab.mac("b"); }, ms(500)));
+  CHECK(lab.holds("a", kVip));
+  // Past the neighbour locktime (1 s), so the client would accept a new announcement.
+  std::this_thread::sleep_for(ms(1200));
+
+  REQUIRE(lab.lab().exec("a", "nft delete table inet vrrpblk").exit_code == 0);
+  auto healed = VrrpLab::time_until(
+      [&] {
+        return lab.client_neigh(kVip) == lab.mac("a") && !lab.holds("b", kVip) &&
+               lab.holds("a", kVip);
+      },
+      ms(1000));
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(healed.has_value());
+  MESSAGE("heal -> client on a, b released, after " << healed->count() << " ms");
+  // The next advert from either side (≤ 100 ms after the heal) triggers the re-announcement;
+  // 20 ms more for this test's polling through `ip` under load.
+  CHECK(*healed <= ms(100) + ms(20));
+  CHECK(lab.lab().exec("client", "ping -c1 -W1 192.0.2.10").exit_code == 0);
+}
+
+TEST_CASE("vrrpd netns: an IPv6 VIP is elected, announced by NA and fails over on SIGKILL") {
+  if (skip()) return;
+  VrrpLab lab;
+  const Inst a{.priority = 150, .vips = "\"2001:db8::10/64\""};
+  const Inst b{.priority = 100, .vips = "\"2001:db8::10/64\""};
+  lab.start("b", {b});
+  lab.start("a", {a});
+  auto t = VrrpLab::time_until(
+      [&] { return lab.holds("a", "2001:db8::10") && !lab.holds("b", "2001:db8::10"); }, ms(3000));
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(t.has_value());
+  CHECK(lab.lab().exec("client", "ping -6 -c1 -W1 2001:db8::10").exit_code == 0);
+  CHECK(lab.client_neigh("2001:db8::10") == lab.mac("a"));
+  // The VIP is usable at once: not "tentative" (IFA_F_NODAD).
+  CHECK(lab.addrs("a").find("tentative") == std::string::npos);
+
+  lab.proc("a").signal(SIGKILL);
+  auto over = VrrpLab::time_until(
+      [&] { return lab.holds("b", "2001:db8::10") && !lab.holds("a", "2001:db8::10"); },
+      ms(361 + 100));
+  REQUIRE(over.has_value());
+  MESSAGE("ipv6 sigkill -> VIP on b only after " << over->count() << " ms");
+  // The unsolicited NA (Override) moved the client's existing entry to b.
+  CHECK(
+      VrrpLab::time_until([&] { return lab.client_neigh("2001:db8::10") == lab.mac("b"); }, ms(500))
+          .has_value());
+  CHECK(lab.lab().exec("client", "ping -6 -c1 -W1 2001:db8::10").exit_code == 0);
+}
+
+TEST_CASE("vrrpd netns: two VRIDs active-active — each node masters one VIP") {
+  if (skip()) return;
+  VrrpLab lab;
+  const std::string vip1 = "\"192.0.2.10/24\"", vip2 = "\"192.0.2.20/24\"";
+  lab.start("a", {Inst{.name = "web", .vrid = 51, .priority = 150, .vips = vip1},
+                  Inst{.name = "api", .vrid = 52, .priority = 100, .vips = vip2}});
+  lab.start("b", {Inst{.name = "web", .vrid = 51, .priority = 100, .vips = vip1},
+                  Inst{.name = "api", .vrid = 52, .priority = 150, .vips = vip2}});
+  auto t = VrrpLab::time_until(
+      [&] {
+        return lab.holds("a", "192.0.2.10") && !lab.holds("a", "192.0.2.20") &&
+               lab.holds("b", "192.0.2.20") && !lab.holds("b", "192.0.2.10");
+      },
+      ms(3000));
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(t.has_value());
+  // Each instance only hears its own VRID: no drops for unknown VRIDs in the logs.
+  CHECK(lab.logs("a").find("vrid_not_configured") == std::string::npos);
+  // Killing b moves its VIP to a; a keeps its own.
+  lab.proc("b").signal(SIGKILL);
+  CHECK(VrrpLab::time_until(
+            [&] { return lab.holds("a", "192.0.2.20") && lab.holds("a", "192.0.2.10"); }, ms(461))
+            .has_value());
+}
