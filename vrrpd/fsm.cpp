@@ -128,6 +128,7 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
       master_adver_interval_ =
           a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
       out.push_back(action::ArmMasterDownTimer{master_down_interval()});
+      skew_armed_ = false;
     }
     // else: preempting a lower-priority master: discard, Master_Down_Timer will fire.
     return out;
@@ -149,6 +150,7 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
     out.push_back(action::ReleaseVips{});
     master_adver_interval_ = a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
     out.push_back(action::ArmMasterDownTimer{master_down_interval()});
+    skew_armed_ = false;
     transition(out, State::kBackup,
                fmt::format("advert from {} with priority={} beats ours={}", a.source.to_string(),
                            a.priority, config_.priority));

@@ -233,3 +233,19 @@ TEST_CASE("vrrp fsm: interface down — Master releases and goes to Fault, up re
   CHECK(has(b.handle(event::InterfaceDown{}), action::CancelMasterDownTimer{}));
   CHECK(b.state() == State::kFault);
 }
+
+TEST_CASE("vrrp fsm: the takeover reason names Skew_Time only after a priority-0 advert") {
+  StateMachine m(cfg(100));
+  m.handle(event::Startup{});
+  m.handle(advert(0));
+  m.handle(advert(150));  // the master is back before Skew_Time ran out
+  auto a = m.handle(event::MasterDownTimerFired{});
+  REQUIRE(m.state() == State::kMaster);
+  const auto& t = std::get<action::Transition>(a.back());
+  CHECK(t.reason.find("master_down_interval") != std::string::npos);
+  auto m2 = master_of(cfg(100));
+  m2.handle(advert(150));  // stepped down
+  m2.handle(advert(0));
+  auto b = m2.handle(event::MasterDownTimerFired{});
+  CHECK(std::get<action::Transition>(b.back()).reason.find("skew_time") != std::string::npos);
+}
