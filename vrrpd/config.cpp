@@ -52,6 +52,7 @@ InstanceConfig read_instance(TableReader& t) {
     }
   }
   c.track_interfaces = t.string_array("track_interfaces");
+  c.track_scripts = t.string_array("track_scripts");
   c.garp_repeat = static_cast<int>(t.integer("garp_repeat", c.garp_repeat, 1, 100));
   c.garp_master_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
       t.duration("garp_master_delay", c.garp_master_delay, std::chrono::milliseconds(0),
@@ -60,6 +61,27 @@ InstanceConfig read_instance(TableReader& t) {
       t.duration("garp_master_refresh", c.garp_master_refresh, std::chrono::milliseconds(0),
                  std::chrono::hours(24)));
   c.notify = t.string("notify", c.notify);
+  t.reject_unknown_keys();
+  return c;
+}
+
+TrackScriptConfig read_track_script(TableReader& t) {
+  using std::chrono::milliseconds;
+  TrackScriptConfig c;
+  if (auto n = t.required_string("name")) c.name = *n;
+  if (auto cmd = t.required_string("command")) c.command = *cmd;
+  auto ms = [&](const char* key, milliseconds fallback) {
+    return std::chrono::duration_cast<milliseconds>(
+        t.duration(key, fallback, milliseconds(10), std::chrono::hours(1)));
+  };
+  c.interval = ms("interval", c.interval);
+  c.timeout = ms("timeout", c.timeout);
+  c.rise = static_cast<int>(t.integer("rise", c.rise, 1, 100));
+  c.fall = static_cast<int>(t.integer("fall", c.fall, 1, 100));
+  c.weight = static_cast<int>(t.integer("weight", c.weight, 0, 254));
+  if (!c.command.empty() && c.command.find_first_not_of(" \t") == std::string::npos) {
+    t.error("command", "must not be blank");
+  }
   t.reject_unknown_keys();
   return c;
 }
@@ -76,6 +98,14 @@ Config read_config(TableReader root, const std::string& file) {
     }
     g->reject_unknown_keys();
   }
+  std::set<std::string> script_names;
+  for (auto& t : root.tables("track_script")) {
+    auto script = read_track_script(t);
+    if (!script.name.empty() && !script_names.insert(script.name).second) {
+      t.error("name", fmt::format("duplicate track_script name \"{}\"", script.name));
+    }
+    c.track_scripts.push_back(std::move(script));
+  }
   auto tables = root.tables("instance");
   if (tables.empty()) root.error_here("no [[instance]] configured");
   std::set<std::string> names;
@@ -88,6 +118,11 @@ Config read_config(TableReader root, const std::string& file) {
     if (inst.vrid != 0 && !vrids.insert({inst.interface, inst.vrid}).second) {
       t.error("vrid",
               fmt::format("VRID {} is used twice on interface {}", inst.vrid, inst.interface));
+    }
+    for (const auto& s : inst.track_scripts) {
+      if (!script_names.count(s)) {
+        t.error("track_scripts", fmt::format("no [[track_script]] named \"{}\"", s));
+      }
     }
     c.instances.push_back(std::move(inst));
   }

@@ -25,6 +25,18 @@ struct Vip {
   friend bool operator==(const Vip&, const Vip&) = default;
 };
 
+/// A health-check script ([[track_script]]), run through /bin/sh -c every interval.
+struct TrackScriptConfig {
+  std::string name;
+  std::string command;
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{1000};
+  int rise = 1;    ///< consecutive successes before a failing check counts as up again
+  int fall = 1;    ///< consecutive failures before a passing check counts as down
+  int weight = 0;  ///< 0 = Fault while failing; N = priority lowered by N while failing
+  friend bool operator==(const TrackScriptConfig&, const TrackScriptConfig&) = default;
+};
+
 struct InstanceConfig {
   std::string name;
   std::uint8_t vrid = 0;
@@ -38,6 +50,8 @@ struct InstanceConfig {
   std::vector<lb::IpAddress> unicast_peers;
   /// More interfaces whose link state is tracked (the instance's own always is): down → FAULT.
   std::vector<std::string> track_interfaces;
+  /// Names of [[track_script]] entries this instance follows.
+  std::vector<std::string> track_scripts;
   /// Gratuitous ARP / unsolicited NA packets per address per burst.
   int garp_repeat = 5;
   /// Second burst after becoming master (0 = none), and periodic refresh while master (0 = off).
@@ -55,6 +69,7 @@ struct Config {
   /// SCHED_FIFO priority for the daemon (0 = normal scheduling). Sub-100ms adverts need it on a
   /// busy machine: a scheduling hiccup longer than Master_Down_Interval is a false failover.
   int realtime_priority = 0;
+  std::vector<TrackScriptConfig> track_scripts;
   std::vector<InstanceConfig> instances;
 };
 

@@ -31,7 +31,7 @@ int family_key(lb::IpAddress::Family f) { return f == lb::IpAddress::Family::v4 
 }  // namespace
 
 Daemon::Daemon(lb::asio::io_context& ctx, AddressManager& addresses, Guard* guard)
-    : ctx_(ctx), addresses_(addresses), guard_(guard) {}
+    : ctx_(ctx), addresses_(addresses), guard_(guard), reaper_(ctx) {}
 
 Daemon::~Daemon() = default;
 
@@ -88,6 +88,7 @@ lb::Result<void> Daemon::start(const Config& config) {
   instances_ = std::move(made);
   watch_links();
   for (auto& [name, inst] : instances_) inst->start(links_up(inst->config()));
+  apply_scripts(config);
   return {};
 }
 
@@ -121,11 +122,47 @@ lb::Result<void> Daemon::reload(const Config& config) {
     auto& inst = instances_.at(name);
     inst->start(links_up(inst->config()));
   }
+  apply_scripts(config);
   log->info("reload: kept={} started={}", kept, fresh.size());
   return {};
 }
 
+void Daemon::apply_scripts(const Config& config) {
+  std::map<std::string, std::unique_ptr<TrackScript>> next;
+  for (const auto& sc : config.track_scripts) {
+    auto it = scripts_.find(sc.name);
+    if (it != scripts_.end() && it->second->config() == sc) {
+      next.emplace(sc.name, std::move(it->second));  // keeps its rise/fall state
+      continue;
+    }
+    auto script =
+        std::make_unique<TrackScript>(ctx_, reaper_, sc, [this](bool) { update_scripts(); });
+    script->start();
+    next.emplace(sc.name, std::move(script));
+  }
+  scripts_ = std::move(next);
+  update_scripts();
+}
+
+void Daemon::update_scripts() {
+  for (auto& [name, inst] : instances_) {
+    bool fault = false;
+    int weight = 0;
+    for (const auto& s : inst->config().track_scripts) {
+      auto it = scripts_.find(s);
+      if (it == scripts_.end() || it->second->up()) continue;
+      if (it->second->config().weight == 0) {
+        fault = true;
+      } else {
+        weight += it->second->config().weight;
+      }
+    }
+    inst->set_scripts(fault, weight);
+  }
+}
+
 void Daemon::stop() {
+  scripts_.clear();
   for (auto& [name, inst] : instances_) inst->stop();
   for (auto& [key, r] : receivers_) {
     lb::error_code ec;

@@ -15,6 +15,7 @@
 #include "vrrpd/address_manager.hpp"
 #include "vrrpd/config.hpp"
 #include "vrrpd/instance.hpp"
+#include "vrrpd/track.hpp"
 
 namespace vrrp {
 
@@ -37,6 +38,8 @@ class Daemon {
 
   /// The instances by name (tests, status).
   const std::map<std::string, std::unique_ptr<Instance>>& instances() const { return instances_; }
+  /// Reaps children (track scripts, notify commands, the guard).
+  ChildReaper& reaper() { return reaper_; }
   /// Drops counted per §7.1 reason since start.
   const std::array<std::uint64_t, kDropReasonCount>& drops() const { return drops_; }
 
@@ -51,12 +54,16 @@ class Daemon {
   void watch_links();
   bool links_up(const InstanceConfig& c) const;
   void check_links();
+  void apply_scripts(const Config& config);
+  void update_scripts();
 
   lb::asio::io_context& ctx_;
   AddressManager& addresses_;
   Guard* guard_;
   std::map<std::pair<int, int>, std::unique_ptr<Receiver>> receivers_;  // (ifindex, family)
   std::map<std::string, std::unique_ptr<Instance>> instances_;
+  ChildReaper reaper_;
+  std::map<std::string, std::unique_ptr<TrackScript>> scripts_;
   std::array<std::uint64_t, kDropReasonCount> drops_{};
   std::unique_ptr<lb::asio::posix::stream_descriptor> link_watch_;
   std::array<char, 8192> link_buf_{};

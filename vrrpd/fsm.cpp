@@ -169,7 +169,7 @@ std::vector<Action> StateMachine::on(const event::PriorityChanged& p) {
   return {};
 }
 
-std::vector<Action> StateMachine::on(const event::InterfaceDown&) {
+std::vector<Action> StateMachine::on(const event::InterfaceDown& e) {
   std::vector<Action> out;
   switch (state_) {
     case State::kMaster:
@@ -185,7 +185,7 @@ std::vector<Action> StateMachine::on(const event::InterfaceDown&) {
       if (state_ == State::kFault) return out;
       break;
   }
-  transition(out, State::kFault, "tracked interface down");
+  transition(out, State::kFault, e.reason);
   return out;
 }
 
@@ -193,9 +193,9 @@ std::vector<Action> StateMachine::on(const event::InterfaceUp&) {
   std::vector<Action> out;
   if (state_ != State::kFault) return out;
   if (config_.priority == 255) {
-    become_master(out, "interface up, address owner");
+    become_master(out, "tracking up, address owner");
   } else {
-    become_backup(out, "interface up");
+    become_backup(out, "tracking up");
   }
   return out;
 }

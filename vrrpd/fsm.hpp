@@ -44,8 +44,10 @@ struct AdvertReceived {
 struct PriorityChanged {
   std::uint8_t priority = 0;
 };
-/// A tracked interface went down / came back.
-struct InterfaceDown {};
+/// A tracked object (interface link, weight-0 script) went down / everything is back up.
+struct InterfaceDown {
+  std::string reason = "tracked interface down";
+};
 struct InterfaceUp {};
 }  // namespace event
 

@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "vrrpd/guard.hpp"
+#include "vrrpd/track.hpp"
 
 extern char** environ;
 
@@ -66,8 +67,9 @@ void Instance::start(bool link_up) {
     }
   }
   link_up_ = link_up;
+  healthy_ = true;
   run(event::Startup{});
-  if (!link_up) run(event::InterfaceDown{});
+  apply_health();
 }
 
 void Instance::stop() { run(event::Shutdown{}); }
@@ -88,9 +90,31 @@ std::optional<DropReason> Instance::on_advert(const Advert& advert, const Packet
 }
 
 void Instance::set_link(bool up) {
-  if (up == link_up_) return;
   link_up_ = up;
-  run(up ? Event{event::InterfaceUp{}} : Event{event::InterfaceDown{}});
+  apply_health();
+}
+
+void Instance::set_scripts(bool fault, int failing_weight) {
+  script_fault_ = fault;
+  const auto priority = effective_priority(config_.priority, failing_weight);
+  if (priority != fsm_.priority()) {
+    lb::log::get("vrrpd.instance")
+        ->info("{}: priority: configured={} effective={} failing_weight={}", config_.name,
+               config_.priority, priority, failing_weight);
+    run(event::PriorityChanged{priority});
+  }
+  apply_health();
+}
+
+void Instance::apply_health() {
+  const bool healthy = link_up_ && !script_fault_;
+  if (healthy == healthy_) return;
+  healthy_ = healthy;
+  if (healthy) {
+    run(event::InterfaceUp{});
+  } else {
+    run(event::InterfaceDown{!link_up_ ? "tracked interface down" : "tracked script down"});
+  }
 }
 
 void Instance::run(const Event& e) {
@@ -186,8 +210,6 @@ void Instance::release_vips() {
 
 void Instance::notify(const action::Transition& t) {
   if (config_.notify.empty()) return;
-  // posix_spawn and no wait: the daemon's SIGCHLD disposition reaps it; a slow script must never
-  // delay a timer.
   const std::string env_instance = "VRRP_INSTANCE=" + config_.name;
   const std::string env_vrid = fmt::format("VRRP_VRID={}", config_.vrid);
   const std::string env_state = fmt::format("VRRP_STATE={}", to_string(t.to));
@@ -200,8 +222,8 @@ void Instance::notify(const action::Transition& t) {
   }
   envp.push_back(nullptr);
   const char* argv[] = {"/bin/sh", "-c", config_.notify.c_str(), nullptr};
-  // vrrpd ignores SIGCHLD so that children are reaped by the kernel; the script must not inherit
-  // that (a shell that waits for its own children would break).
+  // The script gets the default SIGCHLD disposition whatever ours is; vrrpd's ChildReaper reaps
+  // it, and nothing here waits for it (a slow script must never delay a timer).
   posix_spawnattr_t attr;
   ::posix_spawnattr_init(&attr);
   sigset_t defaults;

@@ -49,6 +49,9 @@ class Instance {
   std::optional<DropReason> on_advert(const Advert& advert, const PacketMeta& meta);
   /// Link state of the tracked interfaces as a whole (all up = true).
   void set_link(bool up);
+  /// Tracked scripts: `fault` when a weight-0 script is down; `failing_weight` is the sum of the
+  /// weights of the failing weighted scripts (priority lowered by it).
+  void set_scripts(bool fault, int failing_weight);
 
   State state() const { return fsm_.state(); }
   const InstanceConfig& config() const { return config_; }
@@ -77,7 +80,10 @@ class Instance {
   lb::asio::steady_timer master_down_timer_;
   std::uint64_t adver_gen_ = 0;
   std::uint64_t master_down_gen_ = 0;
+  void apply_health();
   bool link_up_ = true;
+  bool script_fault_ = false;
+  bool healthy_ = true;  // what the FSM was last told
   bool vips_held_ = false;
   std::uint16_t last_mismatched_interval_ = 0;
   TransitionHook hook_;

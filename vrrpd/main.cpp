@@ -72,7 +72,6 @@ int main(int argc, char** argv) {
     log->critical("guard: {}", guard.error().message);
     return 1;
   }
-  std::signal(SIGCHLD, SIG_IGN);  // notify children are reaped by the kernel
   set_realtime(config.realtime_priority);
 
   auto addresses = vrrp::NetlinkAddressManager::create();
@@ -82,6 +81,13 @@ int main(int argc, char** argv) {
   }
   lb::asio::io_context ctx(1);
   vrrp::Daemon daemon(ctx, **addresses, &*guard);
+  daemon.reaper().watch(guard->pid(), [log](int status) {
+    // Without the guard a SIGKILL would leave the VIPs behind; say so loudly.
+    log->critical(
+        "guard: process exited unexpectedly (status={}); a crash of vrrpd would now "
+        "leave its VIPs on this node",
+        status);
+  });
   if (auto r = daemon.start(config); !r) {
     log->critical("start: {}", r.error().message);
     guard->release();
