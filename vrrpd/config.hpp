@@ -69,6 +69,8 @@ struct Config {
   /// SCHED_FIFO priority for the daemon (0 = normal scheduling). Sub-100ms adverts need it on a
   /// busy machine: a scheduling hiccup longer than Master_Down_Interval is a false failover.
   int realtime_priority = 0;
+  /// Unix socket for the JSON-lines control protocol (common/control); empty = none.
+  std::string control_socket;
   std::vector<TrackScriptConfig> track_scripts;
   std::vector<InstanceConfig> instances;
 };

@@ -161,6 +161,28 @@ void Daemon::update_scripts() {
   }
 }
 
+nlohmann::json Daemon::status() const {
+  auto list = nlohmann::json::array();
+  for (const auto& [name, inst] : instances_) {
+    const auto& c = inst->config();
+    auto vips = nlohmann::json::array();
+    for (const auto& v : c.vips) vips.push_back(v.to_string());
+    list.push_back({{"name", name},
+                    {"vrid", c.vrid},
+                    {"interface", c.interface},
+                    {"family", inst->family() == lb::IpAddress::Family::v4 ? 4 : 6},
+                    {"state", std::string(to_string(inst->state()))},
+                    {"priority", c.priority},
+                    {"effective_priority", inst->effective_priority()},
+                    {"vips", vips}});
+  }
+  nlohmann::json drops = nlohmann::json::object();
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    drops[std::string(to_string(static_cast<DropReason>(i)))] = drops_[i];
+  }
+  return {{"ok", true}, {"instances", list}, {"drops", drops}};
+}
+
 void Daemon::stop() {
   scripts_.clear();
   for (auto& [name, inst] : instances_) inst->stop();

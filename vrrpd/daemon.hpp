@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "vrrpd/address_manager.hpp"
@@ -33,6 +35,8 @@ class Daemon {
   /// changed or removed ones stop gracefully; new ones start. Fails without changing anything
   /// when a new interface cannot be used.
   lb::Result<void> reload(const Config& config);
+  /// Per-instance state and the drop counters, as the control socket's "status" reply.
+  nlohmann::json status() const;
   /// Graceful stop of every instance (priority 0 from masters, VIPs released).
   void stop();
 

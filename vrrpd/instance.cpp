@@ -96,7 +96,7 @@ void Instance::set_link(bool up) {
 
 void Instance::set_scripts(bool fault, int failing_weight) {
   script_fault_ = fault;
-  const auto priority = effective_priority(config_.priority, failing_weight);
+  const auto priority = vrrp::effective_priority(config_.priority, failing_weight);
   if (priority != fsm_.priority()) {
     lb::log::get("vrrpd.instance")
         ->info("{}: priority: configured={} effective={} failing_weight={}", config_.name,

@@ -54,6 +54,8 @@ class Instance {
   void set_scripts(bool fault, int failing_weight);
 
   State state() const { return fsm_.state(); }
+  /// The priority advertised now (configured, minus failing track weights).
+  std::uint8_t effective_priority() const { return fsm_.priority(); }
   const InstanceConfig& config() const { return config_; }
   /// "eth0/51/4": interface, VRID, family. Unique in a config.
   std::string key() const;

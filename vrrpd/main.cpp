@@ -11,6 +11,8 @@
 #include <CLI/CLI.hpp>
 
 #include "common/asio.hpp"
+#include "common/control/protocol.hpp"
+#include "common/control/server.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
 #include "vrrpd/config.hpp"
@@ -94,6 +96,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  std::unique_ptr<lb::control::Server> control;
+  if (!config.control_socket.empty()) {
+    auto s = lb::control::Server::start(ctx, config.control_socket,
+                                        [&daemon](const nlohmann::json& req) -> nlohmann::json {
+                                          if (req["cmd"] == "status") return daemon.status();
+                                          return lb::control::error_reply("unknown command");
+                                        });
+    if (!s) {
+      log->critical("{}", s.error().message);
+      daemon.stop();
+      guard->release();
+      return 1;
+    }
+    control = std::move(*s);
+  }
+
   int exit_code = 0;
   lb::SignalHandler signals(
       ctx,
@@ -109,6 +127,9 @@ int main(int argc, char** argv) {
           log->error("reload: {}; keeping the running config", r.error().message);
           return;
         }
+        if (next.control_socket != config.control_socket) {
+          log->warn("reload: control_socket changed; the new path takes effect on restart");
+        }
         lb::log::init(*lb::log::parse_level(next.log_level));
         config = std::move(next);
       },
@@ -116,6 +137,7 @@ int main(int argc, char** argv) {
         log->info("stopping: signal={}", sig);
         daemon.stop();
         guard->release();
+        if (control) control->stop();
         signals.stop();
         ctx.stop();
       });

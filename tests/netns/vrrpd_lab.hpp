@@ -36,8 +36,8 @@ struct Inst {
   std::string extra;  // more TOML lines
 };
 
-inline std::string render(const std::vector<Inst>& insts) {
-  std::string out = "[global]\nlog_level = \"debug\"\n";
+inline std::string render(const std::vector<Inst>& insts, const std::string& global = "") {
+  std::string out = "[global]\nlog_level = \"debug\"\n" + global + "\n";
   for (const auto& i : insts) {
     out += fmt::format(
         "[[instance]]\nname = \"{}\"\nvrid = {}\ninterface = \"eth0\"\npriority = {}\n"
@@ -64,17 +64,21 @@ class VrrpLab {
   }
 
   lbtest::NetnsLab& lab() { return lab_; }
+  /// The lab's temp dir (configs, logs, sockets).
+  const std::string& dir() const { return dir_; }
 
   std::string config_path(const std::string& node) const { return dir_ + "/" + node + ".toml"; }
   std::string log_path(const std::string& node) const { return dir_ + "/" + node + ".log"; }
 
-  void write_config(const std::string& node, const std::vector<Inst>& insts) {
-    std::ofstream(config_path(node)) << render(insts);
+  void write_config(const std::string& node, const std::vector<Inst>& insts,
+                    const std::string& global = "") {
+    std::ofstream(config_path(node)) << render(insts, global);
   }
 
   /// Starts vrrpd on `node` with `insts` (config rewritten).
-  lbtest::ChildProcess& start(const std::string& node, const std::vector<Inst>& insts) {
-    write_config(node, insts);
+  lbtest::ChildProcess& start(const std::string& node, const std::vector<Inst>& insts,
+                              const std::string& global = "") {
+    write_config(node, insts, global);
     auto& p = lab_.spawn(node, {vrrpd_binary(), "-c", config_path(node)},
                          log_path(node) + "." + std::to_string(++runs_));
     procs_[node] = &p;

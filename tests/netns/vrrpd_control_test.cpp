@@ -1,0 +1,43 @@
+// vrrpd's control socket in namespaces: "status" reports each VRID's state and priority, bad
+// requests get an error reply, and the socket file goes away on a graceful stop.
+#include <csignal>
+#include <filesystem>
+
+#include "common/control/server.hpp"
+#include "tests/netns/vrrpd_lab.hpp"
+
+using namespace vrrptest;
+
+TEST_CASE("vrrpd netns: the control socket reports master and backup per VRID") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  VrrpLab lab;
+  const std::string sa = lab.dir() + "/a.sock", sb = lab.dir() + "/b.sock";
+  lab.start("b", {Inst{.priority = 100}}, "control_socket = \"" + sb + "\"");
+  lab.start("a", {Inst{.priority = 150}}, "control_socket = \"" + sa + "\"");
+  REQUIRE(VrrpLab::time_until(
+      [&] { return lab.holds("a", "192.0.2.10") && !lab.holds("b", "192.0.2.10"); }, ms(3000)));
+  auto state_of = [](const std::string& sock) -> std::string {
+    auto r = lb::control::request(sock, {{"cmd", "status"}}, ms(1000));
+    if (!r || !(*r)["ok"].get<bool>()) return "error";
+    return (*r)["instances"][0]["state"].get<std::string>();
+  };
+  INFO(lab.logs("a") << lab.logs("b"));
+  CHECK(VrrpLab::time_until([&] { return state_of(sa) == "master"; }, ms(1000)).has_value());
+  CHECK(state_of(sb) == "backup");
+  auto full = lb::control::request(sa, {{"cmd", "status"}}, ms(1000));
+  REQUIRE(full.has_value());
+  const auto& inst = (*full)["instances"][0];
+  CHECK(inst["vrid"] == 51);
+  CHECK(inst["effective_priority"] == 150);
+  CHECK(inst["vips"][0] == "192.0.2.10/24");
+  CHECK((*full)["drops"].contains("ttl_not_255"));
+  auto bad = lb::control::request(sa, {{"cmd", "explode"}}, ms(1000));
+  REQUIRE(bad.has_value());
+  CHECK((*bad)["ok"] == false);
+  lab.proc("a").signal(SIGTERM);
+  CHECK(lab.proc("a").wait_for(ms(2000)) == 0);
+  CHECK_FALSE(std::filesystem::exists(sa));
+}
