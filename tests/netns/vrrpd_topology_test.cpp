@@ -119,3 +119,36 @@ TEST_CASE("vrrpd netns: two VRIDs active-active — each node masters one VIP") 
             [&] { return lab.holds("a", "192.0.2.20") && lab.holds("a", "192.0.2.10"); }, ms(461))
             .has_value());
 }
+
+TEST_CASE("vrrpd netns: unicast peers elect and fail over without multicast") {
+  if (skip()) return;
+  if (!have_nft()) {
+    MESSAGE("skipped: nft not installed (scripts/deps)");
+    return;
+  }
+  VrrpLab lab;
+  // Multicast VRRP is dropped at both nodes' input: only the unicast adverts can elect.
+  for (const char* node : {"a", "b"}) {
+    const auto r =
+        lab.lab().exec(node,
+                       "nft add table ip nomcast && "
+                       "nft add chain ip nomcast in '{ type filter hook input priority 0; }' && "
+                       "nft add rule ip nomcast in ip daddr 224.0.0.18 drop");
+    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  }
+  lab.start("b", {Inst{.priority = 100, .extra = "unicast_peers = [\"192.0.2.1\"]"}});
+  lab.start("a", {Inst{.priority = 150, .extra = "unicast_peers = [\"192.0.2.2\"]"}});
+  auto t =
+      VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000));
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(t.has_value());
+  for (int i = 0; i < 6; ++i) {  // b hears a's unicast adverts: no takeover
+    std::this_thread::sleep_for(ms(100));
+    CHECK_FALSE(lab.holds("b", kVip));
+  }
+  lab.proc("a").signal(SIGKILL);
+  auto over = VrrpLab::time_until([&] { return lab.holds("b", kVip) && !lab.holds("a", kVip); },
+                                  ms(361 + 100));
+  REQUIRE(over.has_value());
+  MESSAGE("unicast sigkill -> VIP on b only after " << over->count() << " ms");
+}
