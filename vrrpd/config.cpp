@@ -92,6 +92,7 @@ Config read_config(TableReader root, const std::string& file) {
   if (auto g = root.table("global")) {
     c.log_level = g->string("log_level", c.log_level);
     c.control_socket = g->string("control_socket", c.control_socket);
+    c.lbd_control_socket = g->string("lbd_control_socket", c.lbd_control_socket);
     c.realtime_priority =
         static_cast<int>(g->integer("realtime_priority", c.realtime_priority, 0, 99));
     if (!lb::log::parse_level(c.log_level)) {

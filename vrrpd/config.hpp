@@ -71,6 +71,9 @@ struct Config {
   int realtime_priority = 0;
   /// Unix socket for the JSON-lines control protocol (common/control); empty = none.
   std::string control_socket;
+  /// lbd's control socket: every transition is sent there as {"cmd":"vrrp_state",...}; empty =
+  /// don't tell lbd.
+  std::string lbd_control_socket;
   std::vector<TrackScriptConfig> track_scripts;
   std::vector<InstanceConfig> instances;
 };

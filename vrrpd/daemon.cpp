@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/control/server.hpp"
 #include "common/log.hpp"
 
 namespace vrrp {
@@ -75,10 +76,14 @@ lb::Result<std::unique_ptr<Instance>> Daemon::make_instance(const InstanceConfig
     sender.destinations.push_back(
         *lb::IpAddress::parse(family == lb::IpAddress::Family::v4 ? kMulticastV4 : kMulticastV6));
   }
-  return std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_);
+  auto inst = std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_);
+  inst->set_transition_hook(
+      [this](const Instance& i, const action::Transition& t) { tell_lbd(i, t); });
+  return inst;
 }
 
 lb::Result<void> Daemon::start(const Config& config) {
+  lbd_socket_ = config.lbd_control_socket;
   std::map<std::string, std::unique_ptr<Instance>> made;
   for (const auto& c : config.instances) {
     auto inst = make_instance(c);
@@ -105,6 +110,7 @@ lb::Result<void> Daemon::reload(const Config& config) {
     next.emplace(c.name, std::move(*inst));
     fresh.push_back(c.name);
   }
+  lbd_socket_ = config.lbd_control_socket;
   std::size_t kept = 0;
   for (auto it = instances_.begin(); it != instances_.end();) {
     const bool still = std::any_of(config.instances.begin(), config.instances.end(),
@@ -125,6 +131,30 @@ lb::Result<void> Daemon::reload(const Config& config) {
   apply_scripts(config);
   log->info("reload: kept={} started={}", kept, fresh.size());
   return {};
+}
+
+void Daemon::tell_lbd(const Instance& inst, const action::Transition& t) {
+  if (lbd_socket_.empty()) return;
+  const nlohmann::json msg{{"cmd", "vrrp_state"},
+                           {"instance", inst.config().name},
+                           {"vrid", inst.config().vrid},
+                           {"interface", inst.config().interface},
+                           {"state", std::string(to_string(t.to))},
+                           {"from", std::string(to_string(t.from))},
+                           {"reason", t.reason}};
+  lb::control::request_async(ctx_, lbd_socket_, msg, std::chrono::milliseconds(1000),
+                             [this](lb::Result<nlohmann::json> r) {
+                               if (r && r->value("ok", false)) {
+                                 lbd_failures_ = 0;
+                                 return;
+                               }
+                               // lbd may be down or restarting; warn once per outage, not per
+                               // transition.
+                               if (lbd_failures_++ == 0) {
+                                 lb::log::get("vrrpd")->warn("lbd: state not delivered: {}",
+                                                             r ? r->dump() : r.error().message);
+                               }
+                             });
 }
 
 void Daemon::apply_scripts(const Config& config) {

@@ -59,6 +59,7 @@ class Daemon {
   bool links_up(const InstanceConfig& c) const;
   void check_links();
   void apply_scripts(const Config& config);
+  void tell_lbd(const Instance& inst, const action::Transition& t);
   void update_scripts();
 
   lb::asio::io_context& ctx_;
@@ -67,6 +68,8 @@ class Daemon {
   std::map<std::pair<int, int>, std::unique_ptr<Receiver>> receivers_;  // (ifindex, family)
   std::map<std::string, std::unique_ptr<Instance>> instances_;
   ChildReaper reaper_;
+  std::string lbd_socket_;
+  std::uint64_t lbd_failures_ = 0;
   std::map<std::string, std::unique_ptr<TrackScript>> scripts_;
   std::array<std::uint64_t, kDropReasonCount> drops_{};
   std::unique_ptr<lb::asio::posix::stream_descriptor> link_watch_;

@@ -116,6 +116,67 @@ awaitable<void> Server::session(stream::socket socket) {
   }
 }
 
+namespace {
+
+struct AsyncRequest {
+  explicit AsyncRequest(asio::io_context& c) : socket(c), timer(c) {}
+  stream::socket socket;
+  asio::steady_timer timer;
+  std::function<void(Result<nlohmann::json>)> done;  // empty once called
+
+  void finish(Result<nlohmann::json> r) {
+    if (!done) return;
+    auto callback = std::move(done);
+    done = nullptr;
+    timer.cancel();
+    error_code ignored;
+    socket.close(ignored);  // also ends a pending operation after a timeout
+    callback(std::move(r));
+  }
+};
+
+// Parameters by value: they live in the coroutine frame for the whole exchange.
+awaitable<void> do_request(std::shared_ptr<AsyncRequest> st, std::string path, std::string line) {
+  error_code ec;
+  co_await st->socket.async_connect(stream::endpoint(path),
+                                    asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    co_await asio::async_write(st->socket, asio::buffer(line),
+                               asio::redirect_error(use_awaitable, ec));
+  }
+  std::string reply;
+  std::size_t n = 0;
+  if (!ec) {
+    n = co_await asio::async_read_until(st->socket, asio::dynamic_buffer(reply, kMaxLineBytes + 1),
+                                        '\n', asio::redirect_error(use_awaitable, ec));
+  }
+  if (ec) {
+    st->finish(fail(fmt::format("control {}: {}", path, ec.message())));
+    co_return;
+  }
+  auto j = nlohmann::json::parse(reply.substr(0, n - 1), nullptr, false);
+  if (j.is_discarded()) {
+    st->finish(fail(fmt::format("control {}: reply is not JSON", path)));
+  } else {
+    st->finish(std::move(j));
+  }
+}
+
+}  // namespace
+
+void request_async(asio::io_context& ctx, const std::string& path, const nlohmann::json& message,
+                   std::chrono::milliseconds timeout,
+                   std::function<void(Result<nlohmann::json>)> done) {
+  auto st = std::make_shared<AsyncRequest>(ctx);
+  st->done = std::move(done);
+  st->timer.expires_after(timeout);
+  st->timer.async_wait([st, path](const error_code& ec) {
+    if (!ec) st->finish(fail(fmt::format("control {}: timed out", path)));
+  });
+  asio::co_spawn(ctx, do_request(st, path, to_line(message)),
+                 log_exceptions(log::get("control"), "control request"));
+}
+
 Result<nlohmann::json> request(const std::string& path, const nlohmann::json& message,
                                std::chrono::milliseconds timeout) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -41,6 +41,13 @@ class Server {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
+/// Sends one request asynchronously and calls `done` with the reply, or an error after
+/// `timeout` (connect, write and read together). Never blocks the io_context's thread, so a hung
+/// peer cannot delay the caller's timers. `done` runs on `ctx`'s thread.
+void request_async(asio::io_context& ctx, const std::string& path, const nlohmann::json& message,
+                   std::chrono::milliseconds timeout,
+                   std::function<void(Result<nlohmann::json>)> done);
+
 /// A blocking client for lbctl and tests: sends one request, waits up to `timeout` for the reply.
 Result<nlohmann::json> request(const std::string& path, const nlohmann::json& message,
                                std::chrono::milliseconds timeout);

@@ -2,6 +2,8 @@
 // requests get an error reply, and the socket file goes away on a graceful stop.
 #include <csignal>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "common/control/server.hpp"
 #include "tests/netns/vrrpd_lab.hpp"
@@ -40,4 +42,46 @@ TEST_CASE("vrrpd netns: the control socket reports master and backup per VRID") 
   lab.proc("a").signal(SIGTERM);
   CHECK(lab.proc("a").wait_for(ms(2000)) == 0);
   CHECK_FALSE(std::filesystem::exists(sa));
+}
+
+TEST_CASE("vrrpd netns: every transition is sent to lbd's control socket") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  VrrpLab lab;
+  const std::string lbd_sock = lab.dir() + "/lbd.sock";
+  // A stand-in for lbd: records what vrrpd tells it.
+  lb::asio::io_context ctx;
+  std::mutex mu;
+  std::vector<nlohmann::json> got;
+  auto server = lb::control::Server::start(ctx, lbd_sock, [&](const nlohmann::json& req) {
+    std::lock_guard lock(mu);
+    got.push_back(req);
+    return nlohmann::json{{"ok", true}};
+  });
+  REQUIRE(server.has_value());
+  auto work = lb::asio::make_work_guard(ctx);
+  std::thread runner([&] { ctx.run(); });
+  auto seen = [&](const std::string& state) {
+    std::lock_guard lock(mu);
+    for (const auto& m : got) {
+      if (m["cmd"] == "vrrp_state" && m["state"] == state && m["instance"] == "vi") return true;
+    }
+    return false;
+  };
+  lab.start("a", {Inst{.priority = 150}}, "lbd_control_socket = \"" + lbd_sock + "\"");
+  CHECK(VrrpLab::time_until([&] { return seen("backup"); }, ms(2000)).has_value());
+  CHECK(VrrpLab::time_until([&] { return seen("master"); }, ms(2000)).has_value());
+  lab.proc("a").signal(SIGTERM);
+  CHECK(lab.proc("a").wait_for(ms(2000)) == 0);
+  // (The shutdown transition is not awaited before exit: lbd sees vrrpd's socket go away.)
+  work.reset();
+  ctx.stop();
+  runner.join();
+  std::lock_guard lock(mu);
+  INFO(lab.logs("a"));
+  REQUIRE(got.size() >= 2);
+  CHECK(got[1]["from"] == "backup");
+  CHECK(got[1]["vrid"] == 51);
 }
