@@ -152,3 +152,44 @@ TEST_CASE("vrrpd netns: unicast peers elect and fail over without multicast") {
   REQUIRE(over.has_value());
   MESSAGE("unicast sigkill -> VIP on b only after " << over->count() << " ms");
 }
+
+TEST_CASE("vrrpd netns: a node that leaves master sends none of its pending second GARP burst") {
+  if (skip()) return;
+  if (lbtest::run_command("command -v tshark").exit_code != 0) {
+    MESSAGE("skipped: tshark not installed (scripts/deps)");
+    return;
+  }
+  VrrpLab lab;
+  const std::string pcap = lab.dir() + "/client.pcap";
+  auto& cap = lab.lab().spawn(
+      "client", {"tshark", "-n", "-q", "-i", "eth0", "-f", "arp", "-w", pcap, "-a", "duration:6"},
+      lab.dir() + "/tshark.log");
+  // tshark takes a second or more to start capturing on a busy machine.
+  REQUIRE(VrrpLab::time_until(
+      [&] {
+        std::ifstream f(lab.dir() + "/tshark.log");
+        return std::string(std::istreambuf_iterator<char>(f), {}).find("Capture started") !=
+               std::string::npos;
+      },
+      ms(10000)));
+  // a alone: master after its Master_Down_Interval, first burst now, second burst due 400 ms
+  // later.
+  lab.start("a", {Inst{.priority = 150, .extra = "garp_master_delay = \"400ms\""}});
+  REQUIRE(VrrpLab::time_until([&] { return lab.holds("a", kVip); }, ms(2000)));
+  // b with priority 200 and 10 ms adverts preempts within about 33 ms, well before that.
+  lab.start("b", {Inst{.priority = 200, .interval = "10ms"}});
+  REQUIRE(
+      VrrpLab::time_until([&] { return lab.holds("b", kVip) && !lab.holds("a", kVip); }, ms(300)));
+  CHECK(cap.wait_for(ms(8000)) == 0);
+  const auto mac_a = lab.mac("a");
+  auto count = [&](const std::string& filter) {
+    auto r = lbtest::run_command(
+        fmt::format("tshark -n -r {} -Y '{}' 2>/dev/null | wc -l", pcap, filter));
+    return std::atoi(r.output.c_str());
+  };
+  const std::string garp_a =
+      fmt::format("arp.src.proto_ipv4 == 192.0.2.10 && eth.src == {}", mac_a);
+  INFO(lab.logs("a") << lab.logs("b"));
+  CHECK(count(garp_a) == 5);                             // the first burst only (garp_repeat = 5)
+  CHECK(count("arp.src.proto_ipv4 == 192.0.2.10") > 5);  // b announced too
+}
