@@ -74,6 +74,8 @@ Announcer::Announcer(lb::asio::io_context& ctx, int ifindex, Mac mac,
 }
 
 Announcer::~Announcer() {
+  *alive_ = false;
+  timer_.cancel();
   if (packet_fd_ >= 0) ::close(packet_fd_);
   if (icmp6_fd_ >= 0) ::close(icmp6_fd_);
 }
@@ -98,8 +100,8 @@ void Announcer::stop() {
 void Announcer::schedule(std::chrono::milliseconds after) {
   timer_.expires_after(after);
   const auto gen = generation_;
-  timer_.async_wait([this, gen](const lb::error_code& ec) {
-    if (ec || gen != generation_) return;
+  timer_.async_wait([this, gen, alive = alive_](const lb::error_code& ec) {
+    if (ec || !*alive || gen != generation_) return;
     burst();
     if (config_.refresh.count() > 0) schedule(config_.refresh);
   });

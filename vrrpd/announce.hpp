@@ -59,6 +59,7 @@ class Announcer {
   int icmp6_fd_ = -1;   // ICMPv6 raw for NA
   std::uint64_t sent_ = 0;
   std::uint64_t generation_ = 0;  // bumps on stop(): a timer that fires late does nothing
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
 };
 
 }  // namespace vrrp

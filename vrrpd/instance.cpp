@@ -47,6 +47,7 @@ Instance::Instance(lb::asio::io_context& ctx, InstanceConfig config, const Inter
       master_down_timer_(ctx) {}
 
 Instance::~Instance() {
+  *alive_ = false;
   adver_timer_.cancel();
   master_down_timer_.cancel();
   announcer_.stop();
@@ -125,10 +126,10 @@ void Instance::arm(lb::asio::steady_timer& timer, std::uint64_t& generation, Mic
                    Event fire) {
   const auto gen = ++generation;
   timer.expires_after(after);
-  timer.async_wait([this, &generation, gen, fire](const lb::error_code& ec) {
+  timer.async_wait([this, &generation, gen, fire, alive = alive_](const lb::error_code& ec) {
     // A cancelled or re-armed timer may still complete once with success: the generation says
     // whether this completion is the current one.
-    if (ec || gen != generation) return;
+    if (ec || !*alive || gen != generation) return;
     run(fire);
   });
 }

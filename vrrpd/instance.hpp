@@ -89,6 +89,9 @@ class Instance {
   bool vips_held_ = false;
   std::uint16_t last_mismatched_interval_ = 0;
   TransitionHook hook_;
+  // Cleared on destruction: a timer whose completion was already queued (success, not aborted)
+  // may still run after a reload destroyed this instance.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace vrrp
