@@ -1,5 +1,6 @@
 // vrrpd: the VRRPv3 router daemon. Parses the command line, loads the config, forks the guard,
 // runs the instances until SIGTERM/SIGINT (graceful) and reloads on SIGHUP.
+#include <net/if.h>
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -38,15 +39,45 @@ void set_realtime(int priority) {
   log->info("realtime: SCHED_FIFO priority={}", priority);
 }
 
+// --release-vips: the last layer of the SIGKILL guarantee, for a supervisor to run after vrrpd
+// ended however it ended (the guard covers the common case; this covers guard and vrrpd both
+// killed). Idempotent; an interface that no longer exists holds nothing.
+int release_vips(const vrrp::Config& config) {
+  auto addresses = vrrp::NetlinkAddressManager::create();
+  if (!addresses) {
+    std::fprintf(stderr, "vrrpd: %s\n", addresses.error().message.c_str());
+    return 1;
+  }
+  int failures = 0;
+  std::size_t removed = 0;
+  for (const auto& inst : config.instances) {
+    const int ifindex = static_cast<int>(::if_nametoindex(inst.interface.c_str()));
+    if (ifindex == 0) continue;
+    for (const auto& vip : inst.vips) {
+      if (auto r = (*addresses)->remove(ifindex, vip); !r) {
+        std::fprintf(stderr, "vrrpd: %s\n", r.error().message.c_str());
+        ++failures;
+      } else {
+        ++removed;
+      }
+    }
+  }
+  std::printf("vrrpd: released %zu configured VIP(s)\n", removed);
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vrrpd - VRRPv3 (RFC 5798) router (lbpair)"};
   std::string config_path = "/etc/lbpair/vrrpd.toml";
   bool check_only = false;
+  bool release_only = false;
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only,
                "validate the configuration and exit (0 valid, 2 not)");
+  app.add_flag("--release-vips", release_only,
+               "remove every configured VIP from this node and exit (systemd ExecStopPost)");
   app.set_version_flag("--version", std::string("vrrpd ") + LBPAIR_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -63,6 +94,7 @@ int main(int argc, char** argv) {
                 config.instances.size());
     return 0;
   }
+  if (release_only) return release_vips(config);
   lb::log::init(*lb::log::parse_level(config.log_level));
   auto log = lb::log::get("vrrpd");
   log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, config_path,

@@ -133,3 +133,18 @@ TEST_CASE("vrrpd netns: SIGHUP with an untouched VRID keeps its state and VIP") 
   }
   CHECK(n == 2);  // initialize->backup, backup->master
 }
+
+TEST_CASE("vrrpd netns: --release-vips removes leftover VIPs, idempotently (ExecStopPost)") {
+  if (skip()) return;
+  VrrpLab lab;
+  lab.write_config("a", {Inst{.priority = 150}});
+  REQUIRE(lab.lab().exec("a", "ip addr add 192.0.2.10/24 dev eth0").exit_code == 0);
+  REQUIRE(lab.holds("a", kVip));
+  const std::string cmd = vrrpd_binary() + " --release-vips -c " + lab.config_path("a");
+  auto first = lab.lab().exec("a", cmd);
+  INFO(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK_FALSE(lab.holds("a", kVip));
+  CHECK(lab.holds("a", "192.0.2.1"));  // the node's own address stays
+  CHECK(lab.lab().exec("a", cmd).exit_code == 0);
+}
