@@ -109,7 +109,6 @@ Config read_config(TableReader root, const std::string& file) {
     c.track_scripts.push_back(std::move(script));
   }
   auto tables = root.tables("instance");
-  if (tables.empty()) root.error_here("no [[instance]] configured");
   std::set<std::string> names;
   std::set<std::pair<std::string, int>> vrids;
   for (auto& t : tables) {

@@ -15,6 +15,7 @@
 #include "common/control/protocol.hpp"
 #include "common/control/server.hpp"
 #include "common/log.hpp"
+#include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "vrrpd/config.hpp"
 #include "vrrpd/daemon.hpp"
@@ -144,10 +145,16 @@ int main(int argc, char** argv) {
     control = std::move(*s);
   }
 
+  lb::sd_notify("READY=1");
   int exit_code = 0;
   lb::SignalHandler signals(
       ctx,
       [&] {
+        lb::sd_notify("RELOADING=1");
+        // systemd waits for READY=1 after RELOADING=1, whatever the outcome.
+        struct Ready {
+          ~Ready() { lb::sd_notify("READY=1"); }
+        } ready;
         lb::config::Diagnostics d;
         auto next = vrrp::load_config(config_path, d);
         if (!d.empty()) {
@@ -167,6 +174,7 @@ int main(int argc, char** argv) {
       },
       [&](int sig) {
         log->info("stopping: signal={}", sig);
+        lb::sd_notify("STOPPING=1");
         daemon.stop();
         guard->release();
         if (control) control->stop();
