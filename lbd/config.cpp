@@ -71,6 +71,7 @@ GlobalConfig read_global(TableReader& t) {
   }
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
+  g.splice = t.boolean("splice", g.splice);
   t.reject_unknown_keys();
   return g;
 }

@@ -90,6 +90,7 @@ struct GlobalConfig {
   unsigned workers = 0;  // 0 = "auto" (one per CPU)
   std::string log_level = "info";
   nanoseconds drain_timeout = std::chrono::seconds(30);
+  bool splice = true;  // L4 relays use splice(2); false = read/write copy
 };
 
 struct Config {
