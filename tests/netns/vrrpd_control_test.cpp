@@ -1,6 +1,10 @@
 // vrrpd's control socket in namespaces: "status" reports each VRID's state and priority, bad
 // requests get an error reply, and the socket file goes away on a graceful stop.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <csignal>
+
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -84,4 +88,38 @@ TEST_CASE("vrrpd netns: every transition is sent to lbd's control socket") {
   REQUIRE(got.size() >= 2);
   CHECK(got[1]["from"] == "backup");
   CHECK(got[1]["vrid"] == 51);
+}
+
+TEST_CASE("vrrpd netns: systemd is told READY, RELOADING then READY, and STOPPING") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  VrrpLab lab;
+  const std::string path = lab.dir() + "/notify.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto next = [fd]() -> std::string {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 3000) <= 0) return "timeout";
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "error";
+  };
+  lab.write_config("a", {Inst{.priority = 150}});
+  auto& p = lab.lab().spawn(
+      "a", {"env", "NOTIFY_SOCKET=" + path, vrrpd_binary(), "-c", lab.config_path("a")},
+      lab.dir() + "/notify-run.log");
+  CHECK(next() == "READY=1");
+  p.signal(SIGHUP);
+  CHECK(next() == "RELOADING=1");
+  CHECK(next() == "READY=1");
+  p.signal(SIGTERM);
+  CHECK(next() == "STOPPING=1");
+  CHECK(p.wait_for(ms(2000)) == 0);
+  ::close(fd);
 }
