@@ -123,6 +123,9 @@ int main(int argc, char** argv) {
         "leave its VIPs on this node",
         status);
   });
+  // A signal during start-up waits (pending) for the handler below instead of killing vrrpd
+  // with its default action.
+  lb::block_daemon_signals();
   if (auto r = daemon.start(config); !r) {
     log->critical("start: {}", r.error().message);
     guard->release();
@@ -145,7 +148,6 @@ int main(int argc, char** argv) {
     control = std::move(*s);
   }
 
-  lb::sd_notify("READY=1");
   int exit_code = 0;
   lb::SignalHandler signals(
       ctx,
@@ -181,6 +183,9 @@ int main(int argc, char** argv) {
         signals.stop();
         ctx.stop();
       });
+  lb::unblock_daemon_signals();
+  // Ready only once signals are handled: systemd (and tests) may send SIGHUP right after READY.
+  lb::sd_notify("READY=1");
   ctx.run();
   log->info("stopped");
   return exit_code;
