@@ -22,11 +22,11 @@ namespace lbd {
 inline constexpr std::size_t kMinReplicationSecretSize = 32;
 
 struct ReplicationConfig {
-  std::string node_id;       // this node's id on the wire, 1..64 printable ASCII bytes
-  std::string peer_id;       // expected peer id; empty = any id other than ours
-  lb::Endpoint listen;       // where the peer connects to us
-  lb::Endpoint peer;         // where we connect to the peer
-  std::string secret;        // shared HMAC secret (from `secret` or `secret_file`); never logged
+  std::string node_id;  // this node's id on the wire, 1..64 printable ASCII bytes
+  std::string peer_id;  // expected peer id; empty = any id other than ours
+  lb::Endpoint listen;  // where the peer connects to us
+  lb::Endpoint peer;    // where we connect to the peer
+  std::string secret;   // shared HMAC secret (from `secret` or `secret_file`); never logged
   lb::Duration heartbeat_interval = std::chrono::seconds(1);
   lb::Duration dead_peer_timeout = std::chrono::seconds(5);
   lb::Duration handshake_timeout = std::chrono::seconds(5);

@@ -23,11 +23,11 @@ namespace lbd::repl {
 namespace {
 
 using namespace std::chrono_literals;
-using lb::asio::redirect_error;
-using lb::asio::steady_timer;
 using lb::error_code;
 using lb::tcp;
 using lb::use_awaitable;
+using lb::asio::redirect_error;
+using lb::asio::steady_timer;
 namespace asio = lb::asio;
 using awaitable_void = lb::awaitable<void>;
 
@@ -89,11 +89,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   struct Conn {
     Conn(asio::io_context& io, tcp::socket s, PeerSessionOptions o, PeerMemory& m,
          lb::SteadyTime now)
-        : socket(std::move(s)),
-          role(o.role),
-          session(std::move(o), m, now),
-          wake(io),
-          tick(io) {}
+        : socket(std::move(s)), role(o.role), session(std::move(o), m, now), wake(io), tick(io) {}
     tcp::socket socket;
     HandshakeRole role;
     PeerSession session;
@@ -167,7 +163,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
     bound_ = from_asio(acceptor_->local_endpoint(ec));
     const std::uint64_t gen = ++generation_;
     running_ = true;
-    next_dial_ = std::chrono::steady_clock::now();
+    next_dial_ = std::chrono::steady_clock::now() + dial_grace();
     backoff_ = config_.reconnect_interval;
     {
       std::lock_guard lock(mutex_);
@@ -176,8 +172,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
     auto self = shared_from_this();
     asio::co_spawn(io_, accept_loop(self, gen), lb::log_exceptions(log_, "repl accept loop"));
     asio::co_spawn(io_, dial_loop(self, gen), lb::log_exceptions(log_, "repl dial loop"));
-    log_->info("listening: address={} node_id={} peer={}", *bound_, config_.node_id,
-               config_.peer);
+    log_->info("listening: address={} node_id={} peer={}", *bound_, config_.node_id, config_.peer);
     return {};
   }
 
@@ -240,10 +235,16 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<Conn> start_conn(tcp::socket socket, HandshakeRole role);
   void handle(const std::shared_ptr<Conn>& c, SessionOutput out);
   void on_established(const std::shared_ptr<Conn>& c, bool full_resync);
-  void close(const std::shared_ptr<Conn>& c, const std::string& category,
-             const std::string& reason);
+  void close(std::shared_ptr<Conn> c, const std::string& category, const std::string& reason);
+  /// The node whose dialled session would lose the tie-break (it has the larger id) waits one
+  /// more reconnect_interval, so that after a start or a cut the pair rarely builds two
+  /// sessions (and two full resyncs) only to close one.
+  lb::Duration dial_grace() const {
+    const bool loses = !config_.peer_id.empty() && config_.node_id > config_.peer_id;
+    return loses ? config_.reconnect_interval : lb::Duration::zero();
+  }
   void schedule_dial() {
-    next_dial_ = std::chrono::steady_clock::now() + backoff_;
+    next_dial_ = std::chrono::steady_clock::now() + backoff_ + dial_grace();
     backoff_ = std::min<lb::Duration>(backoff_ * 2, config_.reconnect_max_interval);
     dial_timer_.cancel();
   }
@@ -261,8 +262,8 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
       ++frames;
     } else {
       count_error("encode");
-      warn_limited("encode", fmt::format("frame not sendable (field out of bounds): type={}",
-                                         frame_name(f)));
+      warn_limited("encode",
+                   fmt::format("frame not sendable (field out of bounds): type={}", frame_name(f)));
     }
   }
 
@@ -309,8 +310,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   bool logged_in_sync_sent_ = false;
   bool logged_in_sync_received_ = false;
   Role role_ = Role::unknown;
-  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::uint64_t>>
-      limiter_;
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> limiter_;
 
   // Written on the io thread under mutex_; status() reads them from any thread. The io thread
   // reads tables_ / conn_table_ without the lock (it is their only writer).
@@ -324,7 +324,8 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
 
 // ---- accepting and dialling -----------------------------------------------------------------
 
-awaitable_void Replicator::Impl::accept_loop(std::shared_ptr<Impl> /*keep_alive*/, std::uint64_t gen) {
+awaitable_void Replicator::Impl::accept_loop(std::shared_ptr<Impl> /*keep_alive*/,
+                                             std::uint64_t gen) {
   for (;;) {
     error_code ec;
     tcp::socket socket = co_await acceptor_->async_accept(redirect_error(use_awaitable, ec));
@@ -350,7 +351,8 @@ awaitable_void Replicator::Impl::accept_loop(std::shared_ptr<Impl> /*keep_alive*
   }
 }
 
-awaitable_void Replicator::Impl::dial_loop(std::shared_ptr<Impl> /*keep_alive*/, std::uint64_t gen) {
+awaitable_void Replicator::Impl::dial_loop(std::shared_ptr<Impl> /*keep_alive*/,
+                                           std::uint64_t gen) {
   while (gen == generation_) {
     if (!active_ && !outgoing_ && std::chrono::steady_clock::now() >= next_dial_) {
       co_await dial(gen);
@@ -478,11 +480,20 @@ void Replicator::Impl::on_established(const std::shared_ptr<Conn>& c, bool full_
   wake(*c);
 }
 
-void Replicator::Impl::close(const std::shared_ptr<Conn>& c, const std::string& category,
+void Replicator::Impl::close(std::shared_ptr<Conn> c, const std::string& category,
                              const std::string& reason) {
   if (c->closed) return;
   c->closed = true;
   error_code ignored;
+  if (!c->control.empty() && c->socket.is_open()) {
+    // Best effort, never blocking: the frames the session still had to say (typically our
+    // Auth) let the other side see *why* (a wrong secret is then logged on both nodes).
+    std::vector<std::uint8_t> last;
+    for (const auto& f : c->control) (void)encode(f, last);
+    c->control.clear();
+    c->socket.non_blocking(true, ignored);
+    c->socket.write_some(asio::buffer(last), ignored);
+  }
   c->socket.shutdown(tcp::socket::shutdown_both, ignored);
   c->socket.close(ignored);
   c->wake.cancel();
@@ -508,9 +519,11 @@ void Replicator::Impl::close(const std::shared_ptr<Conn>& c, const std::string& 
       outgoing_ = nullptr;
       if (running_) schedule_dial();
     }
-    if (!category.empty()) {
-      // Before authentication this is a refused peer (wrong secret, garbage, timeout).
-      warn_limited(category, fmt::format("session refused: remote={} reason={}", c->remote, reason));
+    if (!category.empty() && category != "io") {
+      // Before authentication this is a refused peer (wrong secret, garbage, timeout). A plain
+      // hang-up is not: it is how the losing session of a simultaneous dial ends.
+      warn_limited(category,
+                   fmt::format("session refused: remote={} reason={}", c->remote, reason));
     } else {
       log_->debug("session closed: remote={} reason={}", c->remote, reason);
     }
@@ -519,7 +532,8 @@ void Replicator::Impl::close(const std::shared_ptr<Conn>& c, const std::string& 
 
 // ---- reading --------------------------------------------------------------------------------
 
-awaitable_void Replicator::Impl::read_loop(std::shared_ptr<Impl> /*keep_alive*/, std::shared_ptr<Conn> c) {
+awaitable_void Replicator::Impl::read_loop(std::shared_ptr<Impl> /*keep_alive*/,
+                                           std::shared_ptr<Conn> c) {
   std::vector<std::uint8_t> buffer(kReadBufferSize);
   for (;;) {
     error_code ec;
@@ -602,8 +616,8 @@ void Replicator::Impl::apply_frame(Conn& c, const Frame& f) {
     // The peer's live connections come whole; ones it closed while we were apart must go.
     if (conn_table_ != nullptr) conn_table_->clear_remote();
   } else if (std::holds_alternative<ResyncEnd>(f)) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() -
-                                                                          c.resync_started);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - c.resync_started);
     {
       std::lock_guard lock(mutex_);
       ++stats_.resyncs_received;
@@ -751,7 +765,8 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
   co_return true;
 }
 
-awaitable_void Replicator::Impl::write_loop(std::shared_ptr<Impl> /*keep_alive*/, std::shared_ptr<Conn> c) {
+awaitable_void Replicator::Impl::write_loop(std::shared_ptr<Impl> /*keep_alive*/,
+                                            std::shared_ptr<Conn> c) {
   std::vector<std::uint8_t> out;
   std::size_t frames = 0;
   while (!c->closed) {
@@ -779,7 +794,8 @@ awaitable_void Replicator::Impl::write_loop(std::shared_ptr<Impl> /*keep_alive*/
   }
 }
 
-awaitable_void Replicator::Impl::tick_loop(std::shared_ptr<Impl> /*keep_alive*/, std::shared_ptr<Conn> c) {
+awaitable_void Replicator::Impl::tick_loop(std::shared_ptr<Impl> /*keep_alive*/,
+                                           std::shared_ptr<Conn> c) {
   // Fine enough for heartbeats and the dead-peer timeout, coarse enough to cost nothing.
   const auto period = std::clamp<lb::Duration>(config_.heartbeat_interval / 4, 5ms, 100ms);
   while (!c->closed) {

@@ -50,9 +50,9 @@ struct TableStatus {
 struct ReplicationStatus {
   std::string node_id;
   bool running = false;
-  bool connected = false;      // an authenticated session is up
-  std::string peer_id;         // of the current (or last) session
-  std::string peer_address;    // remote endpoint of the current session
+  bool connected = false;    // an authenticated session is up
+  std::string peer_id;       // of the current (or last) session
+  std::string peer_address;  // remote endpoint of the current session
   Role role = Role::unknown;
   bool peer_has_our_data = false;  // a full resync to the peer completed (this process's life)
   bool we_have_peer_data = false;  // a full resync from the peer completed (this process's life)

@@ -2,10 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "common/config/reader.hpp"
 
@@ -31,9 +31,10 @@ Read read(const std::string& text) {
 }
 
 const std::string kSecret = "0123456789abcdef0123456789abcdef";
-const std::string kMinimal = "[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
-                             "peer = \"127.0.0.2:7400\"\nsecret = \"" +
-                             kSecret + "\"\n";
+const std::string kMinimal =
+    "[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
+    "peer = \"127.0.0.2:7400\"\nsecret = \"" +
+    kSecret + "\"\n";
 
 }  // namespace
 
@@ -121,16 +122,18 @@ TEST_CASE("replication config: secret_file is read and its trailing newline drop
     std::ofstream out(path);
     out << kSecret << "\n";
   }
-  auto r = read("[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
-                "peer = \"127.0.0.2:7400\"\nsecret_file = \"" +
-                std::string(path) + "\"\n");
+  auto r = read(
+      "[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
+      "peer = \"127.0.0.2:7400\"\nsecret_file = \"" +
+      std::string(path) + "\"\n");
   std::remove(path);
   INFO(r.errors);
   REQUIRE(r.errors.empty());
   CHECK(r.config->secret == kSecret);
 
-  auto missing = read("[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
-                      "peer = \"127.0.0.2:7400\"\nsecret_file = \"/nonexistent/secret\"\n");
+  auto missing = read(
+      "[replication]\nnode_id = \"a\"\nlisten = \"127.0.0.1:7400\"\n"
+      "peer = \"127.0.0.2:7400\"\nsecret_file = \"/nonexistent/secret\"\n");
   CHECK(missing.errors.find("replication.secret_file: cannot read \"/nonexistent/secret\"") !=
         std::string::npos);
 }
@@ -143,16 +146,16 @@ TEST_CASE("replication config: node_id, listen and peer are required") {
 }
 
 TEST_CASE("replication config: bad ids, same endpoints and inconsistent timers are errors") {
-  auto r = read("[replication]\nnode_id = \"node a\"\npeer_id = \"node a\"\n"
-                "listen = \"127.0.0.1:7400\"\npeer = \"127.0.0.1:7400\"\nsecret = \"" +
-                kSecret + "\"\nheartbeat_interval = \"2s\"\ndead_peer_timeout = \"3s\"\n" +
-                "reconnect_interval = \"5s\"\nreconnect_max_interval = \"1s\"\n");
+  auto r = read(
+      "[replication]\nnode_id = \"node a\"\npeer_id = \"node a\"\n"
+      "listen = \"127.0.0.1:7400\"\npeer = \"127.0.0.1:7400\"\nsecret = \"" +
+      kSecret + "\"\nheartbeat_interval = \"2s\"\ndead_peer_timeout = \"3s\"\n" +
+      "reconnect_interval = \"5s\"\nreconnect_max_interval = \"1s\"\n");
   CHECK(r.errors.find("replication.node_id: must be 1..64 printable ASCII") != std::string::npos);
   CHECK(r.errors.find("replication.peer: must differ from listen") != std::string::npos);
   CHECK(r.errors.find("replication.dead_peer_timeout: must be at least twice") !=
         std::string::npos);
-  CHECK(r.errors.find("replication.reconnect_max_interval: must be at least") !=
-        std::string::npos);
+  CHECK(r.errors.find("replication.reconnect_max_interval: must be at least") != std::string::npos);
 }
 
 TEST_CASE("replication config: out-of-range values and unknown keys are reported with positions") {
