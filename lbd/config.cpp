@@ -71,6 +71,7 @@ GlobalConfig read_global(TableReader& t) {
   }
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
+  g.splice = t.boolean("splice", g.splice);
   t.reject_unknown_keys();
   return g;
 }
@@ -99,7 +100,7 @@ LimitsConfig read_limits(TableReader& t) {
   return c;
 }
 
-ServerConfig read_server(TableReader& t) {
+ServerConfig read_server(TableReader& t, const PoolHealthConfig& pool_health) {
   ServerConfig s;
   s.name = read_name(t);
   if (auto a = t.required_endpoint("address")) s.address = *a;
@@ -107,6 +108,7 @@ ServerConfig read_server(TableReader& t) {
   s.max_connections =
       static_cast<std::uint32_t>(t.integer("max_connections", s.max_connections, 0, kMaxU32));
   s.backup = t.boolean("backup", s.backup);
+  read_server_health(t, pool_health, s.health);
   t.reject_unknown_keys();
   return s;
 }
@@ -198,9 +200,10 @@ PoolConfig read_pool(TableReader& t) {
                                          {"v2", ProxyProtocolSend::v2}});
   p.upstream_keepalive =
       static_cast<std::uint32_t>(t.integer("upstream_keepalive", p.upstream_keepalive, 0, 100000));
+  read_pool_health(t, p.health);
   std::set<std::string> names;
   for (auto& s : t.tables("server")) {
-    auto server = read_server(s);
+    auto server = read_server(s, p.health);
     if (!server.name.empty() && !names.insert(server.name).second) {
       s.error("name",
               fmt::format("duplicate server name \"{}\" in pool \"{}\"", server.name, p.name));
