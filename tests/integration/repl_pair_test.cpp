@@ -48,7 +48,8 @@ TEST_CASE("replication: a peer that connects later gets the table with the TTL t
   REQUIRE(wait_until([&] { return has(*b.table, "new", "app2") && b.table->size() == 2; }));
   CHECK(remaining(*b.table, "old") == 20min);
   CHECK(remaining(*b.table, "new") == 30min);
-  CHECK(a.status().resyncs_sent == 1);
+  // A counts its resync once the last write returns, which may be after B applied it.
+  REQUIRE(wait_until([&] { return a.status().resyncs_sent == 1; }));
   CHECK(b.status().resyncs_received == 1);
 }
 
@@ -90,8 +91,8 @@ TEST_CASE("replication: restarting B brings a full resync in both directions") {
   CHECK(p.a.status().resyncs_received >= before.resyncs_received + 1);
 }
 
-TEST_CASE("replication: cutting the connection while A keeps updating; B converges and resumes") {
-  Pair p;
+TEST_CASE("replication: B converges and resumes after cuts while A keeps updating") {
+  Pair p(65536, /*b_dials=*/false);
   REQUIRE(wait_until([&] { return p.in_sync(); }));
   const auto resyncs = p.a.status().resyncs_sent;
   constexpr int kKeys = 3000;
@@ -119,8 +120,7 @@ TEST_CASE("replication: cutting the connection while A keeps updating; B converg
   CHECK(p.a.status().tables.at(0).backlog == 0);
 }
 
-TEST_CASE(
-    "replication: a journal overflow while apart becomes a full resync; memory stays bounded") {
+TEST_CASE("replication: a journal overflow while apart becomes a full resync with bounded memory") {
   Pair p(/*journal_a=*/64);
   REQUIRE(wait_until([&] { return p.in_sync(); }));
   const auto resyncs = p.a.status().resyncs_sent;
@@ -134,7 +134,7 @@ TEST_CASE(
   REQUIRE(wait_until([&] { return p.b.table->size() == 1000; }));
   // Once, or twice when both nodes dialled at the same moment and both sessions tried.
   CHECK(p.a.status().overflow_resyncs >= 1);
-  CHECK(p.a.status().resyncs_sent >= resyncs + 1);
+  REQUIRE(wait_until([&] { return p.a.status().resyncs_sent >= resyncs + 1; }));
 }
 
 TEST_CASE("replication: connection table entries replicate and find_remote answers on B") {
@@ -163,7 +163,8 @@ TEST_CASE("replication: connection table entries replicate and find_remote answe
   CHECK(s.tables[1].name == "@connections");
 }
 
-TEST_CASE("replication: both nodes write at once (active-active) and converge, nothing echoed") {
+TEST_CASE(
+    "replication: both nodes write at once (active-active) and converge with nothing echoed") {
   Pair p;
   REQUIRE(wait_until([&] { return p.in_sync(); }));
   constexpr int kKeys = 2000;
@@ -185,7 +186,7 @@ TEST_CASE("replication: both nodes write at once (active-active) and converge, n
   CHECK(p.a.status().updates_applied >= kKeys);
 }
 
-TEST_CASE("replication: both sides overwrite one key; last writer wins on both") {
+TEST_CASE("replication: when both sides overwrite one key the last writer wins on both") {
   Pair p;
   REQUIRE(wait_until([&] { return p.in_sync(); }));
   p.a.table->stick("k", "app1");

@@ -118,7 +118,7 @@ struct LogCapture {
 
 }  // namespace
 
-TEST_CASE("replication security: a peer with the wrong secret is refused, counted and logged") {
+TEST_CASE("replication security: a peer with the wrong secret is refused and counted and logged") {
   LogCapture log;
   Node a("a", "b", 1);
   Node intruder("b", "a", 2, 65536, "not-the-secret-not-the-secret-!!");
