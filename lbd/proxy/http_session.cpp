@@ -627,11 +627,19 @@ class HttpSession {
         cbuf_.clear();
       }
       watchdog_.disarm();
-      watchdog_.watch(&client_.socket, nullptr);
+      watchdog_.watch(nullptr, nullptr);
       log_->debug("http: upgraded listener={} client={} backend={}", listener_.name,
                   client_.info.peer.to_string(), backend_name_);
-      RelayOptions options{.client_idle = to.client_idle, .server_idle = to.server_idle};
-      co_await relay(client_.socket, up.conn.socket, worker_.relay_resources(), options);
+      // The relay takes both sockets over and this session ends, so a long-lived upgraded
+      // connection (WebSocket) holds the relay's state only, not the session's frames. The
+      // connection slot, the backend lease and the config stay alive until the relay is done.
+      RelayOptions options{.client_idle = to.client_idle,
+                           .server_idle = to.server_idle,
+                           .use_splice = cfg_.global.splice};
+      start_relay(std::move(client_.socket), std::move(up.conn.socket), worker_.relay_resources(),
+                  options,
+                  [config = client_.config, ticket = std::move(client_.ticket),
+                   lease = std::move(up.conn.lease)](const RelayResult&) {});
       co_return Next::close;
     }
 
