@@ -40,28 +40,28 @@ void Worker::stop_and_join() {
 
 void Worker::apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, StickyTables sticky,
                    std::vector<AcceptorSpec> added, std::vector<std::string> removed) {
-  lb::asio::post(io_, [this, config = std::move(config), pools = std::move(pools),
-                       sticky = std::move(sticky), added = std::move(added),
-                       removed = std::move(removed)]() mutable {
-    config_ = std::move(config);
-    sticky_ = std::move(sticky);
-    pools_.clear();
-    for (auto& p : pools) install_pool(std::move(p));
-    for (const auto& key : removed) {
-      if (auto it = acceptors_.find(key); it != acceptors_.end()) {
-        lb::error_code ignored;
-        it->second->acceptor.close(ignored);
-        acceptors_.erase(it);
-      }
-    }
-    for (auto& spec : added) {
-      if (draining_) {
-        ::close(spec.fd);
-      } else {
-        add_acceptor(std::move(spec));
-      }
-    }
-  });
+  lb::asio::post(
+      io_, [this, config = std::move(config), pools = std::move(pools), sticky = std::move(sticky),
+            added = std::move(added), removed = std::move(removed)]() mutable {
+        config_ = std::move(config);
+        sticky_ = std::move(sticky);
+        pools_.clear();
+        for (auto& p : pools) install_pool(std::move(p));
+        for (const auto& key : removed) {
+          if (auto it = acceptors_.find(key); it != acceptors_.end()) {
+            lb::error_code ignored;
+            it->second->acceptor.close(ignored);
+            acceptors_.erase(it);
+          }
+        }
+        for (auto& spec : added) {
+          if (draining_) {
+            ::close(spec.fd);
+          } else {
+            add_acceptor(std::move(spec));
+          }
+        }
+      });
 }
 
 void Worker::update_pool(PoolSnapshotPtr snapshot) {

@@ -732,7 +732,8 @@ class HttpSession {
     using Failure = std::pair<unsigned, std::string>;
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
-      const auto* b = worker_.pick(pool_name, PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+      const auto* b = worker_.pick(
+          pool_name, PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
       if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
@@ -762,8 +763,9 @@ class HttpSession {
       avoid = b;  // the worker's connect below retries the other servers
     }
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
-    auto r = co_await worker_.connect_upstream(pool_name, client_.info,
-                                               PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+    auto r = co_await worker_.connect_upstream(
+        pool_name, client_.info,
+        PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
     if (!r) {
       switch (r.error()) {
         case UpstreamError::no_backend:
@@ -1053,8 +1055,8 @@ class HttpSession {
         } else {
           const CookieCodec codec(p.cookie.keys, p.cookie.max_age);
           res.insert(http::field::set_cookie,
-                     set_cookie_header(p.cookie, codec.encode(backend->name,
-                                                              std::chrono::system_clock::now())));
+                     set_cookie_header(
+                         p.cookie, codec.encode(backend->name, std::chrono::system_clock::now())));
         }
         return;
       case PersistenceMode::source_ip:

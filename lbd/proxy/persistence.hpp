@@ -19,8 +19,8 @@ const Backend* sticky_target(const PoolSnapshot* snapshot, std::string_view serv
 /// One request's (or connection's) view of a stick table.
 struct StickyChoice {
   std::shared_ptr<StickyTable> table;
-  std::string key;                // empty: no key, persistence does not apply
-  bool had_entry = false;         // the table knew the key
+  std::string key;                  // empty: no key, persistence does not apply
+  bool had_entry = false;           // the table knew the key
   const Backend* prefer = nullptr;  // the persisted backend when it still serves; PickContext
 };
 

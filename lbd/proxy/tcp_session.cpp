@@ -15,10 +15,10 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   // Persistence: only source_ip is possible without HTTP (the loader refuses other modes here).
   StickyChoice sticky;
   if (pool->persistence.mode == PersistenceMode::source_ip) {
-    sticky = lookup_sticky(worker, pool->name,
-                           stick_key::from_address(client.info.peer.address,
-                                                   pool->persistence.ipv4_mask,
-                                                   pool->persistence.ipv6_mask));
+    sticky =
+        lookup_sticky(worker, pool->name,
+                      stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
+                                              pool->persistence.ipv6_mask));
   }
   auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
                                                 PickContext{.prefer = sticky.prefer});
