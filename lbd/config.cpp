@@ -9,6 +9,7 @@
 #include "common/config/reader.hpp"
 #include "common/log.hpp"
 #include "lbd/balance/hash_key.hpp"
+#include "lbd/sticky/persistence_config.hpp"
 
 namespace lbd {
 
@@ -201,6 +202,7 @@ PoolConfig read_pool(TableReader& t) {
   p.upstream_keepalive =
       static_cast<std::uint32_t>(t.integer("upstream_keepalive", p.upstream_keepalive, 0, 100000));
   read_pool_health(t, p.health);
+  if (auto persistence = t.table("persistence")) p.persistence = read_persistence(*persistence);
   std::set<std::string> names;
   for (auto& s : t.tables("server")) {
     auto server = read_server(s, p.health);
@@ -335,6 +337,14 @@ Config read_config(TableReader root, const std::string& file) {
     }
     if (!listener.default_pool.empty() && !pool_names.contains(listener.default_pool)) {
       l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
+    } else if (listener.mode == ListenerMode::tcp) {
+      // A TCP listener sees no HTTP: only the client address can key persistence there.
+      const auto mode = c.find_pool(listener.default_pool)->persistence.mode;
+      if (mode != PersistenceMode::none && mode != PersistenceMode::source_ip) {
+        l.error("pool", fmt::format("pool \"{}\" uses persistence mode \"{}\", which needs "
+                                    "mode = \"http\" (tcp listeners support source_ip only)",
+                                    listener.default_pool, persistence_mode_name(mode)));
+      }
     }
     auto routes = l.tables("route");  // positions for route errors
     for (std::size_t i = 0; i < listener.routes.size() && i < routes.size(); ++i) {

@@ -11,6 +11,7 @@
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
 
 namespace lbd {
@@ -51,6 +52,7 @@ struct PoolConfig {
   ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;
   std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server
   PoolHealthConfig health;                // [pool.health] and [pool.outlier] (#5)
+  PersistenceOptions persistence;         // [pool.persistence] (#6)
   std::vector<ServerConfig> servers;
 };
 

@@ -64,6 +64,7 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   });
   if (!server->apply(config, errors)) return nullptr;
   for (auto& w : server->workers_) w->start();
+  server->schedule_sticky_expiry();
   return server;
 }
 
@@ -107,13 +108,14 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
         it != runtimes_.end() ? it->second : std::make_shared<proxy::ListenerRuntime>(l.name);
   }
   auto pools = registry_.rebuild(*config);
+  auto sticky = sticky_.rebuild(*config);
   for (unsigned i = 0; i < n; ++i) {
     std::vector<AcceptorSpec> added;
     for (auto& [key, sockets] : opened) {
       const auto& g = next[key];
       added.push_back(AcceptorSpec{key, g.listener, sockets[i].release(), runtimes[g.listener]});
     }
-    workers_[i]->apply(config, pools, std::move(added), removed);
+    workers_[i]->apply(config, pools, sticky, std::move(added), removed);
   }
   {
     std::lock_guard lock(groups_mutex_);
@@ -178,6 +180,17 @@ void Server::poll_drain() {
   drain_timer_.expires_after(std::chrono::milliseconds(20));
   drain_timer_.async_wait([this](const lb::error_code& ec) {
     if (!ec) poll_drain();
+  });
+}
+
+void Server::schedule_sticky_expiry() {
+  // Lookups already treat expired entries as misses; this pass frees their memory and journals
+  // the expiry for the peer.
+  sticky_timer_.expires_after(std::chrono::seconds(1));
+  sticky_timer_.async_wait([this](const lb::error_code& ec) {
+    if (ec || draining_) return;
+    if (const auto n = sticky_.expire(); n > 0) log_->debug("persistence: expired entries={}", n);
+    schedule_sticky_expiry();
   });
 }
 

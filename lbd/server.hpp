@@ -44,6 +44,8 @@ class Server {
 
   /// Thread-safe observers (tests, admin).
   std::vector<lb::Endpoint> bound(const std::string& listener) const;
+  /// The stick tables of the running config by pool name (the replicator registers these).
+  StickyRegistry& sticky_tables() { return sticky_; }
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
@@ -69,6 +71,7 @@ class Server {
   void reload();
   void shutdown();
   void poll_drain();
+  void schedule_sticky_expiry();
 
   const std::string config_path_;
   lb::asio::io_context control_{1};
@@ -77,6 +80,7 @@ class Server {
   std::atomic<std::uint32_t> active_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   UpstreamRegistry registry_;
+  StickyRegistry sticky_{lb::SteadyClock::instance()};
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
@@ -86,6 +90,7 @@ class Server {
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   lb::asio::steady_timer drain_timer_{control_};
+  lb::asio::steady_timer sticky_timer_{control_};
 };
 
 }  // namespace lbd

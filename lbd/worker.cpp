@@ -38,28 +38,30 @@ void Worker::stop_and_join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools,
+void Worker::apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, StickyTables sticky,
                    std::vector<AcceptorSpec> added, std::vector<std::string> removed) {
-  lb::asio::post(io_, [this, config = std::move(config), pools = std::move(pools),
-                       added = std::move(added), removed = std::move(removed)]() mutable {
-    config_ = std::move(config);
-    pools_.clear();
-    for (auto& p : pools) install_pool(std::move(p));
-    for (const auto& key : removed) {
-      if (auto it = acceptors_.find(key); it != acceptors_.end()) {
-        lb::error_code ignored;
-        it->second->acceptor.close(ignored);
-        acceptors_.erase(it);
-      }
-    }
-    for (auto& spec : added) {
-      if (draining_) {
-        ::close(spec.fd);
-      } else {
-        add_acceptor(std::move(spec));
-      }
-    }
-  });
+  lb::asio::post(
+      io_, [this, config = std::move(config), pools = std::move(pools), sticky = std::move(sticky),
+            added = std::move(added), removed = std::move(removed)]() mutable {
+        config_ = std::move(config);
+        sticky_ = std::move(sticky);
+        pools_.clear();
+        for (auto& p : pools) install_pool(std::move(p));
+        for (const auto& key : removed) {
+          if (auto it = acceptors_.find(key); it != acceptors_.end()) {
+            lb::error_code ignored;
+            it->second->acceptor.close(ignored);
+            acceptors_.erase(it);
+          }
+        }
+        for (auto& spec : added) {
+          if (draining_) {
+            ::close(spec.fd);
+          } else {
+            add_acceptor(std::move(spec));
+          }
+        }
+      });
 }
 
 void Worker::update_pool(PoolSnapshotPtr snapshot) {
@@ -181,7 +183,17 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
 const Backend* Worker::pick(std::string_view pool, const PickContext& ctx) {
   auto it = pools_.find(pool);
   if (it == pools_.end()) return nullptr;
+  // The session resolved `prefer` against a snapshot of this pool; it must still be current
+  // (a health update between the lookup and the pick may have dropped the backend).
+  if (ctx.prefer && ctx.prefer != ctx.avoid && it->second.snapshot->accepts_sticky(ctx.prefer)) {
+    return ctx.prefer;
+  }
   return it->second.balancer->pick(ctx);
+}
+
+std::shared_ptr<StickyTable> Worker::sticky_table(std::string_view pool) const {
+  auto it = sticky_.find(pool);
+  return it == sticky_.end() ? nullptr : it->second;
 }
 
 PoolSnapshotPtr Worker::pool_snapshot(std::string_view pool) const {

@@ -13,6 +13,7 @@
 #include "common/asio.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/worker_context.hpp"
+#include "lbd/sticky/sticky_registry.hpp"
 
 namespace lbd {
 
@@ -38,9 +39,10 @@ class Worker final : public proxy::WorkerContext {
   void stop_and_join();
 
   // Posted from the control thread; run on the worker's thread.
-  /// New config snapshot, all pool snapshots of it, listening sockets to add and keys to close.
-  void apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, std::vector<AcceptorSpec> added,
-             std::vector<std::string> removed);
+  /// New config snapshot, all pool snapshots of it, its stick tables, listening sockets to add and
+  /// keys to close.
+  void apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, StickyTables sticky,
+             std::vector<AcceptorSpec> added, std::vector<std::string> removed);
   /// A new snapshot of one pool (health changes); ignored for a pool the config does not have.
   void update_pool(PoolSnapshotPtr snapshot);
   /// Closes every acceptor and sets draining(); open connections continue.
@@ -54,6 +56,7 @@ class Worker final : public proxy::WorkerContext {
   PoolSnapshotPtr pool_snapshot(std::string_view pool) const override;
   lb::awaitable<std::expected<proxy::UpstreamConnection, proxy::UpstreamError>> connect_upstream(
       std::string_view pool, const proxy::ClientInfo& client, PickContext ctx) override;
+  std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const override;
   proxy::RelayResources& relay_resources() override { return relay_resources_; }
   proxy::WorkerCounters& counters() override { return counters_; }
   const std::shared_ptr<spdlog::logger>& logger() const override { return log_; }
@@ -87,6 +90,7 @@ class Worker final : public proxy::WorkerContext {
   std::shared_ptr<spdlog::logger> log_;
   ConfigPtr config_;
   std::map<std::string, PoolState, std::less<>> pools_;
+  StickyTables sticky_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
   bool draining_ = false;

@@ -17,6 +17,10 @@ struct PickContext {
   std::optional<std::uint64_t> hash;
   /// A backend to avoid (the one whose connect just failed), if another is available.
   const Backend* avoid = nullptr;
+  /// A backend the client is bound to by session persistence (a candidate or a draining server of
+  /// the current snapshot). The worker returns it without asking the balancer unless it is `avoid`;
+  /// balancers ignore it.
+  const Backend* prefer = nullptr;
 };
 
 /// Picks backends for one pool on one worker. Not thread-safe: each worker owns its balancers.

@@ -24,9 +24,13 @@
 
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
+#include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/router.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
+#include "lbd/sticky/cookie_codec.hpp"
+#include "lbd/sticky/cookie_header.hpp"
+#include "lbd/sticky/key_derivation.hpp"
 
 namespace lbd::proxy {
 
@@ -456,6 +460,7 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
+    prepare_persistence(*pool, pool_name, req.base());
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
     remove_hop_by_hop(req.base(), upgrade);
@@ -657,6 +662,7 @@ class HttpSession {
       keep_client = false;
     }
 
+    finish_persistence(res.base(), up.conn.lease.backend());
     remove_hop_by_hop(res.base(), false);
     add_via(res.base(), res.version());
     if (!keep_client) {
@@ -726,7 +732,8 @@ class HttpSession {
     using Failure = std::pair<unsigned, std::string>;
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
-      const auto* b = worker_.pick(pool_name, PickContext{.hash = std::nullopt, .avoid = avoid});
+      const auto* b = worker_.pick(
+          pool_name, PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
       if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
@@ -756,8 +763,9 @@ class HttpSession {
       avoid = b;  // the worker's connect below retries the other servers
     }
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
-    auto r = co_await worker_.connect_upstream(pool_name, client_.info,
-                                               PickContext{.hash = std::nullopt, .avoid = avoid});
+    auto r = co_await worker_.connect_upstream(
+        pool_name, client_.info,
+        PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
     if (!r) {
       switch (r.error()) {
         case UpstreamError::no_backend:
@@ -959,6 +967,118 @@ class HttpSession {
     cbuf_.clear();
   }
 
+  /// Session persistence, request side: finds the server this request is bound to (cookie or
+  /// stick table) into sticky_.prefer, and strips lbd's cookie when `indirect`.
+  void prepare_persistence(const PoolConfig& pool, const std::string& pool_name,
+                           http::fields& fields) {
+    sticky_ = StickyChoice{};
+    cookie_server_.clear();
+    persist_pool_ = &pool;
+    const auto& p = pool.persistence;
+    switch (p.mode) {
+      case PersistenceMode::none:
+        persist_pool_ = nullptr;
+        return;
+      case PersistenceMode::cookie: {
+        auto it = fields.find(http::field::cookie);
+        if (it == fields.end()) return;
+        const std::string header(sv(it->value()));
+        const auto value = stick_key::cookie_value(header, p.cookie.name);
+        if (!value) return;
+        const auto verified = CookieCodec(p.cookie.keys, p.cookie.max_age)
+                                  .verify(*value, std::chrono::system_clock::now());
+        if (verified.claims) {
+          auto snapshot = worker_.pool_snapshot(pool_name);
+          sticky_.prefer = sticky_target(snapshot.get(), verified.claims->server);
+          if (sticky_.prefer) {
+            cookie_server_ = verified.claims->server;
+          } else {
+            worker_.counters().sticky_repicks.fetch_add(1, std::memory_order_relaxed);
+          }
+        } else {
+          worker_.counters().sticky_cookie_rejected.fetch_add(1, std::memory_order_relaxed);
+          log_->debug("persistence: pool={} client={} cookie refused", pool_name,
+                      client_.info.peer.to_string());
+        }
+        if (p.cookie.indirect) {
+          const auto rest = remove_cookie(header, p.cookie.name);
+          if (rest.empty()) {
+            fields.erase(http::field::cookie);
+          } else {
+            fields.set(http::field::cookie, rest);
+          }
+        }
+        return;
+      }
+      case PersistenceMode::source_ip:
+        sticky_ = lookup_sticky(
+            worker_, pool_name,
+            stick_key::from_address(client_.info.peer.address, p.ipv4_mask, p.ipv6_mask));
+        return;
+      case PersistenceMode::header: {
+        std::string key;
+        if (auto it = fields.find(bsv(p.header)); it != fields.end()) {
+          key = stick_key::from_header_value(sv(it->value())).value_or("");
+        }
+        sticky_ = lookup_sticky(worker_, pool_name, std::move(key));
+        return;
+      }
+      case PersistenceMode::learned_cookie: {
+        std::optional<std::string> key;
+        if (auto it = fields.find(http::field::cookie); it != fields.end()) {
+          if (auto v = stick_key::cookie_value(sv(it->value()), p.learn_cookie)) {
+            key = stick_key::from_session_value(*v);
+          }
+        }
+        if (!key && !p.url_parameter.empty()) {
+          if (auto v = stick_key::url_parameter(target_, p.url_parameter)) {
+            key = stick_key::from_session_value(*v);
+          }
+        }
+        sticky_ = lookup_sticky(worker_, pool_name, key.value_or(""));
+        return;
+      }
+    }
+  }
+
+  /// Session persistence, response side (`backend` answered): issue or re-issue the cookie,
+  /// stick the request's key after a (re)pick, learn the backend's session cookie.
+  void finish_persistence(http::fields& res, const Backend* backend) {
+    if (!persist_pool_ || !backend) return;
+    const auto& p = persist_pool_->persistence;
+    switch (p.mode) {
+      case PersistenceMode::none:
+        return;
+      case PersistenceMode::cookie:
+        if (cookie_server_ == backend->name) {
+          worker_.counters().sticky_hits.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          const CookieCodec codec(p.cookie.keys, p.cookie.max_age);
+          res.insert(http::field::set_cookie,
+                     set_cookie_header(
+                         p.cookie, codec.encode(backend->name, std::chrono::system_clock::now())));
+        }
+        return;
+      case PersistenceMode::source_ip:
+      case PersistenceMode::header:
+        commit_sticky(worker_, sticky_, backend, true);
+        return;
+      case PersistenceMode::learned_cookie:
+        // A known session whose server went away is re-stuck; unknown values are learned below
+        // when the backend issues them.
+        commit_sticky(worker_, sticky_, backend, false);
+        if (!sticky_.table) return;
+        for (auto [it, end] = res.equal_range(http::field::set_cookie); it != end; ++it) {
+          const auto parsed = stick_key::parse_set_cookie(sv(it->value()));
+          if (!parsed || parsed->name != p.learn_cookie) continue;
+          if (auto key = stick_key::from_session_value(parsed->value)) {
+            sticky_.table->stick(*key, backend->name);
+          }
+        }
+        return;
+    }
+  }
+
   WorkerContext& worker_;
   ClientConnection client_;
   const Config& cfg_;
@@ -978,6 +1098,10 @@ class HttpSession {
   std::string_view method_ = "-";
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";
+  // Session persistence of the request in flight (see prepare_persistence).
+  const PoolConfig* persist_pool_ = nullptr;
+  StickyChoice sticky_;
+  std::string cookie_server_;  // cookie mode: the server a valid cookie named (empty: none)
 };
 
 }  // namespace

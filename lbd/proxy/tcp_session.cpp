@@ -1,7 +1,9 @@
 #include "lbd/proxy/tcp_session.hpp"
 
+#include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/upstream_connect.hpp"
+#include "lbd/sticky/key_derivation.hpp"
 
 namespace lbd::proxy {
 
@@ -10,8 +12,17 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   const ListenerConfig& listener = *client.info.listener;
   const PoolConfig* pool = config.find_pool(listener.default_pool);
   if (!pool) co_return;  // the loader guarantees the pool exists
+  // Persistence: only source_ip is possible without HTTP (the loader refuses other modes here).
+  StickyChoice sticky;
+  if (pool->persistence.mode == PersistenceMode::source_ip) {
+    sticky =
+        lookup_sticky(worker, pool->name,
+                      stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
+                                              pool->persistence.ipv6_mask));
+  }
   auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
-                                                PickContext{});
+                                                PickContext{.prefer = sticky.prefer});
+  if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
   if (!upstream) {
     worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
                           client.info.peer.to_string(), pool->name,

@@ -21,6 +21,9 @@
 //   connection to the picked backend); such a session must take a BackendLease itself.
 // - Byte relaying between two sockets (L4, or an HTTP Upgrade after 101) goes through relay() in
 //   lbd/proxy/relay.hpp, which uses this worker's pipe and buffer pools (relay_resources()).
+// - Session persistence (lbd/proxy/persistence.hpp): a session derives the pool's stick key,
+//   looks it up (`lookup()` on the request path), passes the persisted server as
+//   PickContext::prefer, and sticks only after a (re)pick chose another server.
 // - `extension_slot()` is one opaque per-worker slot a session kind may use for its own per-worker
 //   state (e.g. the HTTP upstream keep-alive pools); it is destroyed with the worker.
 // - The mode="http" entry point is `serve_http` below. It is DECLARED here and DEFINED by the L7
@@ -41,6 +44,8 @@
 #include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {
+
+class StickyTable;
 
 /// An immutable configuration snapshot shared by the control thread and the workers.
 using ConfigPtr = std::shared_ptr<const Config>;
@@ -156,6 +161,9 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> upstream_errors{0};   // connections that got no backend at all
   std::atomic<std::uint64_t> bytes_client_to_server{0};
   std::atomic<std::uint64_t> bytes_server_to_client{0};
+  std::atomic<std::uint64_t> sticky_hits{0};     // requests sent to their persisted server
+  std::atomic<std::uint64_t> sticky_repicks{0};  // persisted server down/maint/gone: re-picked
+  std::atomic<std::uint64_t> sticky_cookie_rejected{0};  // forged, altered or expired cookies
 };
 
 /// Everything a session needs from its worker. Implemented by lbd::Worker; single-threaded.
@@ -169,8 +177,9 @@ class WorkerContext {
   virtual unsigned index() const = 0;
   /// The newest configuration snapshot (sessions normally use ClientConnection::config).
   virtual const ConfigPtr& config() const = 0;
-  /// Picks a backend of `pool` with this worker's balancer; nullptr when the pool is unknown or
-  /// has no candidate. Does not count the connection: take a BackendLease for that.
+  /// Picks a backend of `pool` with this worker's balancer (or `ctx.prefer`, see PickContext);
+  /// nullptr when the pool is unknown or has no candidate. Does not count the connection: take a
+  /// BackendLease for that.
   virtual const Backend* pick(std::string_view pool, const PickContext& ctx) = 0;
   /// The current snapshot of `pool` (for BackendLease), or nullptr when unknown.
   virtual PoolSnapshotPtr pool_snapshot(std::string_view pool) const = 0;
@@ -178,6 +187,10 @@ class WorkerContext {
   /// avoiding the server that just failed; sends the pool's PROXY header built from `client`.
   virtual lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_upstream(
       std::string_view pool, const ClientInfo& client, PickContext ctx) = 0;
+  /// The stick table of `pool` (persistence modes source_ip / learned_cookie / header), or
+  /// nullptr. Thread-safe object shared by every worker and the replicator; valid while the
+  /// worker keeps the config snapshot it came with (keep the returned shared_ptr across awaits).
+  virtual std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const = 0;
   /// Pipe and buffer pools for relay().
   virtual RelayResources& relay_resources() = 0;
   virtual WorkerCounters& counters() = 0;

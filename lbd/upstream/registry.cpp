@@ -27,7 +27,14 @@ std::vector<PoolSnapshotPtr> UpstreamRegistry::rebuild(const Config& config) {
                                                   s.backup);
       }
       snap->backends.push_back(backend);
-      if (s.weight > 0) {
+      // Until health checks publish their own snapshots, the configured admin state decides:
+      // drain and maint take no new picks; drain still serves its sticky clients (states).
+      const AdminState admin = s.health.state;
+      snap->states.push_back(BackendState{.healthy = true,
+                                          .ejected = false,
+                                          .admin = admin,
+                                          .weight = admin == AdminState::ready ? s.weight : 0});
+      if (s.weight > 0 && admin == AdminState::ready) {
         (s.backup ? backups : snap->candidates).push_back(Candidate{backend.get(), s.weight});
       }
     }
