@@ -46,6 +46,9 @@
 namespace lbd {
 
 class StickyTable;
+namespace repl {
+class ConnTable;
+}
 
 /// An immutable configuration snapshot shared by the control thread and the workers.
 using ConfigPtr = std::shared_ptr<const Config>;
@@ -191,6 +194,9 @@ class WorkerContext {
   /// nullptr. Thread-safe object shared by every worker and the replicator; valid while the
   /// worker keeps the config snapshot it came with (keep the returned shared_ptr across awaits).
   virtual std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const = 0;
+  /// The process's connection table (live proxied connections, replicated to the peer), which
+  /// outlives every worker. Thread-safe.
+  virtual repl::ConnTable& conn_table() = 0;
   /// Pipe and buffer pools for relay().
   virtual RelayResources& relay_resources() = 0;
   virtual WorkerCounters& counters() = 0;

@@ -42,6 +42,8 @@ struct ReplicationConfig {
   /// equal); without it, a hash of `node_id` (1 in 256 pairs collide: ties then keep each
   /// side's own entry until the next write).
   std::uint8_t version_tag() const;
+
+  friend bool operator==(const ReplicationConfig&, const ReplicationConfig&) = default;
 };
 
 /// Reads the optional `[replication]` table of `root` (the document root). nullopt when the
