@@ -8,6 +8,7 @@
 
 #include "common/config/reader.hpp"
 #include "common/log.hpp"
+#include "lbd/balance/hash_key.hpp"
 
 namespace lbd {
 
@@ -70,6 +71,7 @@ GlobalConfig read_global(TableReader& t) {
   }
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
+  g.splice = t.boolean("splice", g.splice);
   t.reject_unknown_keys();
   return g;
 }
@@ -98,7 +100,7 @@ LimitsConfig read_limits(TableReader& t) {
   return c;
 }
 
-ServerConfig read_server(TableReader& t) {
+ServerConfig read_server(TableReader& t, const PoolHealthConfig& pool_health) {
   ServerConfig s;
   s.name = read_name(t);
   if (auto a = t.required_endpoint("address")) s.address = *a;
@@ -106,26 +108,91 @@ ServerConfig read_server(TableReader& t) {
   s.max_connections =
       static_cast<std::uint32_t>(t.integer("max_connections", s.max_connections, 0, kMaxU32));
   s.backup = t.boolean("backup", s.backup);
+  read_server_health(t, pool_health, s.health);
   t.reject_unknown_keys();
   return s;
+}
+
+bool is_prime(std::uint64_t n) {
+  if (n < 2) return false;
+  for (std::uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+// The balancing keys of a [[pool]] (issue #4). `server_count` lets the Maglev table size be
+// checked against the pool it serves.
+BalanceOptions read_balance(TableReader& t, std::size_t server_count) {
+  BalanceOptions b;
+  b.algorithm = t.enumeration("algorithm", b.algorithm,
+                              {{"round_robin", Algorithm::round_robin},
+                               {"least_conn", Algorithm::least_conn},
+                               {"p2c", Algorithm::p2c},
+                               {"random", Algorithm::random},
+                               {"least_time", Algorithm::least_time},
+                               {"source_hash", Algorithm::source_hash},
+                               {"ring_hash", Algorithm::ring_hash},
+                               {"maglev", Algorithm::maglev},
+                               {"agent", Algorithm::agent}});
+  if (t.has("hash_key")) {
+    const auto text = t.string("hash_key", "source_ip");
+    if (auto key = parse_hash_key(text)) {
+      b.hash_key = *key;
+    } else {
+      t.error("hash_key", fmt::format("invalid hash key \"{}\"; expected \"source_ip\", "
+                                      "\"header:NAME\", \"cookie:NAME\" or \"path\"",
+                                      text));
+    }
+  }
+  b.ring_virtual_nodes =
+      static_cast<std::uint32_t>(t.integer("ring_virtual_nodes", b.ring_virtual_nodes, 1, 10'000));
+  // Up to 2^24 slots (64 MiB of table per worker at most); prime so every permutation is full.
+  constexpr std::int64_t kMaxMaglev = 1 << 24;
+  b.maglev_table_size = static_cast<std::uint32_t>(
+      t.integer("maglev_table_size", b.maglev_table_size, 2, kMaxMaglev));
+  if (t.has("maglev_table_size")) {
+    if (!is_prime(b.maglev_table_size)) {
+      t.error("maglev_table_size", fmt::format("{} is not prime", b.maglev_table_size));
+    } else if (b.algorithm == Algorithm::maglev &&
+               b.maglev_table_size < 100 * static_cast<std::uint64_t>(server_count)) {
+      t.error("maglev_table_size",
+              fmt::format("{} is smaller than 100 × {} servers; use a prime ≥ {}",
+                          b.maglev_table_size, server_count, 100 * server_count));
+    }
+  } else if (b.algorithm == Algorithm::maglev && 100 * server_count > b.maglev_table_size) {
+    t.error("maglev_table_size",
+            fmt::format("the default 65537 is smaller than 100 × {} servers; set a prime ≥ {}",
+                        server_count, 100 * server_count));
+  }
+  b.hash_balance_factor = t.number("hash_balance_factor", b.hash_balance_factor, 0.0, 100.0);
+  if (b.hash_balance_factor != 0.0 && b.hash_balance_factor < 1.0) {
+    t.error("hash_balance_factor",
+            fmt::format("{} is below 1.0; use 0 (off) or a factor ≥ 1.0 such as 1.25",
+                        b.hash_balance_factor));
+  }
+  b.least_time_decay = t.duration("least_time_decay", b.least_time_decay,
+                                  std::chrono::milliseconds(1), std::chrono::hours(1));
+  b.agent.port = static_cast<std::uint16_t>(t.integer("agent_port", b.agent.port, 0, 65535));
+  b.agent.interval = t.duration("agent_interval", b.agent.interval, std::chrono::milliseconds(10),
+                                std::chrono::hours(1));
+  b.agent.timeout = t.duration("agent_timeout", b.agent.timeout, std::chrono::milliseconds(1),
+                               std::chrono::minutes(1));
+  if (b.algorithm == Algorithm::agent && b.agent.port == 0) {
+    t.error("agent_port", "algorithm \"agent\" needs agent_port (1..65535)");
+  }
+  if (b.algorithm != Algorithm::agent && b.agent.port != 0) {
+    t.error("agent_port", "agent_port is only used with algorithm = \"agent\"");
+  }
+  if (b.agent.timeout > b.agent.interval) {
+    t.error("agent_timeout", "agent_timeout must not exceed agent_interval");
+  }
+  return b;
 }
 
 PoolConfig read_pool(TableReader& t) {
   PoolConfig p;
   p.name = read_name(t);
-  p.balance.algorithm = t.enumeration("algorithm", p.balance.algorithm,
-                                      {{"round_robin", Algorithm::round_robin},
-                                       {"least_conn", Algorithm::least_conn},
-                                       {"p2c", Algorithm::p2c},
-                                       {"random", Algorithm::random},
-                                       {"least_time", Algorithm::least_time},
-                                       {"source_hash", Algorithm::source_hash},
-                                       {"ring_hash", Algorithm::ring_hash},
-                                       {"maglev", Algorithm::maglev},
-                                       {"agent", Algorithm::agent}});
-  if (p.balance.algorithm != Algorithm::round_robin) {
-    t.error("algorithm", "only \"round_robin\" is implemented so far (issue #4)");
-  }
   p.connect_retries = static_cast<std::uint32_t>(t.integer("connect_retries", 2, 0, 16));
   p.send_proxy_protocol = t.enumeration("send_proxy_protocol", p.send_proxy_protocol,
                                         {{"off", ProxyProtocolSend::off},
@@ -133,9 +200,10 @@ PoolConfig read_pool(TableReader& t) {
                                          {"v2", ProxyProtocolSend::v2}});
   p.upstream_keepalive =
       static_cast<std::uint32_t>(t.integer("upstream_keepalive", p.upstream_keepalive, 0, 100000));
+  read_pool_health(t, p.health);
   std::set<std::string> names;
   for (auto& s : t.tables("server")) {
-    auto server = read_server(s);
+    auto server = read_server(s, p.health);
     if (!server.name.empty() && !names.insert(server.name).second) {
       s.error("name",
               fmt::format("duplicate server name \"{}\" in pool \"{}\"", server.name, p.name));
@@ -143,6 +211,7 @@ PoolConfig read_pool(TableReader& t) {
     p.servers.push_back(std::move(server));
   }
   if (p.servers.empty()) t.error_here(fmt::format("pool \"{}\" has no [[pool.server]]", p.name));
+  p.balance = read_balance(t, p.servers.size());
   t.reject_unknown_keys();
   return p;
 }

@@ -11,6 +11,7 @@
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/upstream/health_config.hpp"
 
 namespace lbd {
 
@@ -40,6 +41,7 @@ struct ServerConfig {
   std::uint32_t weight = 1;
   std::uint32_t max_connections = 0;  // 0 = unlimited
   bool backup = false;
+  ServerHealthConfig health;  // checks (pool's + overrides), slow_start, admin state (#5)
 };
 
 struct PoolConfig {
@@ -48,6 +50,7 @@ struct PoolConfig {
   std::uint32_t connect_retries = 2;
   ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;
   std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server
+  PoolHealthConfig health;                // [pool.health] and [pool.outlier] (#5)
   std::vector<ServerConfig> servers;
 };
 
@@ -87,6 +90,7 @@ struct GlobalConfig {
   unsigned workers = 0;  // 0 = "auto" (one per CPU)
   std::string log_level = "info";
   nanoseconds drain_timeout = std::chrono::seconds(30);
+  bool splice = true;  // L4 relays use splice(2); false = read/write copy
 };
 
 struct Config {

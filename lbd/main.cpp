@@ -1,11 +1,16 @@
 // lbd: the load-balancer daemon. Parses the command line, loads the config, runs the server.
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "lbd/config.hpp"
+#include "lbd/server.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"lbd - reverse proxy load balancer (lbpair)"};
@@ -32,8 +37,17 @@ int main(int argc, char** argv) {
   }
   lb::log::init(*lb::log::parse_level(config.global.log_level));
   auto log = lb::log::get("lbd");
-  log->info("starting: version={} config={} listeners={} pools={}", LBPAIR_VERSION, config_path,
-            config.listeners.size(), config.pools.size());
-  log->error("the proxy data plane is not built yet (issue #3); exiting");
-  return 1;
+  std::vector<std::string> errors;
+  // Workers accept as soon as they exist; a SIGTERM before Server::run installs its handler must
+  // wait (pending) rather than kill lbd mid-start. Worker threads inherit the block.
+  lb::block_daemon_signals();
+  auto server = lbd::Server::create(config_path, errors);
+  if (!server) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr, "lbd: cannot start: %zu error(s)\n", errors.size());
+    return 2;
+  }
+  log->info("started: version={} config={} pid={} {}", LBPAIR_VERSION, config_path, ::getpid(),
+            server->describe());
+  return server->run(/*handle_signals=*/true);
 }

@@ -1,6 +1,14 @@
 // The one switch from a pool's configured algorithm to its implementation.
+#include "lbd/balance/agent.hpp"
 #include "lbd/balance/balancer.hpp"
+#include "lbd/balance/least_conn.hpp"
+#include "lbd/balance/least_time.hpp"
+#include "lbd/balance/maglev.hpp"
+#include "lbd/balance/p2c.hpp"
+#include "lbd/balance/random.hpp"
+#include "lbd/balance/ring_hash.hpp"
 #include "lbd/balance/round_robin.hpp"
+#include "lbd/balance/source_hash.hpp"
 
 namespace lbd {
 
@@ -33,10 +41,24 @@ std::unique_ptr<Balancer> make_balancer(const BalanceOptions& options, PoolSnaps
   switch (options.algorithm) {
     case Algorithm::round_robin:
       return std::make_unique<RoundRobinBalancer>(std::move(snapshot), seed);
-    default:
-      // The other algorithms land with issue #4; until then the config loader refuses them.
-      return nullptr;
+    case Algorithm::least_conn:
+      return std::make_unique<LeastConnBalancer>(std::move(snapshot), seed);
+    case Algorithm::p2c:
+      return std::make_unique<P2cBalancer>(std::move(snapshot), seed);
+    case Algorithm::random:
+      return std::make_unique<RandomBalancer>(std::move(snapshot), seed);
+    case Algorithm::least_time:
+      return std::make_unique<LeastTimeBalancer>(std::move(snapshot), seed);
+    case Algorithm::source_hash:
+      return std::make_unique<SourceHashBalancer>(std::move(snapshot), seed);
+    case Algorithm::ring_hash:
+      return std::make_unique<RingHashBalancer>(std::move(snapshot), options, seed);
+    case Algorithm::maglev:
+      return std::make_unique<MaglevBalancer>(std::move(snapshot), options, seed);
+    case Algorithm::agent:
+      return std::make_unique<AgentBalancer>(std::move(snapshot), seed);
   }
+  return nullptr;
 }
 
 }  // namespace lbd

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lbd/balance/balancer.hpp"
+#include "lbd/balance/smooth_wrr.hpp"
 
 namespace lbd {
 
@@ -12,12 +13,13 @@ class RoundRobinBalancer final : public Balancer {
  public:
   /// `seed` rotates the starting point so that workers begin on different backends.
   RoundRobinBalancer(PoolSnapshotPtr snapshot, std::uint64_t seed);
+  /// O(1) from the precomputed cycle (O(n) for pools whose cycle is too long to precompute).
   const Backend* pick(const PickContext& ctx) override;
 
  private:
   PoolSnapshotPtr snapshot_;
-  std::vector<std::int64_t> current_;  // per candidate: the running "current weight"
-  std::int64_t total_weight_ = 0;
+  std::vector<Candidate> candidates_;  // weight > 0 only
+  SmoothWrr wrr_;
 };
 
 }  // namespace lbd

@@ -34,6 +34,10 @@ struct Backend {
   mutable std::atomic<std::uint64_t> latency_ewma_ns{0};
   /// Monotonic time (ns) of the last latency sample, for EWMA decay.
   mutable std::atomic<std::int64_t> latency_stamp_ns{0};
+  /// What the backend's agent last reported (weight percent and up/drain/down), packed by
+  /// lbd/balance/agent_report.hpp; written by the AgentPoller, read by the agent balancer.
+  /// The initial value means "100 %, up".
+  mutable std::atomic<std::uint32_t> agent_status{100};
 };
 
 }  // namespace lbd

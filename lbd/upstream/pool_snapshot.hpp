@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "lbd/upstream/admin_state.hpp"
 #include "lbd/upstream/backend.hpp"
 
 namespace lbd {
@@ -19,6 +20,19 @@ struct Candidate {
   std::uint32_t weight = 1;
 };
 
+/// What the health subsystem knows about one backend when the snapshot was built (issue #5).
+struct BackendState {
+  bool healthy = true;   // active checks say up (or no active check)
+  bool ejected = false;  // passive outlier detection has ejected it for a while
+  AdminState admin = AdminState::ready;
+  std::uint32_t weight = 0;  // effective weight (0 when not a candidate)
+
+  /// May this backend serve a client that is already bound to it (a sticky client, a retried
+  /// keep-alive)? Yes when it is healthy, not ejected and not in maintenance; draining backends
+  /// and weight-0 backends still serve their existing clients.
+  bool serves_existing() const { return healthy && !ejected && admin != AdminState::maint; }
+};
+
 struct PoolSnapshot {
   std::string pool_name;
   std::uint64_t generation = 0;
@@ -26,6 +40,32 @@ struct PoolSnapshot {
   std::vector<std::shared_ptr<const Backend>> backends;
   /// The backends that may take new picks now, in config order, weight > 0.
   std::vector<Candidate> candidates;
+  /// Index-aligned with `backends` (empty when a snapshot was built without health state, e.g.
+  /// in balancer tests: then every backend counts as healthy and ready).
+  std::vector<BackendState> states;
+  /// True when `candidates` are backup servers because no primary can take new picks.
+  bool using_backups = false;
+
+  /// The health/admin state of `b` (nullptr when `b` is not in this snapshot or states is empty).
+  const BackendState* state_of(const Backend* b) const {
+    for (std::size_t i = 0; i < backends.size() && i < states.size(); ++i) {
+      if (backends[i].get() == b) return &states[i];
+    }
+    return nullptr;
+  }
+  /// For session persistence: may a sticky client bound to `b` keep going there? True for
+  /// candidates and for draining backends; false for down, ejected, maintenance or unknown ones.
+  bool accepts_sticky(const Backend* b) const {
+    if (states.empty()) return find_candidate(b);
+    const auto* s = state_of(b);
+    return s != nullptr && s->serves_existing();
+  }
+  bool find_candidate(const Backend* b) const {
+    for (const auto& c : candidates) {
+      if (c.backend == b) return true;
+    }
+    return false;
+  }
 
   /// Finds a backend by name among all backends (nullptr when absent).
   const Backend* find(std::string_view name) const {

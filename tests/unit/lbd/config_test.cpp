@@ -88,3 +88,18 @@ address = "127.0.0.1:2"
   CHECK(text.find("bad.toml:14:8: pool[0].server[1].name: duplicate server name") !=
         std::string::npos);
 }
+
+TEST_CASE("lbd config: global.splice defaults to true, reads false, rejects a non-boolean") {
+  const std::string rest =
+      "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"tcp\"\npool = \"p\"\n"
+      "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  Diagnostics d1, d2, d3;
+  CHECK(lbd::load_config_from_string(rest, "t.toml", d1).global.splice);
+  CHECK_FALSE(lbd::load_config_from_string("[global]\nsplice = false\n" + rest, "t.toml", d2)
+                  .global.splice);
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  lbd::load_config_from_string("[global]\nsplice = 3\n" + rest, "t.toml", d3);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3.items()[0].key_path.find("splice") != std::string::npos);
+}

@@ -1,0 +1,51 @@
+#include "lbd/proxy/tcp_session.hpp"
+
+#include "lbd/proxy/relay.hpp"
+#include "lbd/proxy/upstream_connect.hpp"
+
+namespace lbd::proxy {
+
+lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
+  const Config& config = *client.config;
+  const ListenerConfig& listener = *client.info.listener;
+  const PoolConfig* pool = config.find_pool(listener.default_pool);
+  if (!pool) co_return;  // the loader guarantees the pool exists
+  auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
+                                                PickContext{});
+  if (!upstream) {
+    worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
+                          client.info.peer.to_string(), pool->name,
+                          upstream.error() == UpstreamError::no_backend ? "no backend"
+                          : upstream.error() == UpstreamError::timeout  ? "connect timeout"
+                                                                        : "connect failed");
+    co_return;
+  }
+  RelayOptions options;
+  options.client_idle = config.timeouts.client_idle;
+  options.server_idle = config.timeouts.server_idle;
+  options.use_splice = config.global.splice;
+  // The relay owns the sockets from here on; this coroutine (and the caller's) end now, so an
+  // idle L4 connection costs only the relay's state. The ticket, lease and config snapshot live
+  // in the completion callback until the relay ends.
+  start_relay(
+      std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
+      [&worker, peer = client.info.peer, listener = client.info.listener,
+       config = std::move(client.config), ticket = std::move(client.ticket),
+       lease = std::move(upstream->lease)](const RelayResult& result) mutable {
+        auto& counters = worker.counters();
+        counters.bytes_client_to_server.fetch_add(result.client_to_server,
+                                                  std::memory_order_relaxed);
+        counters.bytes_server_to_client.fetch_add(result.server_to_client,
+                                                  std::memory_order_relaxed);
+        if (result.timed_out || result.error) {
+          worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
+                                 listener->name, peer.to_string(), lease.backend()->name,
+                                 result.timed_out ? "idle timeout" : result.error.message(),
+                                 result.client_to_server, result.server_to_client);
+        }
+        lease.reset();
+        ticket.release();
+      });
+}
+
+}  // namespace lbd::proxy

@@ -1,0 +1,57 @@
+#include "lbd/proxy/upstream_connect.hpp"
+
+#include "lbd/proxy/deadline.hpp"
+#include "lbd/proxy/proxy_protocol.hpp"
+
+namespace lbd::proxy {
+
+lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_retries(
+    WorkerContext& worker, const PoolConfig& pool, std::chrono::nanoseconds connect_timeout,
+    const ClientInfo& client, PickContext ctx) {
+  auto snapshot = worker.pool_snapshot(pool.name);
+  if (!snapshot) co_return std::unexpected(UpstreamError::no_backend);
+  UpstreamError last = UpstreamError::no_backend;
+  const unsigned attempts = 1 + pool.connect_retries;
+  for (unsigned attempt = 0; attempt < attempts; ++attempt) {
+    const Backend* backend = worker.pick(pool.name, ctx);
+    if (!backend) break;
+    if (backend->max_connections != 0 &&
+        backend->active.load(std::memory_order_relaxed) >= backend->max_connections) {
+      ctx.avoid = backend;
+      continue;  // full: counts as an attempt so that a full pool ends in 503 quickly
+    }
+    BackendLease lease(backend, snapshot);
+    lb::tcp::socket socket(worker.io());
+    lb::error_code ec;
+    bool expired = false;
+    {
+      SocketDeadline deadline(socket, connect_timeout);
+      co_await socket.async_connect(to_asio(backend->address),
+                                    redirect_error(lb::use_awaitable, ec));
+      expired = deadline.expired();
+    }
+    if (!ec) {
+      socket.set_option(lb::tcp::no_delay(true), ec);
+      ec = {};
+      if (pool.send_proxy_protocol != ProxyProtocolSend::off) {
+        const std::string header = pool.send_proxy_protocol == ProxyProtocolSend::v1
+                                       ? encode_proxy_v1(client.peer, client.local)
+                                       : encode_proxy_v2(client.peer, client.local);
+        // A fresh socket's send buffer takes these few bytes at once; a short write is an error.
+        const auto n = socket.write_some(lb::asio::buffer(header), ec);
+        if (!ec && n != header.size()) ec = lb::asio::error::message_size;
+      }
+      if (!ec) co_return UpstreamConnection{std::move(socket), std::move(lease)};
+    }
+    worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+    last = expired ? UpstreamError::timeout : UpstreamError::connect_failed;
+    worker.logger()->debug("connect: pool={} server={} address={} error={}", pool.name,
+                           backend->name, backend->address.to_string(),
+                           expired ? "timeout" : ec.message());
+    ctx.avoid = backend;
+  }
+  worker.counters().upstream_errors.fetch_add(1, std::memory_order_relaxed);
+  co_return std::unexpected(last);
+}
+
+}  // namespace lbd::proxy

@@ -1,0 +1,200 @@
+// The seam between the core (server, workers, listeners, L4) and a client session of any mode.
+//
+// CONTRACT (read this before writing a session, e.g. the L7 `serve_http`):
+// - A session runs as a coroutine on ONE worker's io_context and never leaves that thread. Every
+//   member of WorkerContext is called on that thread only; nothing here is thread-safe, nothing
+//   may block, and every I/O the session starts must carry a deadline (config().timeouts).
+// - The worker accepts the client socket, applies the connection limits (global, listener), reads
+//   the PROXY header when the listener asks for one, then hands the session a ClientConnection by
+//   value. The session owns it: destroying it closes the client socket and releases the
+//   connection slot (ConnectionTicket). The session must finish (return) on its own; on shutdown
+//   the worker sets `draining()` — finish the exchange in flight, then close keep-alive clients.
+// - `config` inside ClientConnection is the snapshot the connection was accepted under; keep using
+//   it for the life of the connection (a reload publishes a new one for new connections only).
+//   `client.listener` points into that snapshot.
+// - Backends: `connect_upstream(pool, ...)` picks (balancer of this worker), applies per-server
+//   max_connections, connects with the connect timeout, retries other servers `connect_retries`
+//   times (PickContext::avoid), and sends the PROXY header when the pool asks for one. It returns
+//   the socket plus a BackendLease that keeps Backend::active counted while it lives: keep the
+//   lease with the socket (also when the socket sits in a keep-alive pool) and drop both together.
+//   `pick()` alone is for sessions that manage their own upstream connections (e.g. reuse a pooled
+//   connection to the picked backend); such a session must take a BackendLease itself.
+// - Byte relaying between two sockets (L4, or an HTTP Upgrade after 101) goes through relay() in
+//   lbd/proxy/relay.hpp, which uses this worker's pipe and buffer pools (relay_resources()).
+// - `extension_slot()` is one opaque per-worker slot a session kind may use for its own per-worker
+//   state (e.g. the HTTP upstream keep-alive pools); it is destroyed with the worker.
+// - The mode="http" entry point is `serve_http` below. It is DECLARED here and DEFINED by the L7
+//   session (lbd/proxy/http_session.cpp), together with `kHttpSessionAvailable`.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string_view>
+
+#include "common/asio.hpp"
+#include "common/net/ip_address.hpp"
+#include "lbd/balance/balancer.hpp"
+#include "lbd/config.hpp"
+#include "lbd/upstream/pool_snapshot.hpp"
+
+namespace lbd {
+
+/// An immutable configuration snapshot shared by the control thread and the workers.
+using ConfigPtr = std::shared_ptr<const Config>;
+
+namespace proxy {
+
+class RelayResources;
+
+/// Live count of one listener's client connections, shared by every worker; survives reloads
+/// while the listener keeps its name.
+struct ListenerRuntime {
+  explicit ListenerRuntime(std::string name_) : name(std::move(name_)) {}
+  const std::string name;
+  std::atomic<std::uint32_t> active{0};
+};
+
+/// One client connection slot: counted in the global and the listener totals while it lives.
+/// Move-only; releasing is idempotent.
+class ConnectionTicket {
+ public:
+  ConnectionTicket() = default;
+  ConnectionTicket(std::atomic<std::uint32_t>* global, std::shared_ptr<ListenerRuntime> listener)
+      : global_(global), listener_(std::move(listener)) {}
+  ConnectionTicket(ConnectionTicket&& o) noexcept
+      : global_(std::exchange(o.global_, nullptr)), listener_(std::move(o.listener_)) {}
+  ConnectionTicket& operator=(ConnectionTicket&& o) noexcept {
+    if (this != &o) {
+      release();
+      global_ = std::exchange(o.global_, nullptr);
+      listener_ = std::move(o.listener_);
+    }
+    return *this;
+  }
+  ~ConnectionTicket() { release(); }
+  void release() {
+    if (global_) global_->fetch_sub(1, std::memory_order_relaxed);
+    if (listener_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
+    global_ = nullptr;
+    listener_.reset();
+  }
+
+ private:
+  std::atomic<std::uint32_t>* global_ = nullptr;
+  std::shared_ptr<ListenerRuntime> listener_;
+};
+
+/// Keeps one connection to `backend()` counted in Backend::active; keeps the snapshot (and so the
+/// Backend) alive. Move-only.
+class BackendLease {
+ public:
+  BackendLease() = default;
+  BackendLease(const Backend* backend, PoolSnapshotPtr snapshot)
+      : backend_(backend), snapshot_(std::move(snapshot)) {
+    if (backend_) backend_->active.fetch_add(1, std::memory_order_relaxed);
+  }
+  BackendLease(BackendLease&& o) noexcept
+      : backend_(std::exchange(o.backend_, nullptr)), snapshot_(std::move(o.snapshot_)) {}
+  BackendLease& operator=(BackendLease&& o) noexcept {
+    if (this != &o) {
+      reset();
+      backend_ = std::exchange(o.backend_, nullptr);
+      snapshot_ = std::move(o.snapshot_);
+    }
+    return *this;
+  }
+  ~BackendLease() { reset(); }
+  void reset() {
+    if (backend_) backend_->active.fetch_sub(1, std::memory_order_relaxed);
+    backend_ = nullptr;
+    snapshot_.reset();
+  }
+  const Backend* backend() const { return backend_; }
+
+ private:
+  const Backend* backend_ = nullptr;
+  PoolSnapshotPtr snapshot_;
+};
+
+/// Where a client connection came from and went to (after the PROXY header, if any).
+struct ClientInfo {
+  lb::Endpoint peer;                         // the original client
+  lb::Endpoint local;                        // the address the client connected to
+  const ListenerConfig* listener = nullptr;  // points into ClientConnection::config
+};
+
+/// What a session receives from the worker; see the contract at the top of this file.
+struct ClientConnection {
+  lb::tcp::socket socket;
+  ClientInfo info;
+  ConfigPtr config;
+  ConnectionTicket ticket;
+};
+
+/// A connected backend socket and the lease that counts it.
+struct UpstreamConnection {
+  lb::tcp::socket socket;
+  BackendLease lease;
+};
+
+/// Why connect_upstream gave up; sessions map these to 503 / 502 / 504.
+enum class UpstreamError {
+  no_backend,      // the pool has no candidate, or every one is at max_connections (503)
+  connect_failed,  // every attempt was refused or reset (502)
+  timeout,         // the last attempt hit the connect timeout (504)
+};
+
+/// Per-worker counters (relaxed atomics: written by the worker, read by stats on other threads).
+struct WorkerCounters {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused_limit{0};  // over a global / listener limit
+  std::atomic<std::uint64_t> proxy_header_errors{0};
+  std::atomic<std::uint64_t> connect_failures{0};  // individual failed attempts
+  std::atomic<std::uint64_t> upstream_errors{0};   // connections that got no backend at all
+  std::atomic<std::uint64_t> bytes_client_to_server{0};
+  std::atomic<std::uint64_t> bytes_server_to_client{0};
+};
+
+/// Everything a session needs from its worker. Implemented by lbd::Worker; single-threaded.
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+
+  /// The worker's io_context; every socket and timer of the session lives on it.
+  virtual lb::asio::io_context& io() = 0;
+  /// Index of this worker (0..N-1), e.g. for seeds and logs.
+  virtual unsigned index() const = 0;
+  /// The newest configuration snapshot (sessions normally use ClientConnection::config).
+  virtual const ConfigPtr& config() const = 0;
+  /// Picks a backend of `pool` with this worker's balancer; nullptr when the pool is unknown or
+  /// has no candidate. Does not count the connection: take a BackendLease for that.
+  virtual const Backend* pick(std::string_view pool, const PickContext& ctx) = 0;
+  /// The current snapshot of `pool` (for BackendLease), or nullptr when unknown.
+  virtual PoolSnapshotPtr pool_snapshot(std::string_view pool) const = 0;
+  /// Picks, connects (with the connect timeout) and retries per the pool's connect_retries,
+  /// avoiding the server that just failed; sends the pool's PROXY header built from `client`.
+  virtual lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_upstream(
+      std::string_view pool, const ClientInfo& client, PickContext ctx) = 0;
+  /// Pipe and buffer pools for relay().
+  virtual RelayResources& relay_resources() = 0;
+  virtual WorkerCounters& counters() = 0;
+  /// The "lbd.proxy" logger.
+  virtual const std::shared_ptr<spdlog::logger>& logger() const = 0;
+  /// True once shutdown began: finish what is in flight, accept no new requests on keep-alive.
+  virtual bool draining() const = 0;
+  /// One opaque per-worker slot for a session kind's own state (see the contract above).
+  virtual std::shared_ptr<void>& extension_slot() = 0;
+};
+
+/// True when this build links the L7 session (lbd/proxy/http_session.cpp).
+extern const bool kHttpSessionAvailable;
+
+/// Serves one mode="http" client connection until it closes. Defined by the L7 session; called by
+/// the worker on its own thread for every accepted connection of an http listener.
+lb::awaitable<void> serve_http(WorkerContext& ctx, ClientConnection client);
+
+}  // namespace proxy
+}  // namespace lbd

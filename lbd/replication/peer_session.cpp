@@ -1,0 +1,148 @@
+// PeerSession: handshake, resume decision, acks and liveness of one replication connection.
+#include "lbd/replication/peer_session.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace lbd::repl {
+
+PeerSession::PeerSession(PeerSessionOptions options, PeerMemory& memory, lb::SteadyTime now)
+    : options_(std::move(options)),
+      memory_(memory),
+      started_(now),
+      last_received_(now),
+      last_sent_(now) {}
+
+SessionOutput PeerSession::fail(std::string reason) {
+  phase_ = Phase::closed;
+  SessionOutput out;
+  out.close = std::move(reason);
+  return out;
+}
+
+SessionOutput PeerSession::start(lb::SteadyTime now) {
+  SessionOutput out;
+  out.send.push_back(Hello{kProtocolVersion, options_.node_id, options_.incarnation, options_.nonce,
+                           memory_.held_incarnation});
+  last_sent_ = now;
+  return out;
+}
+
+void PeerSession::note_received(const std::string& table, std::uint64_t seq) {
+  if (seq == 0) return;  // resync frames are not acked one by one
+  auto& s = to_ack_[table];
+  s = std::max(s, seq);
+}
+
+std::vector<Frame> PeerSession::take_acks() {
+  std::vector<Frame> acks;
+  for (auto& [table, seq] : to_ack_) acks.push_back(Ack{table, seq});
+  to_ack_.clear();
+  return acks;
+}
+
+SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
+  if (phase_ == Phase::closed) return fail("session already closed");
+  last_received_ = now;
+  SessionOutput out;
+
+  if (const auto* hello = std::get_if<Hello>(&frame)) {
+    if (got_hello_) return fail("second hello");
+    got_hello_ = true;
+    if (hello->version != kProtocolVersion) {
+      return fail(fmt::format("peer speaks protocol version {}, we speak {}", hello->version,
+                              kProtocolVersion));
+    }
+    if (hello->node_id == options_.node_id) return fail("peer uses our own node id");
+    if (!options_.expected_peer_id.empty() && hello->node_id != options_.expected_peer_id) {
+      return fail(fmt::format("unexpected peer node id \"{}\"", hello->node_id));
+    }
+    peer_id_ = hello->node_id;
+    peer_incarnation_ = hello->incarnation;
+    peer_nonce_ = hello->nonce;
+    // Remember whether the peer holds our current incarnation's data: decided at Auth time.
+    resume_ok_ =
+        hello->resume_incarnation != 0 && hello->resume_incarnation == options_.incarnation;
+    out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, options_.node_id,
+                                          peer_id_, options_.nonce, peer_nonce_)});
+    phase_ = Phase::awaiting_auth;
+    return out;
+  }
+
+  if (const auto* auth = std::get_if<Auth>(&frame)) {
+    if (phase_ != Phase::awaiting_auth) return fail("auth before hello, or twice");
+    if (!verify_peer_mac(options_.secret, options_.role, options_.node_id, peer_id_, options_.nonce,
+                         peer_nonce_, auth->mac)) {
+      return fail(fmt::format("peer \"{}\" failed authentication (wrong secret?)", peer_id_));
+    }
+    phase_ = Phase::established;
+    out.established = true;
+    out.full_resync = !resume_ok_;
+    // A peer that lacks our data must get everything; what it acked before no longer counts.
+    if (out.full_resync) memory_.acked.clear();
+    return out;
+  }
+
+  if (phase_ != Phase::established) return fail("data frame before authentication");
+
+  std::visit(
+      [&](const auto& f) {
+        using T = std::decay_t<decltype(f)>;
+        if constexpr (std::is_same_v<T, Ack>) {
+          auto& acked = memory_.acked[f.table];
+          acked = std::max(acked, f.seq);
+        } else if constexpr (std::is_same_v<T, Heartbeat>) {
+          // Liveness only: last_received_ is already updated.
+        } else if constexpr (std::is_same_v<T, ResyncBegin>) {
+          if (receiving_resync_) {
+            out = fail("resync_begin inside a resync");
+            return;
+          }
+          receiving_resync_ = true;
+          out.deliver.push_back(f);
+        } else if constexpr (std::is_same_v<T, ResyncEnd>) {
+          if (!receiving_resync_) {
+            out = fail("resync_end without resync_begin");
+            return;
+          }
+          receiving_resync_ = false;
+          // Only now do we hold all of this incarnation's data: a later reconnect may resume.
+          memory_.held_incarnation = peer_incarnation_;
+          out.deliver.push_back(f);
+        } else if constexpr (std::is_same_v<T, Update> || std::is_same_v<T, Erase>) {
+          note_received(f.table, f.seq);
+          out.deliver.push_back(f);
+        } else if constexpr (std::is_same_v<T, ConnAdd> || std::is_same_v<T, ConnRemove>) {
+          note_received(std::string(kConnTableName), f.seq);
+          out.deliver.push_back(f);
+        } else {
+          out = fail("unexpected frame");  // Hello/Auth are handled above; kept for safety
+        }
+      },
+      frame);
+  return out;
+}
+
+SessionOutput PeerSession::on_tick(lb::SteadyTime now) {
+  if (phase_ == Phase::closed) return fail("session already closed");
+  if (phase_ != Phase::established) {
+    if (now - started_ >= options_.handshake_timeout) return fail("handshake timed out");
+    return {};
+  }
+  if (now - last_received_ >= options_.dead_after) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - last_received_).count();
+    return fail(fmt::format("peer \"{}\" silent for {} ms", peer_id_, ms));
+  }
+  SessionOutput out;
+  out.send = take_acks();
+  if (!out.send.empty() || now - last_sent_ >= options_.heartbeat_interval) {
+    if (out.send.empty()) out.send.push_back(Heartbeat{});
+    last_sent_ = now;
+  }
+  return out;
+}
+
+}  // namespace lbd::repl

@@ -1,0 +1,96 @@
+// The protocol logic of one replication connection, without sockets or clocks: the HMAC
+// handshake, the resume-or-resync decision, per-table acks, heartbeats and the dead-peer timeout.
+// The replicator feeds it decoded frames and ticks and does what the outputs say.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "lbd/replication/handshake.hpp"
+#include "lbd/replication/wire.hpp"
+
+namespace lbd::repl {
+
+/// What this node remembers about its peer across sessions (owned by the replicator; it lives as
+/// long as the process, so a reconnect can resume instead of resyncing).
+struct PeerMemory {
+  /// The peer incarnation whose complete data we hold (0 = none): set when a full resync from it
+  /// ends, sent in our Hello so the peer can resume instead of resyncing.
+  std::uint64_t held_incarnation = 0;
+  /// Per table: the last sequence number the peer acked from us in this incarnation. The
+  /// replicator pulls each journal from here after a resume.
+  std::map<std::string, std::uint64_t, std::less<>> acked;
+};
+
+struct PeerSessionOptions {
+  std::string node_id;           // ours, 1..64 bytes
+  std::string expected_peer_id;  // empty = accept any id other than ours
+  std::string secret;            // shared HMAC secret
+  HandshakeRole role = HandshakeRole::connector;
+  std::uint64_t incarnation = 0;  // ours, random per process start
+  Nonce nonce{};                  // fresh per session (random_nonce())
+  lb::Duration handshake_timeout = std::chrono::seconds(5);
+  lb::Duration heartbeat_interval = std::chrono::seconds(1);
+  lb::Duration dead_after = std::chrono::seconds(5);  // silence from the peer that ends a session
+};
+
+/// What the replicator must do after a call.
+struct SessionOutput {
+  std::vector<Frame> send;     // write these, in order
+  std::vector<Frame> deliver;  // apply these peer data frames to the tables, in order
+  bool established = false;    // the peer just authenticated
+  bool full_resync = false;    // with `established`: send the peer a full resync (else resume)
+  std::optional<std::string> close;  // close the connection and log this reason
+};
+
+/// One session. Not thread-safe: owned by the replicator's connection coroutine.
+class PeerSession {
+ public:
+  enum class Phase { awaiting_hello, awaiting_auth, established, closed };
+
+  PeerSession(PeerSessionOptions options, PeerMemory& memory, lb::SteadyTime now);
+
+  /// The Hello to send first (both sides send one at once).
+  SessionOutput start(lb::SteadyTime now);
+  /// A decoded frame from the peer. Data frames are delivered only once established; anything
+  /// out of order closes the session. Delivered frames with seq > 0 are acked by `take_acks`.
+  SessionOutput on_frame(const Frame& frame, lb::SteadyTime now);
+  /// Timers: handshake timeout, heartbeat when we have sent nothing for a while, dead peer.
+  SessionOutput on_tick(lb::SteadyTime now);
+  /// Tell the session that a frame was written (data frames from the journals included), so
+  /// heartbeats are only sent on an idle link.
+  void sent(lb::SteadyTime now) { last_sent_ = now; }
+  /// One Ack per table with newly delivered sequence numbers; call after applying `deliver`.
+  std::vector<Frame> take_acks();
+
+  Phase phase() const { return phase_; }
+  const std::string& peer_id() const { return peer_id_; }
+  std::uint64_t peer_incarnation() const { return peer_incarnation_; }
+  /// True between the peer's ResyncBegin and ResyncEnd.
+  bool receiving_resync() const { return receiving_resync_; }
+
+ private:
+  SessionOutput fail(std::string reason);
+  void note_received(const std::string& table, std::uint64_t seq);
+
+  PeerSessionOptions options_;
+  PeerMemory& memory_;
+  Phase phase_ = Phase::awaiting_hello;
+  lb::SteadyTime started_;
+  lb::SteadyTime last_received_;
+  lb::SteadyTime last_sent_;
+  std::string peer_id_;
+  std::uint64_t peer_incarnation_ = 0;
+  Nonce peer_nonce_{};
+  bool got_hello_ = false;
+  bool resume_ok_ = false;  // the peer's Hello says it holds our current incarnation's data
+  bool receiving_resync_ = false;
+  std::map<std::string, std::uint64_t, std::less<>> to_ack_;
+};
+
+}  // namespace lbd::repl

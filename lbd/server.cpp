@@ -1,0 +1,224 @@
+#include "lbd/server.hpp"
+
+#include <csignal>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "common/signals.hpp"
+#include "lbd/proxy/listen_socket.hpp"
+
+namespace lbd {
+namespace {
+
+std::string group_key(const std::string& listener, const lb::Endpoint& bind) {
+  return listener + " " + bind.to_string();
+}
+
+ConfigPtr load(const std::string& path, std::vector<std::string>& errors) {
+  lb::config::Diagnostics diags;
+  auto config = std::make_shared<Config>(load_config(path, diags));
+  for (const auto& d : diags.items()) errors.push_back(d.to_string());
+  if (!diags.empty()) return nullptr;
+  for (auto& e : runtime_config_errors(*config)) errors.push_back(std::move(e));
+  if (!errors.empty()) return nullptr;
+  return config;
+}
+
+}  // namespace
+
+std::vector<std::string> runtime_config_errors(const Config& config) {
+  std::vector<std::string> errors;
+  for (const auto& l : config.listeners) {
+    if (l.mode == ListenerMode::http && !proxy::kHttpSessionAvailable) {
+      errors.push_back(
+          fmt::format("{}: listener \"{}\": mode = \"http\" is not available in this "
+                      "build (the L7 session is not linked yet)",
+                      config.source_file, l.name));
+    }
+  }
+  return errors;
+}
+
+Server::Server(std::string config_path)
+    : config_path_(std::move(config_path)),
+      work_(control_.get_executor()),
+      log_(lb::log::get("lbd")) {}
+
+std::unique_ptr<Server> Server::create(const std::string& config_path,
+                                       std::vector<std::string>& errors) {
+  auto config = load(config_path, errors);
+  if (!config) return nullptr;
+  // splice(2) cannot pass MSG_NOSIGNAL: a write to a reset peer must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  std::unique_ptr<Server> server(new Server(config_path));
+  unsigned n = config->global.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    server->workers_.push_back(std::make_unique<Worker>(i, server->active_));
+  }
+  server->registry_.set_sink([s = server.get()](const PoolSnapshotPtr& snapshot) {
+    for (auto& w : s->workers_) w->update_pool(snapshot);
+  });
+  if (!server->apply(config, errors)) return nullptr;
+  for (auto& w : server->workers_) w->start();
+  return server;
+}
+
+Server::~Server() {
+  for (auto& w : workers_) w->stop_and_join();
+}
+
+bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
+  const unsigned n = static_cast<unsigned>(workers_.size());
+  // Bind every new address first: a failure leaves the running state untouched.
+  std::map<std::string, std::vector<proxy::ListenSocket>> opened;
+  std::map<std::string, BindGroup> next;
+  for (const auto& l : config->listeners) {
+    for (const auto& b : l.binds) {
+      const auto key = group_key(l.name, b);
+      if (next.contains(key)) continue;
+      if (auto it = groups_.find(key); it != groups_.end()) {
+        next[key] = it->second;
+        continue;
+      }
+      auto sockets = proxy::open_listen_group(b, n);
+      if (!sockets) {
+        errors.push_back(fmt::format("listener \"{}\": {}", l.name, sockets.error().message));
+        continue;
+      }
+      auto bound = proxy::local_endpoint(sockets->front().fd());
+      next[key] = BindGroup{l.name, b, bound ? *bound : b};
+      opened[key] = std::move(*sockets);
+    }
+  }
+  if (!errors.empty()) return false;
+
+  std::vector<std::string> removed;
+  for (const auto& [key, g] : groups_) {
+    if (!next.contains(key)) removed.push_back(key);
+  }
+  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes;
+  for (const auto& l : config->listeners) {
+    auto it = runtimes_.find(l.name);
+    runtimes[l.name] =
+        it != runtimes_.end() ? it->second : std::make_shared<proxy::ListenerRuntime>(l.name);
+  }
+  auto pools = registry_.rebuild(*config);
+  for (unsigned i = 0; i < n; ++i) {
+    std::vector<AcceptorSpec> added;
+    for (auto& [key, sockets] : opened) {
+      const auto& g = next[key];
+      added.push_back(AcceptorSpec{key, g.listener, sockets[i].release(), runtimes[g.listener]});
+    }
+    workers_[i]->apply(config, pools, std::move(added), removed);
+  }
+  {
+    std::lock_guard lock(groups_mutex_);
+    groups_ = std::move(next);
+  }
+  runtimes_ = std::move(runtimes);
+  config_ = std::move(config);
+  if (auto level = lb::log::parse_level(config_->global.log_level)) lb::log::init(*level);
+  return true;
+}
+
+void Server::request_reload() {
+  lb::asio::post(control_, [this] { reload(); });
+}
+
+void Server::request_shutdown() {
+  lb::asio::post(control_, [this] { shutdown(); });
+}
+
+void Server::reload() {
+  if (draining_) return;
+  std::vector<std::string> errors;
+  auto config = load(config_path_, errors);
+  if (config) {
+    const unsigned wanted = config->global.workers;
+    if (wanted != 0 && wanted != workers_.size()) {
+      log_->warn("reload: workers={} needs a restart; keeping workers={}", wanted, workers_.size());
+    }
+    if (apply(config, errors)) {
+      ++reloads_ok_;
+      log_->info("reload: ok config={} {}", config_path_, describe());
+      return;
+    }
+  }
+  ++reloads_failed_;
+  for (const auto& e : errors) log_->error("reload: {}", e);
+  log_->error("reload: {} error(s); keeping the running configuration", errors.size());
+}
+
+void Server::shutdown() {
+  if (draining_) return;
+  draining_ = true;
+  drain_deadline_ = std::chrono::steady_clock::now() + config_->global.drain_timeout;
+  log_->info(
+      "shutdown: draining connections={} timeout={}ms", active_.load(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_->global.drain_timeout).count());
+  for (auto& w : workers_) w->begin_drain();
+  poll_drain();
+}
+
+void Server::poll_drain() {
+  const auto left = active_.load();
+  const auto now = std::chrono::steady_clock::now();
+  if (left == 0 || now >= drain_deadline_) {
+    if (left != 0) log_->warn("shutdown: drain timeout; closing connections={}", left);
+    for (auto& w : workers_) w->stop_and_join();
+    log_->info("shutdown: done");
+    work_.reset();
+    control_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(20));
+  drain_timer_.async_wait([this](const lb::error_code& ec) {
+    if (!ec) poll_drain();
+  });
+}
+
+int Server::run(bool handle_signals) {
+  std::unique_ptr<lb::SignalHandler> signals;
+  if (handle_signals) {
+    signals = std::make_unique<lb::SignalHandler>(
+        control_, [this] { reload(); },
+        [this](int sig) {
+          log_->info("signal: {} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
+          shutdown();
+        });
+    lb::unblock_daemon_signals();  // main() blocked them until this handler existed
+  }
+  control_.run();
+  if (signals) signals->stop();
+  return 0;
+}
+
+std::vector<lb::Endpoint> Server::bound(const std::string& listener) const {
+  std::lock_guard lock(groups_mutex_);
+  std::vector<lb::Endpoint> out;
+  for (const auto& [key, g] : groups_) {
+    if (g.listener == listener) out.push_back(g.bound);
+  }
+  return out;
+}
+
+std::string Server::describe() const {
+  std::string out = fmt::format("workers={} listeners=", workers_.size());
+  std::lock_guard lock(groups_mutex_);
+  bool first = true;
+  for (const auto& l : config_->listeners) {
+    for (const auto& [key, g] : groups_) {
+      if (g.listener != l.name) continue;
+      out += fmt::format("{}{}={}/{}", first ? "" : ",", l.name, g.bound.to_string(),
+                         l.mode == ListenerMode::http ? "http" : "tcp");
+      first = false;
+    }
+  }
+  return out;
+}
+
+}  // namespace lbd

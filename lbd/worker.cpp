@@ -1,0 +1,201 @@
+#include "lbd/worker.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.hpp"
+#include "lbd/proxy/deadline.hpp"
+#include "lbd/proxy/proxy_header_reader.hpp"
+#include "lbd/proxy/tcp_session.hpp"
+#include "lbd/proxy/upstream_connect.hpp"
+
+namespace lbd {
+
+Worker::Worker(unsigned index, std::atomic<std::uint32_t>& global_active)
+    : index_(index),
+      global_active_(global_active),
+      log_(lb::log::get("lbd.proxy")),
+      work_(io_.get_executor()) {}
+
+Worker::~Worker() {
+  stop_and_join();
+  extension_.reset();
+  acceptors_.clear();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      log_->critical("worker: index={} stopped by an exception: {}", index_, e.what());
+    }
+  });
+}
+
+void Worker::stop_and_join() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools,
+                   std::vector<AcceptorSpec> added, std::vector<std::string> removed) {
+  lb::asio::post(io_, [this, config = std::move(config), pools = std::move(pools),
+                       added = std::move(added), removed = std::move(removed)]() mutable {
+    config_ = std::move(config);
+    pools_.clear();
+    for (auto& p : pools) install_pool(std::move(p));
+    for (const auto& key : removed) {
+      if (auto it = acceptors_.find(key); it != acceptors_.end()) {
+        lb::error_code ignored;
+        it->second->acceptor.close(ignored);
+        acceptors_.erase(it);
+      }
+    }
+    for (auto& spec : added) {
+      if (draining_) {
+        ::close(spec.fd);
+      } else {
+        add_acceptor(std::move(spec));
+      }
+    }
+  });
+}
+
+void Worker::update_pool(PoolSnapshotPtr snapshot) {
+  lb::asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable {
+    if (!config_ || !config_->find_pool(snapshot->pool_name)) return;
+    install_pool(std::move(snapshot));
+  });
+}
+
+void Worker::begin_drain() {
+  lb::asio::post(io_, [this] {
+    draining_ = true;
+    for (auto& [key, a] : acceptors_) {
+      lb::error_code ignored;
+      a->acceptor.close(ignored);
+    }
+    acceptors_.clear();
+  });
+}
+
+void Worker::install_pool(PoolSnapshotPtr snapshot) {
+  const PoolConfig* pool = config_->find_pool(snapshot->pool_name);
+  if (!pool) return;
+  PoolState state;
+  state.balancer = make_balancer(pool->balance, snapshot, index_);
+  state.snapshot = std::move(snapshot);
+  if (!state.balancer) {
+    log_->error("worker: pool={} algorithm={} is not available", pool->name,
+                algorithm_name(pool->balance.algorithm));
+    return;
+  }
+  pools_.insert_or_assign(pool->name, std::move(state));
+}
+
+void Worker::add_acceptor(AcceptorSpec spec) {
+  auto acceptor = std::make_shared<Acceptor>(io_, spec.listener, std::move(spec.runtime));
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(spec.fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const auto protocol = ss.ss_family == AF_INET6 ? lb::tcp::v6() : lb::tcp::v4();
+  lb::error_code ec;
+  acceptor->acceptor.assign(protocol, spec.fd, ec);
+  if (ec) {
+    log_->error("worker: listener={} cannot adopt its socket: {}", spec.listener, ec.message());
+    ::close(spec.fd);
+    return;
+  }
+  acceptors_[spec.key] = acceptor;
+  lb::asio::co_spawn(io_, accept_loop(acceptor), lb::log_exceptions(log_, "accept loop"));
+}
+
+lb::awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
+  lb::asio::steady_timer backoff(io_);
+  for (;;) {
+    lb::tcp::socket socket(io_);
+    lb::error_code ec;
+    co_await a->acceptor.async_accept(socket, redirect_error(lb::use_awaitable, ec));
+    if (!a->acceptor.is_open() || ec == lb::asio::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE / ENFILE / ENOBUFS: back off briefly instead of spinning on the same error.
+      log_->warn("accept: listener={} error={}", a->listener, ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(redirect_error(lb::use_awaitable, ec));
+      continue;
+    }
+    counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+    lb::asio::co_spawn(io_, handle_client(std::move(socket), a->runtime),
+                       lb::log_exceptions(log_, "session"));
+  }
+}
+
+lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
+                                          std::shared_ptr<proxy::ListenerRuntime> runtime) {
+  ConfigPtr config = config_;
+  const ListenerConfig* listener = nullptr;
+  for (const auto& l : config->listeners) {
+    if (l.name == runtime->name) listener = &l;
+  }
+  if (!listener) co_return;  // removed by a reload while the connection was in the backlog
+
+  // Limits: count first, then check, so concurrent workers cannot overshoot together.
+  const auto global_before = global_active_.fetch_add(1, std::memory_order_relaxed);
+  const auto listener_before = runtime->active.fetch_add(1, std::memory_order_relaxed);
+  proxy::ConnectionTicket ticket(&global_active_, runtime);
+  if (global_before >= config->limits.max_connections ||
+      (listener->max_connections != 0 && listener_before >= listener->max_connections)) {
+    counters_.refused_limit.fetch_add(1, std::memory_order_relaxed);
+    log_->debug("accept: listener={} refused: connection limit", listener->name);
+    co_return;
+  }
+
+  lb::error_code ec;
+  socket.set_option(lb::tcp::no_delay(true), ec);
+  proxy::ClientInfo info;
+  info.listener = listener;
+  info.peer = proxy::from_asio(socket.remote_endpoint(ec));
+  if (ec) co_return;  // already gone
+  info.local = proxy::from_asio(socket.local_endpoint(ec));
+  if (listener->accept_proxy_protocol) {
+    auto header = co_await proxy::read_proxy_header(socket, config->timeouts.request_header);
+    if (!header) {
+      counters_.proxy_header_errors.fetch_add(1, std::memory_order_relaxed);
+      log_->info("proxy-protocol: listener={} client={} error={}", listener->name,
+                 info.peer.to_string(), header.error());
+      co_return;
+    }
+    if (header->source) info.peer = *header->source;
+    if (header->destination) info.local = *header->destination;
+  }
+
+  proxy::ClientConnection client{std::move(socket), info, std::move(config), std::move(ticket)};
+  if (listener->mode == ListenerMode::http) {
+    co_await proxy::serve_http(*this, std::move(client));
+  } else {
+    co_await proxy::serve_tcp(*this, std::move(client));
+  }
+}
+
+const Backend* Worker::pick(std::string_view pool, const PickContext& ctx) {
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) return nullptr;
+  return it->second.balancer->pick(ctx);
+}
+
+PoolSnapshotPtr Worker::pool_snapshot(std::string_view pool) const {
+  auto it = pools_.find(pool);
+  return it == pools_.end() ? nullptr : it->second.snapshot;
+}
+
+lb::awaitable<std::expected<proxy::UpstreamConnection, proxy::UpstreamError>>
+Worker::connect_upstream(std::string_view pool, const proxy::ClientInfo& client, PickContext ctx) {
+  // Keep the config alive across the suspension points of the connect.
+  ConfigPtr config = config_;
+  const PoolConfig* p = config->find_pool(pool);
+  if (!p) co_return std::unexpected(proxy::UpstreamError::no_backend);
+  co_return co_await proxy::connect_with_retries(*this, *p, config->timeouts.connect, client, ctx);
+}
+
+}  // namespace lbd

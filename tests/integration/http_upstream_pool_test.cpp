@@ -1,0 +1,93 @@
+// The per-worker upstream keep-alive pool on real loopback sockets: LIFO reuse, the idle limit,
+// expiry after server_idle, and the probe that skips connections the backend has closed.
+#include "lbd/proxy/upstream_pool.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+namespace {
+
+using lbd::proxy::UpstreamConnection;
+using lbd::proxy::UpstreamPool;
+using Clock = UpstreamPool::Clock;
+using namespace std::chrono_literals;
+
+struct Fixture {
+  lb::asio::io_context io;
+  lb::tcp::acceptor acceptor{io, {lb::asio::ip::make_address("127.0.0.1"), 0}};
+  std::vector<lb::tcp::socket> server_side;
+  lbd::Backend backend{"b", *lb::Endpoint::parse("127.0.0.1:1"), 1};
+
+  /// A connected client socket leased to `backend` (the accepted end kept in server_side).
+  UpstreamConnection connect() {
+    lb::tcp::socket s(io);
+    s.connect(acceptor.local_endpoint());
+    server_side.push_back(acceptor.accept());
+    return UpstreamConnection{std::move(s), lbd::proxy::BackendLease(&backend, nullptr)};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("upstream pool: the most recently parked connection is taken first") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  auto a = f.connect();
+  auto b = f.connect();
+  const auto b_port = b.socket.local_endpoint().port();
+  pool.put(std::move(a), t0, 8);
+  pool.put(std::move(b), t0, 8);
+  CHECK(pool.idle(&f.backend) == 2);
+  CHECK(f.backend.active == 2);  // parked connections stay counted
+  auto got = pool.take(&f.backend, t0, 60s);
+  REQUIRE(got);
+  CHECK(got->socket.local_endpoint().port() == b_port);
+  CHECK(pool.idle(&f.backend) == 1);
+}
+
+TEST_CASE("upstream pool: over the idle limit the oldest connection is closed") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 3; ++i) pool.put(f.connect(), t0, 2);
+  CHECK(pool.idle(&f.backend) == 2);
+  CHECK(f.backend.active == 2);
+  pool.put(f.connect(), t0, 0);  // limit 0: not kept at all
+  CHECK(pool.idle(&f.backend) == 2);
+  CHECK(pool.idle_total() == 2);
+}
+
+TEST_CASE("upstream pool: connections idle for server_idle or longer are not reused") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  pool.put(f.connect(), t0, 8);
+  CHECK_FALSE(pool.take(&f.backend, t0 + 61s, 60s));
+  CHECK(pool.idle(&f.backend) == 0);
+  CHECK(f.backend.active == 0);
+}
+
+TEST_CASE("upstream pool: the probe skips a connection the backend closed or wrote to") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  pool.put(f.connect(), t0, 8);  // server_side[0]: will send stray bytes
+  pool.put(f.connect(), t0, 8);  // server_side[1]: will close
+  lb::asio::write(f.server_side[0], lb::asio::buffer("x", 1));
+  f.server_side[1].close();
+  // On loopback the byte and the FIN are queued at the peer before write/close return.
+  CHECK_FALSE(pool.take(&f.backend, t0, 60s, true).has_value());
+  CHECK(pool.idle(&f.backend) == 0);
+}
+
+TEST_CASE(
+    "upstream pool: without the probe a closed connection is handed out (the replay handles it)") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  pool.put(f.connect(), t0, 8);
+  f.server_side[0].close();
+  CHECK(pool.take(&f.backend, t0, 60s, false).has_value());
+}

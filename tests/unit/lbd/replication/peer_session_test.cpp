@@ -1,0 +1,235 @@
+#include "lbd/replication/peer_session.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+
+namespace repl = lbd::repl;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kSecret = "pair-secret-pair-secret-pair-sec";
+
+repl::PeerSessionOptions opts(const char* id, repl::HandshakeRole role, std::uint64_t inc,
+                              std::string secret = kSecret) {
+  repl::PeerSessionOptions o;
+  o.node_id = id;
+  o.secret = std::move(secret);
+  o.role = role;
+  o.incarnation = inc;
+  o.nonce = repl::random_nonce();
+  return o;
+}
+
+/// Two sessions wired back to back through the real encoder and decoder.
+struct Link {
+  lb::ManualClock clock;
+  repl::PeerSession a;
+  repl::PeerSession b;
+  repl::SessionOutput a_last, b_last;  // the output that carried `established`
+  std::vector<repl::Frame> a_delivered, b_delivered;
+  std::optional<std::string> a_closed, b_closed;
+
+  Link(repl::PeerSessionOptions oa, repl::PeerMemory& ma, repl::PeerSessionOptions ob,
+       repl::PeerMemory& mb)
+      : a(std::move(oa), ma, clock.now()), b(std::move(ob), mb, clock.now()) {}
+
+  static repl::Frame wire(const repl::Frame& f) {
+    std::vector<std::uint8_t> bytes;
+    REQUIRE(repl::encode(f, bytes));
+    auto d = repl::decode(bytes);
+    REQUIRE(std::holds_alternative<repl::Decoded>(d));
+    return std::get<repl::Decoded>(d).frame;
+  }
+
+  /// Delivers queued frames both ways until nothing moves (bounded).
+  void pump(std::vector<repl::Frame> to_b, std::vector<repl::Frame> to_a) {
+    for (int round = 0; round < 20 && (!to_a.empty() || !to_b.empty()); ++round) {
+      std::vector<repl::Frame> next_to_a, next_to_b;
+      for (const auto& f : to_b) {
+        auto out = b.on_frame(wire(f), clock.now());
+        if (out.established) b_last = out;
+        if (out.close && !b_closed) b_closed = out.close;
+        b_delivered.insert(b_delivered.end(), out.deliver.begin(), out.deliver.end());
+        next_to_a.insert(next_to_a.end(), out.send.begin(), out.send.end());
+      }
+      for (const auto& f : to_a) {
+        auto out = a.on_frame(wire(f), clock.now());
+        if (out.established) a_last = out;
+        if (out.close && !a_closed) a_closed = out.close;
+        a_delivered.insert(a_delivered.end(), out.deliver.begin(), out.deliver.end());
+        next_to_b.insert(next_to_b.end(), out.send.begin(), out.send.end());
+      }
+      to_a = std::move(next_to_a);
+      to_b = std::move(next_to_b);
+    }
+  }
+
+  void handshake() { pump(a.start(clock.now()).send, b.start(clock.now()).send); }
+};
+
+}  // namespace
+
+TEST_CASE("peer_session: nodes with the same secret authenticate; a fresh peer gets a resync") {
+  repl::PeerMemory ma, mb;
+  Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+         opts("b", repl::HandshakeRole::acceptor, 222), mb);
+  l.handshake();
+  CHECK(l.a.phase() == repl::PeerSession::Phase::established);
+  CHECK(l.b.phase() == repl::PeerSession::Phase::established);
+  CHECK(l.a.peer_id() == "b");
+  CHECK(l.b.peer_incarnation() == 111);
+  CHECK(l.a_last.full_resync);
+  CHECK(l.b_last.full_resync);
+  CHECK_FALSE(l.a_closed);
+  CHECK_FALSE(l.b_closed);
+}
+
+TEST_CASE("peer_session: a peer with the wrong secret is refused") {
+  repl::PeerMemory ma, mb;
+  Link l(opts("a", repl::HandshakeRole::connector, 1), ma,
+         opts("b", repl::HandshakeRole::acceptor, 2, "another-secret-another-secret-00"), mb);
+  l.handshake();
+  REQUIRE(l.a_closed.has_value());
+  CHECK(l.a_closed->find("failed authentication") != std::string::npos);
+  CHECK(l.b_closed.has_value());
+  CHECK(l.a.phase() == repl::PeerSession::Phase::closed);
+}
+
+TEST_CASE("peer_session: a wrong peer id, our own id or another version is refused") {
+  repl::PeerMemory ma, mb;
+  auto oa = opts("a", repl::HandshakeRole::connector, 1);
+  oa.expected_peer_id = "node-b";
+  Link l(oa, ma, opts("intruder", repl::HandshakeRole::acceptor, 2), mb);
+  l.handshake();
+  REQUIRE(l.a_closed.has_value());
+  CHECK(*l.a_closed == "unexpected peer node id \"intruder\"");
+
+  repl::PeerMemory m1, m2;
+  Link same(opts("a", repl::HandshakeRole::connector, 1), m1,
+            opts("a", repl::HandshakeRole::acceptor, 2), m2);
+  same.handshake();
+  CHECK(same.a_closed == std::optional<std::string>("peer uses our own node id"));
+
+  repl::PeerMemory m3;
+  repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m3, lb::SteadyTime{});
+  repl::Hello h{
+      .version = 2, .node_id = "b", .incarnation = 3, .nonce = {}, .resume_incarnation = 0};
+  CHECK(s.on_frame(h, lb::SteadyTime{}).close.has_value());
+}
+
+TEST_CASE("peer_session: data before authentication closes the session") {
+  repl::PeerMemory m;
+  repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m, lb::SteadyTime{});
+  s.start(lb::SteadyTime{});
+  auto out = s.on_frame(repl::Update{1, "app", "k", "s1", 1000, 1}, lb::SteadyTime{});
+  CHECK(out.close == std::optional<std::string>("data frame before authentication"));
+  CHECK(out.deliver.empty());
+  repl::PeerSession t(opts("a", repl::HandshakeRole::connector, 1), m, lb::SteadyTime{});
+  CHECK(t.on_frame(repl::Auth{}, lb::SteadyTime{}).close.has_value());  // auth before hello
+}
+
+TEST_CASE(
+    "peer_session: a reconnect after a completed resync resumes; after a restart it resyncs") {
+  repl::PeerMemory ma, mb;
+  {
+    Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+           opts("b", repl::HandshakeRole::acceptor, 222), mb);
+    l.handshake();
+    // A sends B its full resync; B acks an increment after it.
+    l.pump({repl::ResyncBegin{}, repl::Update{0, "app", "k", "s1", 1000, 5}, repl::ResyncEnd{},
+            repl::Update{7, "app", "k2", "s2", 1000, 6}},
+           {});
+    CHECK(l.b_delivered.size() == 4);
+    CHECK(mb.held_incarnation == 111);
+    l.pump({}, l.b.take_acks());
+    CHECK(ma.acked.at("app") == 7);
+  }
+  {
+    // Same processes, new connection: B holds A's incarnation, so A resumes from ack 7.
+    Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+           opts("b", repl::HandshakeRole::acceptor, 222), mb);
+    l.handshake();
+    CHECK_FALSE(l.a_last.full_resync);
+    CHECK(l.b_last.full_resync);  // A never got a resync from B
+    CHECK(ma.acked.at("app") == 7);
+  }
+  {
+    // B restarted: empty memory, so A must resync and forget the old acks.
+    repl::PeerMemory fresh_b;
+    Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+           opts("b", repl::HandshakeRole::acceptor, 333), fresh_b);
+    l.handshake();
+    CHECK(l.a_last.full_resync);
+    CHECK(ma.acked.empty());
+  }
+}
+
+TEST_CASE("peer_session: an interrupted resync does not count as held") {
+  repl::PeerMemory ma, mb;
+  {
+    Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+           opts("b", repl::HandshakeRole::acceptor, 222), mb);
+    l.handshake();
+    l.pump({repl::ResyncBegin{}, repl::Update{0, "app", "k", "s1", 1000, 5}}, {});
+    CHECK(l.b.receiving_resync());
+  }
+  CHECK(mb.held_incarnation == 0);
+  Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
+         opts("b", repl::HandshakeRole::acceptor, 222), mb);
+  l.handshake();
+  CHECK(l.a_last.full_resync);
+}
+
+TEST_CASE("peer_session: acks are per table with the highest delivered sequence number") {
+  repl::PeerMemory ma, mb;
+  Link l(opts("a", repl::HandshakeRole::connector, 1), ma,
+         opts("b", repl::HandshakeRole::acceptor, 2), mb);
+  l.handshake();
+  l.pump({repl::Update{3, "app", "k", "s", 1000, 1}, repl::Erase{4, "app", "k", 2},
+          repl::Update{9, "api", "k", "s", 1000, 3},
+          repl::ConnAdd{5, 77, *lb::Endpoint::parse("192.0.2.1:1"), "web", "app", "s", 1,
+                        repl::ConnMode::l4}},
+         {});
+  auto acks = l.b.take_acks();
+  REQUIRE(acks.size() == 3);
+  CHECK(acks[0] == repl::Frame(repl::Ack{std::string(repl::kConnTableName), 5}));
+  CHECK(acks[1] == repl::Frame(repl::Ack{"api", 9}));
+  CHECK(acks[2] == repl::Frame(repl::Ack{"app", 4}));
+  CHECK(l.b.take_acks().empty());
+  l.pump({}, acks);
+  CHECK(ma.acked.at("app") == 4);
+  CHECK(ma.acked.at("api") == 9);
+}
+
+TEST_CASE("peer_session: heartbeats on an idle link, a silent peer is dead, handshakes time out") {
+  repl::PeerMemory ma, mb;
+  Link l(opts("a", repl::HandshakeRole::connector, 1), ma,
+         opts("b", repl::HandshakeRole::acceptor, 2), mb);
+  l.handshake();
+  l.clock.advance(500ms);
+  CHECK(l.a.on_tick(l.clock.now()).send.empty());
+  l.clock.advance(500ms);
+  auto out = l.a.on_tick(l.clock.now());
+  REQUIRE(out.send.size() == 1);
+  CHECK(std::holds_alternative<repl::Heartbeat>(out.send[0]));
+  l.a.sent(l.clock.now());
+  l.clock.advance(3s);
+  l.a.on_frame(repl::Heartbeat{}, l.clock.now());  // the peer is alive
+  l.clock.advance(4s);
+  CHECK_FALSE(l.a.on_tick(l.clock.now()).close.has_value());
+  l.clock.advance(1s);
+  auto dead = l.a.on_tick(l.clock.now());
+  REQUIRE(dead.close.has_value());
+  CHECK(*dead.close == "peer \"b\" silent for 5000 ms");
+
+  repl::PeerMemory m;
+  lb::ManualClock c;
+  repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m, c.now());
+  s.start(c.now());
+  c.advance(4s);
+  CHECK_FALSE(s.on_tick(c.now()).close.has_value());
+  c.advance(1s);
+  CHECK(s.on_tick(c.now()).close == std::optional<std::string>("handshake timed out"));
+}

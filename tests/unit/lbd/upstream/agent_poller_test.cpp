@@ -1,0 +1,151 @@
+// AgentPoller against real TCP agents on 127.0.0.1 (port 0): replies land on the backend, a
+// silent or absent agent keeps the last report. Every run is bounded by io_context::run_for.
+#include "lbd/upstream/agent_poller.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = lb::asio;
+
+/// An agent that answers successive connections with successive replies (the last one repeats);
+/// an empty reply means "accept and say nothing".
+class FakeAgent {
+ public:
+  FakeAgent(asio::io_context& io, std::deque<std::string> replies)
+      : acceptor_(io, lb::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        replies_(std::move(replies)) {
+    accept();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int connections = 0;
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](lb::error_code ec, lb::tcp::socket socket) {
+      if (ec) return;
+      ++connections;
+      auto reply = replies_.front();
+      if (replies_.size() > 1) replies_.pop_front();
+      auto s = std::make_shared<lb::tcp::socket>(std::move(socket));
+      if (reply.empty()) {
+        held_.push_back(s);  // keep it open and silent
+      } else {
+        auto text = std::make_shared<std::string>(reply);
+        asio::async_write(*s, asio::buffer(*text), [s, text](lb::error_code, std::size_t) {});
+      }
+      accept();
+    });
+  }
+
+  lb::tcp::acceptor acceptor_;
+  std::deque<std::string> replies_;
+  std::vector<std::shared_ptr<lb::tcp::socket>> held_;
+};
+
+std::shared_ptr<const lbd::Backend> backend_on_loopback() {
+  return std::make_shared<const lbd::Backend>(
+      "app1", lb::Endpoint{*lb::IpAddress::parse("127.0.0.1"), 9}, 1);
+}
+
+}  // namespace
+
+TEST_CASE("agent poller: replies from a TCP agent set the backend's weight and state") {
+  asio::io_context io;
+  FakeAgent agent(io, {"50%\n", "drain\n", "up 75%"});  // the last one closes without a newline
+  auto backend = backend_on_loopback();
+  std::vector<lbd::AgentStatus> seen;
+  lbd::AgentPoller poller(io.get_executor(), {backend},
+                          {.port = agent.port(), .interval = 5ms, .timeout = 2s},
+                          [&](const lbd::Backend& b, const lb::Result<lbd::AgentReport>& r) {
+                            CHECK(&b == backend.get());
+                            REQUIRE(r);
+                            seen.push_back(lbd::agent_status(b));
+                            if (seen.size() == 3) io.stop();
+                          });
+  poller.start();
+  io.run_for(5s);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0] == lbd::AgentStatus{50, lbd::AgentState::up});
+  CHECK(seen[1] == lbd::AgentStatus{50, lbd::AgentState::drain});
+  CHECK(seen[2] == lbd::AgentStatus{75, lbd::AgentState::up});
+}
+
+TEST_CASE("agent poller: a silent agent times out and the last report stays") {
+  asio::io_context io;
+  FakeAgent agent(io, {"30%\n", ""});
+  auto backend = backend_on_loopback();
+  std::vector<std::string> errors;
+  int polls = 0;
+  lbd::AgentPoller poller(io.get_executor(), {backend},
+                          {.port = agent.port(), .interval = 5ms, .timeout = 50ms},
+                          [&](const lbd::Backend&, const lb::Result<lbd::AgentReport>& r) {
+                            ++polls;
+                            if (!r) errors.push_back(r.error().message);
+                            if (errors.size() == 2) io.stop();
+                          });
+  poller.start();
+  io.run_for(5s);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0] == "no reply within the timeout");
+  CHECK(polls == 3);
+  CHECK(lbd::agent_status(*backend) == lbd::AgentStatus{30, lbd::AgentState::up});
+}
+
+TEST_CASE("agent poller: a refused connection or a bad reply is reported, status unchanged") {
+  asio::io_context io;
+  // A port that was just free: bind, note it, close.
+  std::uint16_t closed_port = 0;
+  {
+    lb::tcp::acceptor probe(io, lb::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = probe.local_endpoint().port();
+  }
+  auto backend = backend_on_loopback();
+  std::string error;
+  lbd::AgentPoller refused(io.get_executor(), {backend},
+                           {.port = closed_port, .interval = 1s, .timeout = 1s},
+                           [&](const lbd::Backend&, const lb::Result<lbd::AgentReport>& r) {
+                             REQUIRE_FALSE(r);
+                             error = r.error().message;
+                             io.stop();
+                           });
+  refused.start();
+  io.run_for(5s);
+  CHECK(error.starts_with("connect: "));
+  refused.stop();
+
+  io.restart();
+  FakeAgent agent(io, {"sideways\n"});
+  lbd::AgentPoller bad(io.get_executor(), {backend},
+                       {.port = agent.port(), .interval = 1s, .timeout = 1s},
+                       [&](const lbd::Backend&, const lb::Result<lbd::AgentReport>& r) {
+                         REQUIRE_FALSE(r);
+                         error = r.error().message;
+                         io.stop();
+                       });
+  bad.start();
+  io.run_for(5s);
+  CHECK(error == "bad reply: unknown token \"sideways\"");
+  CHECK(lbd::agent_status(*backend) == lbd::AgentStatus{100, lbd::AgentState::up});
+}
+
+TEST_CASE("agent poller: after stop() no poll runs and no status is written") {
+  asio::io_context io;
+  FakeAgent agent(io, {"10%\n"});
+  auto backend = backend_on_loopback();
+  int polls = 0;
+  {
+    lbd::AgentPoller poller(
+        io.get_executor(), {backend}, {.port = agent.port(), .interval = 5ms, .timeout = 1s},
+        [&](const lbd::Backend&, const lb::Result<lbd::AgentReport>&) { ++polls; });
+    poller.start();
+    poller.stop();
+  }  // destroyed while its first poll is in flight
+  io.run_for(200ms);
+  CHECK(polls == 0);
+  CHECK(lbd::agent_status(*backend) == lbd::AgentStatus{100, lbd::AgentState::up});
+}

@@ -1,0 +1,95 @@
+// The health manager's control-thread logic without any check running (the io_context is never
+// run): initial snapshot, admin API, publish-once-per-change, reload inheritance.
+#include "lbd/upstream/health_manager.hpp"
+
+#include <doctest/doctest.h>
+
+using lbd::AdminState;
+using lbd::HealthCheckType;
+using lbd::HealthManager;
+
+namespace {
+
+lbd::PoolConfig pool_of(std::initializer_list<const char*> names, HealthCheckType type,
+                        bool initially_up = true) {
+  lbd::PoolConfig pool;
+  pool.name = "p";
+  std::uint16_t port = 9000;
+  for (const char* n : names) {
+    lbd::ServerConfig s;
+    s.name = n;
+    s.address = *lb::Endpoint::parse("127.0.0.1:" + std::to_string(port++));
+    s.weight = 2;
+    s.health.check.type = type;
+    s.health.check.initially_up = initially_up;
+    pool.servers.push_back(s);
+  }
+  return pool;
+}
+
+std::string names(const lbd::PoolSnapshotPtr& s) {
+  std::string out;
+  for (const auto& c : s->candidates) out += (out.empty() ? "" : ",") + c.backend->name;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("health_manager: start publishes generation 1 with every ready server") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a", "b"}, HealthCheckType::none);
+  std::vector<lbd::PoolSnapshotPtr> got;
+  HealthManager m(io, pool, lbd::make_backends(pool), [&](auto s) { got.push_back(s); });
+  m.start();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]->generation == 1);
+  CHECK(got[0]->pool_name == "p");
+  CHECK(names(got[0]) == "a,b");
+  CHECK(got[0]->candidates[0].weight == 2);
+  CHECK(m.snapshot() == got[0]);
+}
+
+TEST_CASE("health_manager: type none ignores initial_state down (nothing could bring it up)") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a"}, HealthCheckType::none, /*initially_up=*/false);
+  std::vector<lbd::PoolSnapshotPtr> got;
+  HealthManager m(io, pool, lbd::make_backends(pool), [&](auto s) { got.push_back(s); });
+  m.start();
+  CHECK(names(got.back()) == "a");
+}
+
+TEST_CASE("health_manager: admin changes publish once each, repeats publish nothing") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a", "b"}, HealthCheckType::none);
+  std::vector<lbd::PoolSnapshotPtr> got;
+  HealthManager m(io, pool, lbd::make_backends(pool), [&](auto s) { got.push_back(s); });
+  m.start();
+  REQUIRE(m.set_admin_state("a", AdminState::drain));
+  REQUIRE(m.set_admin_state("a", AdminState::drain));
+  CHECK(got.size() == 2);
+  CHECK(names(got.back()) == "b");
+  REQUIRE(m.set_weight("b", 0));
+  CHECK(got.size() == 3);
+  CHECK(names(got.back()).empty());
+  CHECK_FALSE(m.set_weight("b", 257));
+  CHECK(m.publishes() == 3);
+  m.stop();
+  REQUIRE(m.set_admin_state("a", AdminState::ready));
+  CHECK(got.size() == 3);  // stopped: no more publishing
+}
+
+TEST_CASE("health_manager: a reload inherits up/down of servers with the same name and check") {
+  lb::asio::io_context io;
+  auto old_pool = pool_of({"a", "b"}, HealthCheckType::tcp, /*initially_up=*/false);
+  HealthManager old(io, old_pool, lbd::make_backends(old_pool), [](auto) {});
+  auto new_pool = pool_of({"a", "b", "c"}, HealthCheckType::tcp, /*initially_up=*/true);
+  new_pool.servers[1].health.check.type = HealthCheckType::http;  // check changed: no inheritance
+  std::vector<lbd::PoolSnapshotPtr> got;
+  HealthManager fresh(io, new_pool, lbd::make_backends(new_pool),
+                      [&](auto s) { got.push_back(s); });
+  fresh.inherit(old);
+  fresh.start();
+  CHECK(names(got.back()) == "b,c");
+  old.stop();
+  fresh.stop();
+}
