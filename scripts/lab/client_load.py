@@ -4,7 +4,9 @@ clients hit the VIP and every request's outcome is written as one JSON line:
   cookie  – keeps the persistence cookie lbd inserts (listener :80), new connection per request;
   source  – each client has its own source address (listener :81, source-IP persistence);
   plain   – no persistence (listener :82), one keep-alive connection reused until it breaks, so a
-            failover shows whether the connection table sent it back to the same backend.
+            failover shows whether the connection table sent it back to the same backend;
+  probe   – a new short-timeout request every few ms (listener :82): when the VIP answers again,
+            independent of the other clients' request timeouts.
 Stops by itself after --duration seconds (and every request has a timeout)."""
 import argparse
 import http.client
@@ -79,6 +81,8 @@ def main():
     p.add_argument("--source-addrs", default="", help="comma list; one source client each")
     p.add_argument("--plain-clients", type=int, default=4)
     p.add_argument("--interval", type=float, default=0.02)
+    p.add_argument("--probe-interval", type=float, default=0.005)
+    p.add_argument("--probe-timeout", type=float, default=0.05)
     p.add_argument("--timeout", type=float, default=0.5)
     a = p.parse_args()
     deadline = time.time() + min(a.duration, 600)
@@ -87,10 +91,13 @@ def main():
     specs = [("cookie", f"cookie-{i}", 80, None) for i in range(a.cookie_clients)]
     specs += [("source", f"source-{s}", 81, s) for s in a.source_addrs.split(",") if s]
     specs += [("plain", f"plain-{i}", 82, None) for i in range(a.plain_clients)]
+    specs += [("probe", "probe", 82, None)]
     for kind, cid, port, source in specs:
+        probe = kind == "probe"
         t = threading.Thread(target=run_client, daemon=True,
-                             args=(kind, cid, a.vip, port, source, deadline, a.interval,
-                                   a.timeout, rec))
+                             args=(kind, cid, a.vip, port, source, deadline,
+                                   a.probe_interval if probe else a.interval,
+                                   a.probe_timeout if probe else a.timeout, rec))
         t.start()
         threads.append(t)
     for t in threads:
