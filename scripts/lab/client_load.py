@@ -79,7 +79,9 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--cookie-clients", type=int, default=4)
     p.add_argument("--source-addrs", default="", help="comma list; one source client each")
-    p.add_argument("--plain-clients", type=int, default=4)
+    p.add_argument("--plain-addrs", default="",
+                   help="comma list; one plain client each (the connection table keys on the "
+                        "client address, so each plain client needs its own)")
     p.add_argument("--interval", type=float, default=0.02)
     p.add_argument("--probe-interval", type=float, default=0.005)
     p.add_argument("--probe-timeout", type=float, default=0.05)
@@ -90,7 +92,7 @@ def main():
     threads = []
     specs = [("cookie", f"cookie-{i}", 80, None) for i in range(a.cookie_clients)]
     specs += [("source", f"source-{s}", 81, s) for s in a.source_addrs.split(",") if s]
-    specs += [("plain", f"plain-{i}", 82, None) for i in range(a.plain_clients)]
+    specs += [("plain", f"plain-{s}", 82, s) for s in a.plain_addrs.split(",") if s]
     specs += [("probe", "probe", 82, None)]
     for kind, cid, port, source in specs:
         probe = kind == "probe"

@@ -255,6 +255,11 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         kept[kind][1] += 1
         kept[kind][0] += before[-1]["backend"] == afterk[0]["backend"]
     report["kept_backend"] = {k: f"{v[0]}/{v[1]}" for k, v in kept.items()}
+    # A terminating proxy cannot move TCP connections: every plain client's keep-alive
+    # connection through node-a died with it and had to reconnect.
+    report["failover"]["connections_lost"] = len({
+        r["client"] for r in records
+        if r["kind"] == "plain" and not r["ok"] and t_kill <= r["t"] < t_restart})
     report["kept_backend_raw"] = kept
     # Switch back (preemption to node-a after its restart).
     if t_restart:
@@ -291,6 +296,7 @@ def print_summary(lab, report, t0):
     print(f"  requests failed after it completed    {f['failed_after_switch']} of {f['requests_after_switch']}")
     print(f"  VIP holders after the kill            {', '.join(f['vip_holders_after']) or 'nobody'} "
           f"(both nodes at once: {f['double_holder_ms']} ms)")
+    print(f"  client connections lost (reconnected) {f['connections_lost']}")
     k = report["kept_backend"]
     print(f"  kept their backend: cookie {k['cookie']}, source IP {k['source']}, "
           f"plain via connection table {k['plain']}")
@@ -323,7 +329,7 @@ def check(report, args):
         problems.append(f"VIP moved after {f['detect_ms']} ms > Master_Down_Interval + 200 ms")
     if f["failed_after_switch"]:
         problems.append(f"{f['failed_after_switch']} requests failed after the failover completed")
-    for kind in ("cookie", "source"):
+    for kind in ("cookie", "source", "plain"):
         kept, total = report["kept_backend_raw"][kind]
         if total == 0 or kept != total:
             problems.append(f"{kind} clients kept their backend {kept}/{total}")
@@ -395,6 +401,7 @@ def main():
             sys.executable, os.path.join(HERE, "client_load.py"), "--vip", VIP4,
             "--duration", str(total), "--out", results,
             "--source-addrs", ",".join(SOURCE_ADDRS[:4]),
+            "--plain-addrs", ",".join(SOURCE_ADDRS[4:8]),
             "--timeout", str(args.request_timeout)])
         t0 = time.time()
         lab.event("client load started")
