@@ -185,7 +185,7 @@ TEST_CASE("lifecycle: the drain timeout ends connections that do not finish") {
   ::close(held);
 }
 
-TEST_CASE("lifecycle: SIGHUP reloads the config file; a bad file is logged and ignored") {
+TEST_CASE("lifecycle: SIGHUP reloads the config file, a bad file is logged and ignored") {
   TestBackend a(TestBackend::echo());
   const auto addr = free_address();
   const auto extra_addr = free_address();

@@ -98,7 +98,7 @@ TEST_CASE("persistence: a forged cookie is ignored and a valid one is issued") {
   }
 }
 
-TEST_CASE("persistence: source_ip keeps a client on one server; others with a /32 mask spread") {
+TEST_CASE("persistence: source_ip keeps a client on one server, others with a /32 mask spread") {
   ThreeOrigins o;
   InProcessLbd lbd(persistence_config(o.addresses(), "mode = \"source_ip\"\n"));
   const auto first = served_by(round_trip(lbd.endpoint("web"), get("/")));
@@ -192,7 +192,7 @@ TEST_CASE("persistence: learned_cookie follows the backend's session cookie and 
   CHECK(spread.size() == 2);
 }
 
-TEST_CASE("persistence: a sticky server removed from service re-sticks; draining keeps clients") {
+TEST_CASE("persistence: a sticky server removed from service re-sticks, draining keeps clients") {
   ThreeOrigins o;
   const auto table = std::string("mode = \"header\"\nheader = \"X-Session\"\n");
   InProcessLbd lbd(persistence_config(o.addresses(), table));

@@ -23,7 +23,7 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("vrrpd netns: a failing weighted script hands the VIP over; notify sees every state") {
+TEST_CASE("vrrpd netns: a failing weighted script hands the VIP over, notify sees every state") {
   if (skip()) return;
   VrrpLab lab;
   char tmpl[] = "/tmp/vrrpd-track-XXXXXX";

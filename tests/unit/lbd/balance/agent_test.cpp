@@ -51,7 +51,7 @@ TEST_CASE("agent reply: empty, unknown tokens and out-of-range percentages are e
   CHECK_FALSE(lbd::parse_agent_reply("50%%"));
 }
 
-TEST_CASE("agent status: starts at 100% up; reports merge field by field") {
+TEST_CASE("agent status: starts at 100% up, reports merge field by field") {
   TestPool pool({{"a", 1}});
   const auto& a = *pool["a"];
   CHECK(lbd::agent_status(a) == lbd::AgentStatus{100, AgentState::up});
@@ -86,7 +86,7 @@ TEST_CASE("agent: reported weights change the distribution") {
   CHECK(after["c"] == 1000);
 }
 
-TEST_CASE("agent: drained and down servers get no picks; all of them down gives none") {
+TEST_CASE("agent: drained and down servers get no picks, all of them down gives none") {
   TestPool pool({{"a", 1}, {"b", 1}});
   lbd::AgentBalancer agent(pool.snapshot, 0);
   lbd::apply_agent_report(*pool["a"], *lbd::parse_agent_reply("drain"));

@@ -52,7 +52,7 @@ TEST_CASE("smooth_wrr: a cycle too long to precompute runs the O(n) update") {
   CHECK(counts[2] == 253);
 }
 
-TEST_CASE("smooth_wrr: avoid skips the backend's turns in both modes; zero weights never come") {
+TEST_CASE("smooth_wrr: avoid skips the backend's turns in both modes, zero weights never come") {
   TestPool pool({{"a", 3}, {"b", 1}, {"z", 1}});
   for (std::uint64_t work : {lbd::SmoothWrr::kDefaultScheduleWork, std::uint64_t{0}}) {
     CAPTURE(work);

@@ -53,7 +53,7 @@ TEST_CASE("conn_table: local connections are added, removed and journaled") {
   CHECK(n == 1);
 }
 
-TEST_CASE("conn_table: the local side is bounded; extra connections are untracked, not refused") {
+TEST_CASE("conn_table: the local side is bounded, extra connections are untracked, not refused") {
   repl::ConnTable t({.max_local = 2});
   CHECK(t.add_local(ep("192.0.2.1:1"), "web", "app", "a", kT0, repl::ConnMode::l4) != 0);
   const auto second = t.add_local(ep("192.0.2.1:2"), "web", "app", "a", kT0, repl::ConnMode::l4);

@@ -71,7 +71,7 @@ struct Link {
 
 }  // namespace
 
-TEST_CASE("peer_session: nodes with the same secret authenticate; a fresh peer gets a resync") {
+TEST_CASE("peer_session: nodes with the same secret authenticate, a fresh peer gets a resync") {
   repl::PeerMemory ma, mb;
   Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
          opts("b", repl::HandshakeRole::acceptor, 222), mb);

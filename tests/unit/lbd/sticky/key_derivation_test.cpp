@@ -27,7 +27,7 @@ TEST_CASE("key_derivation: a v4-mapped IPv6 client gets the same key as its IPv4
   CHECK(sk::from_address(ip("::ffff:192.0.2.9"), 24) == sk::from_address(ip("192.0.2.200"), 24));
 }
 
-TEST_CASE("key_derivation: header values are trimmed; empty or oversized give no key") {
+TEST_CASE("key_derivation: header values are trimmed, empty or oversized give no key") {
   CHECK(sk::from_header_value("  tenant-7 \t") == std::optional<std::string>("tenant-7"));
   CHECK_FALSE(sk::from_header_value("   ").has_value());
   CHECK_FALSE(sk::from_header_value(std::string(sk::kMaxValueSize + 1, 'x')).has_value());

@@ -24,7 +24,7 @@ TEST_CASE("siphash: SipHash-2-4 matches the reference vectors") {
   CHECK(lbd::siphash24(kPaperKey, "") == 0x726fdb47dd0e0e31ull);
 }
 
-TEST_CASE("siphash: the key changes the hash; equal inputs hash equally") {
+TEST_CASE("siphash: the key changes the hash, equal inputs hash equally") {
   const lbd::SipKey other{1, 2};
   const std::string key = "client-key";
   CHECK(lbd::siphash13(kPaperKey, key) == lbd::siphash13(kPaperKey, key));

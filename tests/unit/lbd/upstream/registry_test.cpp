@@ -25,7 +25,7 @@ Config two_servers(std::uint32_t weight_b) {
 
 }  // namespace
 
-TEST_CASE("registry: snapshots list every backend; backups and weight 0 are not candidates") {
+TEST_CASE("registry: snapshots list every backend, backups and weight 0 are not candidates") {
   UpstreamRegistry r;
   auto pools = r.rebuild(two_servers(0));
   REQUIRE(pools.size() == 1);
