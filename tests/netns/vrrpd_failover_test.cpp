@@ -49,7 +49,7 @@ TEST_CASE("vrrpd netns: the higher priority node is elected and alone holds the 
 
 TEST_CASE(
     "vrrpd netns: SIGKILL of the master — backup holds the VIP, old master does not, "
-    "within Master_Down_Interval + 100 ms; the old master preempts back on restart") {
+    "within Master_Down_Interval + 100 ms, the old master preempts back on restart") {
   if (skip()) return;
   VrrpLab lab;
   elect(lab);
@@ -88,7 +88,7 @@ TEST_CASE("vrrpd netns: SIGTERM — priority 0, backup takes over within Skew_Ti
 }
 
 TEST_CASE(
-    "vrrpd netns: link down puts the master in Fault and releases the VIP; link up "
+    "vrrpd netns: link down puts the master in Fault and releases the VIP, link up "
     "preempts back") {
   if (skip()) return;
   VrrpLab lab;

@@ -131,7 +131,7 @@ TEST_CASE("peer_session: data before authentication closes the session") {
 }
 
 TEST_CASE(
-    "peer_session: a reconnect after a completed resync resumes; after a restart it resyncs") {
+    "peer_session: a reconnect after a completed resync resumes, after a restart it resyncs") {
   repl::PeerMemory ma, mb;
   {
     Link l(opts("a", repl::HandshakeRole::connector, 111), ma,
