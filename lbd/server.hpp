@@ -81,6 +81,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   UpstreamRegistry registry_;
   StickyRegistry sticky_{lb::SteadyClock::instance()};
+  HealthManagers health_;  // one per pool; replaced (state inherited) on every reload
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address

@@ -559,6 +559,7 @@ class HttpSession {
       }
       if (ec) {
         if (watchdog_.fired()) {
+          if (backend) worker_.report(pool_name, *backend, TrafficEvent::timeout);
           co_await send_error(504, "no response header from the backend in time");
           co_return Next::close;
         }
@@ -663,6 +664,9 @@ class HttpSession {
     }
 
     finish_persistence(res.base(), up.conn.lease.backend());
+    if (const Backend* b = up.conn.lease.backend()) {
+      worker_.report(pool.name, *b, status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
+    }
     remove_hop_by_hop(res.base(), false);
     add_via(res.base(), res.version());
     if (!keep_client) {
@@ -757,6 +761,8 @@ class HttpSession {
           co_return Upstream{UpstreamConnection{std::move(socket), std::move(lease)}, false};
         }
         worker_.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+        worker_.report(pool_name, *b,
+                       watchdog_.fired() ? TrafficEvent::timeout : TrafficEvent::connect_failure);
         log_->debug("connect: pool={} server={} error={}", pool_name, b->name,
                     watchdog_.fired() ? "timeout" : ec.message());
       }
@@ -935,7 +941,11 @@ class HttpSession {
   /// be closed (the caller closes it).
   lb::awaitable<void> send_error(unsigned status, std::string_view why) {
     const auto reason = http::obsolete_reason(static_cast<http::status>(status));
-    if (status >= 500) {
+    if (status == 503) {
+      // No backend: the health manager logs the pool going down once; not per request.
+      log_->debug("http: status=503 listener={} client={} method={} target={} why={}",
+                  listener_.name, client_.info.peer.to_string(), method_, target_, why);
+    } else if (status >= 500) {
       log_->warn("http: status={} listener={} client={} method={} target={} backend={} why={}",
                  status, listener_.name, client_.info.peer.to_string(), method_, target_,
                  backend_name_, why);
@@ -944,10 +954,11 @@ class HttpSession {
                  listener_.name, client_.info.peer.to_string(), method_, target_, why);
     }
     const std::string body = fmt::format("{} {}\n", status, sv(reason));
+    // 503 = no backend can take the request now: tell clients when to come back.
     const std::string msg = fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}"
         "Connection: close\r\n\r\n{}",
-        status, sv(reason), body.size(), body);
+        status, sv(reason), body.size(), status == 503 ? "Retry-After: 1\r\n" : "", body);
     error_code ec;
     watchdog_.watch(&client_.socket, nullptr);
     watchdog_.arm(cfg_.timeouts.client_idle);

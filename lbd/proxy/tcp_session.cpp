@@ -23,7 +23,13 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
                                                 PickContext{.prefer = sticky.prefer});
   if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
+  if (upstream) {
+    // L4 sees no responses: a completed connect is the success the outlier detector counts.
+    worker.report(pool->name, *upstream->lease.backend(), TrafficEvent::success);
+  }
   if (!upstream) {
+    // No backend at all: close at once (the health manager logs the pool going down once).
+    if (upstream.error() == UpstreamError::no_backend) co_return;
     worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
                           client.info.peer.to_string(), pool->name,
                           upstream.error() == UpstreamError::no_backend ? "no backend"

@@ -44,6 +44,8 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
       if (!ec) co_return UpstreamConnection{std::move(socket), std::move(lease)};
     }
     worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+    worker.report(pool.name, *backend,
+                  expired ? TrafficEvent::timeout : TrafficEvent::connect_failure);
     last = expired ? UpstreamError::timeout : UpstreamError::connect_failed;
     worker.logger()->debug("connect: pool={} server={} address={} error={}", pool.name,
                            backend->name, backend->address.to_string(),

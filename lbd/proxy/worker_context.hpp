@@ -45,6 +45,7 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/balancer.hpp"
 #include "lbd/config.hpp"
+#include "lbd/upstream/outlier_detector.hpp"
 #include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {
@@ -195,6 +196,10 @@ class WorkerContext {
   /// nullptr. Thread-safe object shared by every worker and the replicator; valid while the
   /// worker keeps the config snapshot it came with (keep the returned shared_ptr across awaits).
   virtual std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const = 0;
+  /// Passive health: what the session saw when it used `backend` of `pool` (connect failure, 5xx,
+  /// timeout, success), for the pool's outlier detector. Cheap (lock-free); ignored for unknown
+  /// pools or backends of an older snapshot.
+  virtual void report(std::string_view pool, const Backend& backend, TrafficEvent event) = 0;
   /// Pipe and buffer pools for relay().
   virtual RelayResources& relay_resources() = 0;
   virtual WorkerCounters& counters() = 0;
