@@ -22,9 +22,11 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "lbd/balance/least_time.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
 #include "lbd/proxy/persistence.hpp"
+#include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/router.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
@@ -460,6 +462,18 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
+    pick_hash_.reset();
+    if (uses_hash(pool->balance.algorithm)) {
+      HashInputs in{.client = &client_.info.peer.address, .path = parts.path};
+      if (pool->balance.hash_key.kind == HashKey::Kind::header) {
+        if (auto it = req.find(bsv(pool->balance.hash_key.name)); it != req.end()) {
+          in.header = sv(it->value());
+        }
+      }
+      if (auto it = req.find(http::field::cookie); it != req.end())
+        in.cookie_header = sv(it->value());
+      pick_hash_ = pick_hash(pool->balance, in);
+    }
     prepare_persistence(*pool, pool_name, req.base());
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
@@ -534,6 +548,7 @@ class HttpSession {
       }
 
       // Response header; 1xx interim responses other than 101 are passed on.
+      const auto waiting_since = Clock::now();  // least_time: time to the response header
       watchdog_.arm(to.server_response);
       ubuf_.clear();
       std::optional<http::response_parser<http::empty_body>> rp;
@@ -571,6 +586,10 @@ class HttpSession {
         }
         co_await send_error(502, fmt::format("bad response from the backend: {}", ec.message()));
         co_return Next::close;
+      }
+      if (backend && pool->balance.algorithm == Algorithm::least_time) {
+        const auto now = Clock::now();
+        record_latency(*backend, now - waiting_since, now, pool->balance.least_time_decay);
       }
       co_return co_await respond(*rp, std::move(up), *pool, upgrade, client_keep_alive,
                                  client_version);
@@ -737,7 +756,7 @@ class HttpSession {
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
       const auto* b = worker_.pick(
-          pool_name, PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+          pool_name, PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
       if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
@@ -771,7 +790,7 @@ class HttpSession {
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
     auto r = co_await worker_.connect_upstream(
         pool_name, client_.info,
-        PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+        PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
     if (!r) {
       switch (r.error()) {
         case UpstreamError::no_backend:
@@ -1109,6 +1128,7 @@ class HttpSession {
   std::string_view method_ = "-";
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";
+  std::optional<std::uint64_t> pick_hash_;  // PickContext::hash of the request in flight
   // Session persistence of the request in flight (see prepare_persistence).
   const PoolConfig* persist_pool_ = nullptr;
   StickyChoice sticky_;

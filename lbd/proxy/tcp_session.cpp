@@ -1,6 +1,7 @@
 #include "lbd/proxy/tcp_session.hpp"
 
 #include "lbd/proxy/persistence.hpp"
+#include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/upstream_connect.hpp"
 #include "lbd/sticky/key_derivation.hpp"
@@ -20,8 +21,10 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                       stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
                                               pool->persistence.ipv6_mask));
   }
-  auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
-                                                PickContext{.prefer = sticky.prefer});
+  auto upstream = co_await connect_with_retries(
+      worker, *pool, config.timeouts.connect, client.info,
+      PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
+                  .prefer = sticky.prefer});
   if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
   if (upstream) {
     // L4 sees no responses: a completed connect is the success the outlier detector counts.
