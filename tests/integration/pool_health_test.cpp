@@ -94,3 +94,22 @@ TEST_CASE("health: backup servers take over when every primary is down") {
   CHECK(until_consecutive_ok(lbd.endpoint("web"), 20, 500, &who) == 20);
   CHECK(who == "spare");
 }
+
+TEST_CASE("health: 5xx answers seen by the workers eject the server (passive outlier detection)") {
+  Origin good("good");
+  Origin bad("bad", [](const Request&) {
+    Response res{http::status::internal_server_error, 11};
+    res.set("X-Backend", "bad");
+    res.body() = "oops";
+    res.prepare_payload();
+    return res;
+  });
+  TestBackend g(good.handler()), b(bad.handler());
+  InProcessLbd lbd(
+      http_pool("[pool.outlier]\nconsecutive_errors = 3\nbase_ejection_time = \"60s\"\n",
+                server("good", g.address()) + server("bad", b.address())));
+  std::string who;
+  CHECK(until_consecutive_ok(lbd.endpoint("web"), 30, 200, &who) == 30);
+  CHECK(who == "good");
+  CHECK(bad.count() >= 3);
+}
