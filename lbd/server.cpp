@@ -122,13 +122,28 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   for (const auto& pool : config->pools) {
     auto* raw =
         new HealthManager(control_, pool, make_backends(pool), [this](PoolSnapshotPtr snapshot) {
-          for (auto& w : workers_) w->update_pool(snapshot);
+          if (first_snapshots_) {
+            (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
+          } else {
+            for (auto& w : workers_) w->update_pool(snapshot);
+          }
         });
     std::shared_ptr<HealthManager> manager(
         raw, [io = &control_](HealthManager* m) { lb::asio::post(*io, [m] { delete m; }); });
     if (auto it = health_.find(pool.name); it != health_.end()) manager->inherit(*it->second);
     health[pool.name] = std::move(manager);
   }
+  // Start the managers now and hand their first snapshots to the workers together with the
+  // config, so that no request is balanced over a snapshot without health state in between.
+  for (auto& [name, m] : health_) m->stop();
+  std::map<std::string, PoolSnapshotPtr> first;
+  first_snapshots_ = &first;
+  for (auto& [name, m] : health) m->start();
+  first_snapshots_ = nullptr;
+  for (auto& p : pools) {
+    if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
+  }
+  health_ = health;
   for (unsigned i = 0; i < n; ++i) {
     std::vector<AcceptorSpec> added;
     for (auto& [key, sockets] : opened) {
@@ -137,10 +152,6 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     }
     workers_[i]->apply(config, pools, sticky, health, std::move(added), removed);
   }
-  // After the workers got the config: each start() publishes its first snapshot to them.
-  for (auto& [name, m] : health_) m->stop();
-  health_ = std::move(health);
-  for (auto& [name, m] : health_) m->start();
   {
     std::lock_guard lock(groups_mutex_);
     groups_ = std::move(next);
