@@ -635,6 +635,7 @@ class HttpSession {
         co_await send_error(502, "101 without an upgrade request");
         co_return Next::close;
       }
+      finish_persistence(res.base(), up.conn.lease.backend());
       remove_hop_by_hop(res.base(), true);
       add_via(res.base(), res.version());
       res.set(http::field::connection, "upgrade");
