@@ -1,8 +1,28 @@
 #include "common/signals.hpp"
 
+#include <pthread.h>
+
 #include <csignal>
 
 namespace lb {
+namespace {
+sigset_t daemon_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, sig);
+  return set;
+}
+}  // namespace
+
+void block_daemon_signals() {
+  const sigset_t set = daemon_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void unblock_daemon_signals() {
+  const sigset_t set = daemon_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
 
 SignalHandler::SignalHandler(asio::io_context& ctx, std::function<void()> on_reload,
                              std::function<void(int)> on_stop)

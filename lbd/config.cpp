@@ -360,6 +360,7 @@ Config read_config(TableReader root, const std::string& file) {
     }
     c.listeners.push_back(std::move(listener));
   }
+  c.replication = read_replication(root);
   root.reject_unknown_keys();
   return c;
 }

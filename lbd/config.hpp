@@ -11,6 +11,7 @@
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
 
@@ -102,6 +103,8 @@ struct Config {
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
+  /// [replication]: absent on a single node.
+  std::optional<ReplicationConfig> replication;
 
   const PoolConfig* find_pool(std::string_view name) const;
 };

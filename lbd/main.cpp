@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/log.hpp"
+#include "common/signals.hpp"
 #include "lbd/config.hpp"
 #include "lbd/server.hpp"
 
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   lb::log::init(*lb::log::parse_level(config.global.log_level));
   auto log = lb::log::get("lbd");
   std::vector<std::string> errors;
+  // Workers accept as soon as they exist; a SIGTERM before Server::run installs its handler must
+  // wait (pending) rather than kill lbd mid-start. Worker threads inherit the block.
+  lb::block_daemon_signals();
   auto server = lbd::Server::create(config_path, errors);
   if (!server) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());

@@ -57,12 +57,13 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   unsigned n = config->global.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    server->workers_.push_back(std::make_unique<Worker>(i, server->active_));
+    server->workers_.push_back(std::make_unique<Worker>(i, server->active_, server->conns_));
   }
   server->registry_.set_sink([s = server.get()](const PoolSnapshotPtr& snapshot) {
     for (auto& w : s->workers_) w->update_pool(snapshot);
   });
   if (!server->apply(config, errors)) return nullptr;
+  if (!server->start_replication(errors)) return nullptr;
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
   return server;
@@ -157,6 +158,12 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     groups_ = std::move(next);
   }
   runtimes_ = std::move(runtimes);
+  if (replicator_) {
+    if (config->replication != config_->replication) {
+      log_->warn("reload: [replication] changes take effect on restart; keeping the running one");
+    }
+    sync_replicated_tables(sticky);
+  }
   config_ = std::move(config);
   if (auto level = lb::log::parse_level(config_->global.log_level)) lb::log::init(*level);
   return true;
@@ -208,6 +215,7 @@ void Server::poll_drain() {
     if (left != 0) log_->warn("shutdown: drain timeout; closing connections={}", left);
     for (auto& w : workers_) w->stop_and_join();
     for (auto& [name, m] : health_) m->stop();
+    if (replicator_) replicator_->stop();
     log_->info("shutdown: done");
     work_.reset();
     control_.stop();
@@ -217,6 +225,39 @@ void Server::poll_drain() {
   drain_timer_.async_wait([this](const lb::error_code& ec) {
     if (!ec) poll_drain();
   });
+}
+
+bool Server::start_replication(std::vector<std::string>& errors) {
+  if (!config_->replication) return true;
+  replicator_ = std::make_unique<repl::Replicator>(control_, *config_->replication);
+  replicator_->set_conn_table(&conns_);
+  sync_replicated_tables(sticky_.tables());
+  if (auto started = replicator_->start(); !started) {
+    errors.push_back(fmt::format("replication: {}", started.error().message));
+    replicator_.reset();
+    return false;
+  }
+  return true;
+}
+
+void Server::sync_replicated_tables(const StickyTables& tables) {
+  for (auto it = replicated_.begin(); it != replicated_.end();) {
+    const auto now = tables.find(it->first);
+    if (now == tables.end() || now->second != it->second) {
+      replicator_->remove_table(it->first);
+      it = replicated_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, table] : tables) {
+    if (replicated_.emplace(name, table).second) replicator_->add_table(*table);
+  }
+}
+
+std::optional<repl::ReplicationStatus> Server::replication_status() const {
+  if (!replicator_) return std::nullopt;
+  return replicator_->status();
 }
 
 void Server::schedule_sticky_expiry() {
@@ -239,6 +280,7 @@ int Server::run(bool handle_signals) {
           log_->info("signal: {} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
           shutdown();
         });
+    lb::unblock_daemon_signals();  // main() blocked them until this handler existed
   }
   control_.run();
   if (signals) signals->stop();

@@ -12,6 +12,8 @@
 
 #include "common/asio.hpp"
 #include "lbd/proxy/worker_context.hpp"
+#include "lbd/replication/conn_table.hpp"
+#include "lbd/replication/replicator.hpp"
 #include "lbd/upstream/registry.hpp"
 #include "lbd/worker.hpp"
 
@@ -46,6 +48,10 @@ class Server {
   std::vector<lb::Endpoint> bound(const std::string& listener) const;
   /// The stick tables of the running config by pool name (the replicator registers these).
   StickyRegistry& sticky_tables() { return sticky_; }
+  /// The live proxied connections of this node and those the peer reported (thread-safe).
+  repl::ConnTable& conn_table() { return conns_; }
+  /// Replication state, or nullopt on a node without [replication] (thread-safe).
+  std::optional<repl::ReplicationStatus> replication_status() const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
@@ -72,12 +78,18 @@ class Server {
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Creates and starts the replicator when the config has [replication] (control thread).
+  bool start_replication(std::vector<std::string>& errors);
+  /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
+  void sync_replicated_tables(const StickyTables& tables);
 
   const std::string config_path_;
   lb::asio::io_context control_{1};
   lb::asio::executor_work_guard<lb::asio::io_context::executor_type> work_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint32_t> active_{0};
+  // Declared before the workers and the replicator, which use it: destroyed after them.
+  repl::ConnTable conns_;
   std::vector<std::unique_ptr<Worker>> workers_;
   UpstreamRegistry registry_;
   StickyRegistry sticky_{lb::SteadyClock::instance()};
@@ -93,6 +105,9 @@ class Server {
   std::chrono::steady_clock::time_point drain_deadline_;
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
+  // The tables registered with the replicator, held so they outlive their registration.
+  StickyTables replicated_;
+  std::unique_ptr<repl::Replicator> replicator_;
 };
 
 }  // namespace lbd

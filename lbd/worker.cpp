@@ -11,10 +11,11 @@
 
 namespace lbd {
 
-Worker::Worker(unsigned index, std::atomic<std::uint32_t>& global_active)
+Worker::Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns)
     : index_(index),
       global_active_(global_active),
       log_(lb::log::get("lbd.proxy")),
+      conns_(conns),
       work_(io_.get_executor()) {}
 
 Worker::~Worker() {

@@ -13,6 +13,7 @@
 #include "common/asio.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/worker_context.hpp"
+#include "lbd/replication/conn_table.hpp"
 #include "lbd/sticky/sticky_registry.hpp"
 #include "lbd/upstream/health_manager.hpp"
 
@@ -32,7 +33,8 @@ struct AcceptorSpec {
 class Worker final : public proxy::WorkerContext {
  public:
   /// `global_active`: the process-wide count of client connections (outlives the worker).
-  Worker(unsigned index, std::atomic<std::uint32_t>& global_active);
+  /// `conns`: the process-wide connection table (outlives the worker).
+  Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -63,6 +65,7 @@ class Worker final : public proxy::WorkerContext {
       std::string_view pool, const proxy::ClientInfo& client, PickContext ctx) override;
   std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const override;
   void report(std::string_view pool, const Backend& backend, TrafficEvent event) override;
+  repl::ConnTable& conn_table() override { return conns_; }
   proxy::RelayResources& relay_resources() override { return relay_resources_; }
   proxy::WorkerCounters& counters() override { return counters_; }
   const std::shared_ptr<spdlog::logger>& logger() const override { return log_; }
@@ -98,6 +101,7 @@ class Worker final : public proxy::WorkerContext {
   std::map<std::string, PoolState, std::less<>> pools_;
   StickyTables sticky_;
   HealthManagers health_;
+  repl::ConnTable& conns_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
   bool draining_ = false;

@@ -29,10 +29,18 @@ InstanceConfig read_instance(TableReader& t) {
   c.preempt = t.boolean("preempt", c.preempt);
   c.accept_mode = t.boolean("accept_mode", c.accept_mode);
   for (const auto& v : t.string_array("vips")) {
-    if (auto cidr = lb::config::parse_cidr(v)) {
-      c.vips.push_back(*cidr);
+    if (auto vip = Vip::parse(v)) {
+      if (!c.vips.empty() && vip->address.family() != c.vips.front().address.family()) {
+        t.error("vips", fmt::format("\"{}\": one instance carries one address family (RFC 5798 "
+                                    "§5.2.9); use a second instance for the other",
+                                    v));
+      } else {
+        c.vips.push_back(*vip);
+      }
     } else {
-      t.error("vips", cidr.error());
+      t.error("vips", fmt::format("invalid address \"{}\": expected \"192.0.2.10/24\", "
+                                  "\"2001:db8::10/64\" or an address",
+                                  v));
     }
   }
   if (c.vips.empty()) t.error("vips", "an instance needs at least one virtual IP");
@@ -43,6 +51,37 @@ InstanceConfig read_instance(TableReader& t) {
       t.error("unicast_peers", fmt::format("invalid address \"{}\"", p));
     }
   }
+  c.track_interfaces = t.string_array("track_interfaces");
+  c.track_scripts = t.string_array("track_scripts");
+  c.garp_repeat = static_cast<int>(t.integer("garp_repeat", c.garp_repeat, 1, 100));
+  c.garp_master_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("garp_master_delay", c.garp_master_delay, std::chrono::milliseconds(0),
+                 std::chrono::hours(1)));
+  c.garp_master_refresh = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("garp_master_refresh", c.garp_master_refresh, std::chrono::milliseconds(0),
+                 std::chrono::hours(24)));
+  c.notify = t.string("notify", c.notify);
+  t.reject_unknown_keys();
+  return c;
+}
+
+TrackScriptConfig read_track_script(TableReader& t) {
+  using std::chrono::milliseconds;
+  TrackScriptConfig c;
+  if (auto n = t.required_string("name")) c.name = *n;
+  if (auto cmd = t.required_string("command")) c.command = *cmd;
+  auto ms = [&](const char* key, milliseconds fallback) {
+    return std::chrono::duration_cast<milliseconds>(
+        t.duration(key, fallback, milliseconds(10), std::chrono::hours(1)));
+  };
+  c.interval = ms("interval", c.interval);
+  c.timeout = ms("timeout", c.timeout);
+  c.rise = static_cast<int>(t.integer("rise", c.rise, 1, 100));
+  c.fall = static_cast<int>(t.integer("fall", c.fall, 1, 100));
+  c.weight = static_cast<int>(t.integer("weight", c.weight, 0, 254));
+  if (!c.command.empty() && c.command.find_first_not_of(" \t") == std::string::npos) {
+    t.error("command", "must not be blank");
+  }
   t.reject_unknown_keys();
   return c;
 }
@@ -52,10 +91,22 @@ Config read_config(TableReader root, const std::string& file) {
   c.source_file = file;
   if (auto g = root.table("global")) {
     c.log_level = g->string("log_level", c.log_level);
+    c.control_socket = g->string("control_socket", c.control_socket);
+    c.lbd_control_socket = g->string("lbd_control_socket", c.lbd_control_socket);
+    c.realtime_priority =
+        static_cast<int>(g->integer("realtime_priority", c.realtime_priority, 0, 99));
     if (!lb::log::parse_level(c.log_level)) {
       g->error("log_level", fmt::format("unknown level \"{}\"", c.log_level));
     }
     g->reject_unknown_keys();
+  }
+  std::set<std::string> script_names;
+  for (auto& t : root.tables("track_script")) {
+    auto script = read_track_script(t);
+    if (!script.name.empty() && !script_names.insert(script.name).second) {
+      t.error("name", fmt::format("duplicate track_script name \"{}\"", script.name));
+    }
+    c.track_scripts.push_back(std::move(script));
   }
   auto tables = root.tables("instance");
   std::set<std::string> names;
@@ -69,6 +120,11 @@ Config read_config(TableReader root, const std::string& file) {
       t.error("vrid",
               fmt::format("VRID {} is used twice on interface {}", inst.vrid, inst.interface));
     }
+    for (const auto& s : inst.track_scripts) {
+      if (!script_names.count(s)) {
+        t.error("track_scripts", fmt::format("no [[track_script]] named \"{}\"", s));
+      }
+    }
     c.instances.push_back(std::move(inst));
   }
   root.reject_unknown_keys();
@@ -76,6 +132,14 @@ Config read_config(TableReader root, const std::string& file) {
 }
 
 }  // namespace
+
+std::optional<Vip> Vip::parse(std::string_view text) {
+  auto cidr = lb::Cidr::parse(text);
+  if (!cidr) return std::nullopt;
+  return Vip{*lb::IpAddress::parse(text.substr(0, text.find('/'))), cidr->prefix_len};
+}
+
+std::string Vip::to_string() const { return fmt::format("{}/{}", address.to_string(), prefix_len); }
 
 Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
   auto doc = lb::config::Document::parse_file(path, diags);

@@ -4,13 +4,38 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 
 namespace vrrp {
+
+/// A virtual address with its prefix length ("192.0.2.10/24"): unlike lb::Cidr the host bits are
+/// kept, since they are the address.
+struct Vip {
+  lb::IpAddress address;
+  unsigned prefix_len = 0;
+  /// "192.0.2.10/24", "2001:db8::10/64"; a bare address is a host prefix. nullopt if invalid.
+  static std::optional<Vip> parse(std::string_view text);
+  std::string to_string() const;
+  friend bool operator==(const Vip&, const Vip&) = default;
+};
+
+/// A health-check script ([[track_script]]), run through /bin/sh -c every interval.
+struct TrackScriptConfig {
+  std::string name;
+  std::string command;
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{1000};
+  int rise = 1;    ///< consecutive successes before a failing check counts as up again
+  int fall = 1;    ///< consecutive failures before a passing check counts as down
+  int weight = 0;  ///< 0 = Fault while failing; N = priority lowered by N while failing
+  friend bool operator==(const TrackScriptConfig&, const TrackScriptConfig&) = default;
+};
 
 struct InstanceConfig {
   std::string name;
@@ -21,13 +46,35 @@ struct InstanceConfig {
   std::chrono::milliseconds advert_interval{1000};
   bool preempt = true;
   bool accept_mode = false;
-  std::vector<lb::Cidr> vips;
+  std::vector<Vip> vips;  ///< all of one family (the first VIP's)
   std::vector<lb::IpAddress> unicast_peers;
+  /// More interfaces whose link state is tracked (the instance's own always is): down → FAULT.
+  std::vector<std::string> track_interfaces;
+  /// Names of [[track_script]] entries this instance follows.
+  std::vector<std::string> track_scripts;
+  /// Gratuitous ARP / unsolicited NA packets per address per burst.
+  int garp_repeat = 5;
+  /// Second burst after becoming master (0 = none), and periodic refresh while master (0 = off).
+  std::chrono::milliseconds garp_master_delay{5000};
+  std::chrono::milliseconds garp_master_refresh{0};
+  /// Shell command run on every transition (empty = none); see conf/vrrpd.toml for its env.
+  std::string notify;
+
+  friend bool operator==(const InstanceConfig&, const InstanceConfig&) = default;
 };
 
 struct Config {
   std::string source_file;
   std::string log_level = "info";
+  /// SCHED_FIFO priority for the daemon (0 = normal scheduling). Sub-100ms adverts need it on a
+  /// busy machine: a scheduling hiccup longer than Master_Down_Interval is a false failover.
+  int realtime_priority = 0;
+  /// Unix socket for the JSON-lines control protocol (common/control); empty = none.
+  std::string control_socket;
+  /// lbd's control socket: every transition is sent there as {"cmd":"vrrp_state",...}; empty =
+  /// don't tell lbd.
+  std::string lbd_control_socket;
+  std::vector<TrackScriptConfig> track_scripts;
   std::vector<InstanceConfig> instances;
 };
 

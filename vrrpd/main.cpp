@@ -1,24 +1,89 @@
-// vrrpd: the VRRPv3 router daemon. Parses the command line, loads the config, runs the instances.
+// vrrpd: the VRRPv3 router daemon. Parses the command line, loads the config, forks the guard,
+// runs the instances until SIGTERM/SIGINT (graceful) and reloads on SIGHUP.
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "common/asio.hpp"
+#include "common/control/protocol.hpp"
+#include "common/control/server.hpp"
 #include "common/log.hpp"
+#include "common/sd_notify.hpp"
+#include "common/signals.hpp"
 #include "vrrpd/config.hpp"
+#include "vrrpd/daemon.hpp"
+#include "vrrpd/guard.hpp"
+#include "vrrpd/netlink_address_manager.hpp"
+
+namespace {
+
+void set_realtime(int priority) {
+  auto log = lb::log::get("vrrpd");
+  if (priority <= 0) return;
+  sched_param p{};
+  p.sched_priority = priority;
+  if (::sched_setscheduler(0, SCHED_FIFO, &p) != 0) {
+    log->warn("realtime: SCHED_FIFO priority={} failed: {}", priority, std::strerror(errno));
+    return;
+  }
+  // A page fault on a cold page is a scheduling hiccup too.
+  if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    log->warn("realtime: mlockall failed: {}", std::strerror(errno));
+  }
+  log->info("realtime: SCHED_FIFO priority={}", priority);
+}
+
+// --release-vips: the last layer of the SIGKILL guarantee, for a supervisor to run after vrrpd
+// ended however it ended (the guard covers the common case; this covers guard and vrrpd both
+// killed). Idempotent; an interface that no longer exists holds nothing.
+int release_vips(const vrrp::Config& config) {
+  auto addresses = vrrp::NetlinkAddressManager::create();
+  if (!addresses) {
+    std::fprintf(stderr, "vrrpd: %s\n", addresses.error().message.c_str());
+    return 1;
+  }
+  int failures = 0;
+  std::size_t removed = 0;
+  for (const auto& inst : config.instances) {
+    const int ifindex = static_cast<int>(::if_nametoindex(inst.interface.c_str()));
+    if (ifindex == 0) continue;
+    for (const auto& vip : inst.vips) {
+      if (auto r = (*addresses)->remove(ifindex, vip); !r) {
+        std::fprintf(stderr, "vrrpd: %s\n", r.error().message.c_str());
+        ++failures;
+      } else {
+        ++removed;
+      }
+    }
+  }
+  std::printf("vrrpd: released %zu configured VIP(s)\n", removed);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vrrpd - VRRPv3 (RFC 5798) router (lbpair)"};
   std::string config_path = "/etc/lbpair/vrrpd.toml";
   bool check_only = false;
+  bool release_only = false;
   app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only,
                "validate the configuration and exit (0 valid, 2 not)");
+  app.add_flag("--release-vips", release_only,
+               "remove every configured VIP from this node and exit (systemd ExecStopPost)");
   app.set_version_flag("--version", std::string("vrrpd ") + LBPAIR_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   lb::config::Diagnostics diags;
-  const vrrp::Config config = vrrp::load_config(config_path, diags);
+  vrrp::Config config = vrrp::load_config(config_path, diags);
   if (!diags.empty()) {
     std::fputs(diags.to_string().c_str(), stderr);
     std::fprintf(stderr, "vrrpd: %zu configuration error(s) in %s\n", diags.size(),
@@ -30,10 +95,98 @@ int main(int argc, char** argv) {
                 config.instances.size());
     return 0;
   }
+  if (release_only) return release_vips(config);
   lb::log::init(*lb::log::parse_level(config.log_level));
   auto log = lb::log::get("vrrpd");
   log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, config_path,
             config.instances.size());
-  log->error("the VRRP router is not built yet (issue #8); exiting");
-  return 1;
+
+  // The guard first, while the process is small and has no threads or sockets.
+  auto guard = vrrp::Guard::start();
+  if (!guard) {
+    log->critical("guard: {}", guard.error().message);
+    return 1;
+  }
+  set_realtime(config.realtime_priority);
+
+  auto addresses = vrrp::NetlinkAddressManager::create();
+  if (!addresses) {
+    log->critical("{}", addresses.error().message);
+    return 1;
+  }
+  lb::asio::io_context ctx(1);
+  vrrp::Daemon daemon(ctx, **addresses, &*guard);
+  daemon.reaper().watch(guard->pid(), [log](int status) {
+    // Without the guard a SIGKILL would leave the VIPs behind; say so loudly.
+    log->critical(
+        "guard: process exited unexpectedly (status={}); a crash of vrrpd would now "
+        "leave its VIPs on this node",
+        status);
+  });
+  // A signal during start-up waits (pending) for the handler below instead of killing vrrpd
+  // with its default action.
+  lb::block_daemon_signals();
+  if (auto r = daemon.start(config); !r) {
+    log->critical("start: {}", r.error().message);
+    guard->release();
+    return 1;
+  }
+
+  std::unique_ptr<lb::control::Server> control;
+  if (!config.control_socket.empty()) {
+    auto s = lb::control::Server::start(ctx, config.control_socket,
+                                        [&daemon](const nlohmann::json& req) -> nlohmann::json {
+                                          if (req["cmd"] == "status") return daemon.status();
+                                          return lb::control::error_reply("unknown command");
+                                        });
+    if (!s) {
+      log->critical("{}", s.error().message);
+      daemon.stop();
+      guard->release();
+      return 1;
+    }
+    control = std::move(*s);
+  }
+
+  int exit_code = 0;
+  lb::SignalHandler signals(
+      ctx,
+      [&] {
+        lb::sd_notify("RELOADING=1");
+        // systemd waits for READY=1 after RELOADING=1, whatever the outcome.
+        struct Ready {
+          ~Ready() { lb::sd_notify("READY=1"); }
+        } ready;
+        lb::config::Diagnostics d;
+        auto next = vrrp::load_config(config_path, d);
+        if (!d.empty()) {
+          log->error("reload: {} error(s), keeping the running config:\n{}", d.size(),
+                     d.to_string());
+          return;
+        }
+        if (auto r = daemon.reload(next); !r) {
+          log->error("reload: {}; keeping the running config", r.error().message);
+          return;
+        }
+        if (next.control_socket != config.control_socket) {
+          log->warn("reload: control_socket changed; the new path takes effect on restart");
+        }
+        lb::log::init(*lb::log::parse_level(next.log_level));
+        config = std::move(next);
+      },
+      [&](int sig) {
+        log->info("stopping: signal={}", sig);
+        lb::sd_notify("STOPPING=1");
+        daemon.stop();
+        guard->release();
+        if (control) control->stop();
+        signals.stop();
+        ctx.stop();
+      });
+  lb::unblock_daemon_signals();
+  // Ready only once signals are handled: systemd (and tests) may send SIGHUP right after READY.
+  lb::sd_notify("READY=1");
+  ctx.run();
+  log->info("stopped");
+  return exit_code;
 }

@@ -23,6 +23,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "lbd/balance/least_time.hpp"
+#include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
 #include "lbd/proxy/persistence.hpp"
@@ -475,6 +476,11 @@ class HttpSession {
       pick_hash_ = pick_hash(pool->balance, in);
     }
     prepare_persistence(*pool, pool_name, req.base());
+    // After a failover, a client of the old master goes back to the backend it was using there.
+    if (!sticky_.prefer) {
+      sticky_.prefer =
+          peer_connection_target(worker_, pool_name, client_.info.peer.address, listener_.name);
+    }
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
     remove_hop_by_hop(req.base(), upgrade);
@@ -507,6 +513,12 @@ class HttpSession {
       Upstream up = std::move(*acquired);
       const Backend* backend = up.conn.lease.backend();
       backend_name_ = backend ? std::string_view(backend->name) : std::string_view("-");
+      if (backend && (tracked_.id() == 0 || backend->name != tracked_name_)) {
+        // The client connection is tracked under the backend of its latest request.
+        tracked_ = TrackedConnection(worker_.conn_table(), client_.info.peer, listener_.name,
+                                     pool_name, backend->name, repl::ConnMode::l7);
+        tracked_name_ = backend->name;
+      }
       watchdog_.watch(&client_.socket, &up.conn.socket);
 
       // Header (and the body bytes already buffered, for Content-Length bodies).
@@ -1133,6 +1145,8 @@ class HttpSession {
   // Session persistence of the request in flight (see prepare_persistence).
   const PoolConfig* persist_pool_ = nullptr;
   StickyChoice sticky_;
+  TrackedConnection tracked_;  // this client connection in the replicated connection table
+  std::string tracked_name_;
   std::string cookie_server_;  // cookie mode: the server a valid cookie named (empty: none)
 };
 

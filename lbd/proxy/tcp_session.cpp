@@ -1,5 +1,6 @@
 #include "lbd/proxy/tcp_session.hpp"
 
+#include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
@@ -21,6 +22,11 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                       stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
                                               pool->persistence.ipv6_mask));
   }
+  // After a failover, a client of the old master goes back to the backend it was using there.
+  if (!sticky.prefer) {
+    sticky.prefer =
+        peer_connection_target(worker, pool->name, client.info.peer.address, listener.name);
+  }
   auto upstream = co_await connect_with_retries(
       worker, *pool, config.timeouts.connect, client.info,
       PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
@@ -40,6 +46,8 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                                                                         : "connect failed");
     co_return;
   }
+  TrackedConnection tracked(worker.conn_table(), client.info.peer, listener.name, pool->name,
+                            upstream->lease.backend()->name, repl::ConnMode::l4);
   RelayOptions options;
   options.client_idle = config.timeouts.client_idle;
   options.server_idle = config.timeouts.server_idle;
@@ -51,7 +59,8 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
       std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
       [&worker, peer = client.info.peer, listener = client.info.listener,
        config = std::move(client.config), ticket = std::move(client.ticket),
-       lease = std::move(upstream->lease)](const RelayResult& result) mutable {
+       lease = std::move(upstream->lease),
+       tracked = std::move(tracked)](const RelayResult& result) mutable {
         auto& counters = worker.counters();
         counters.bytes_client_to_server.fetch_add(result.client_to_server,
                                                   std::memory_order_relaxed);

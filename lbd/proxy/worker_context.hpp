@@ -27,11 +27,7 @@
 // - `extension_slot()` is one opaque per-worker slot a session kind may use for its own per-worker
 //   state (e.g. the HTTP upstream keep-alive pools); it is destroyed with the worker.
 // - The mode="http" entry point is `serve_http` below. It is DECLARED here and DEFINED by the L7
-//   session (lbd/proxy/http_session.cpp). Until that file is linked, lbd/proxy/http_unavailable.cpp
-//   defines it together with `kHttpSessionAvailable = false`, and the server refuses every config
-//   with a mode="http" listener ("mode http is not available in this build"). The L7 change
-//   replaces http_unavailable.cpp by http_session.cpp in lbd/CMakeLists.txt and defines both
-//   symbols (kHttpSessionAvailable = true).
+//   session (lbd/proxy/http_session.cpp), together with `kHttpSessionAvailable`.
 #pragma once
 
 #include <atomic>
@@ -51,6 +47,9 @@
 namespace lbd {
 
 class StickyTable;
+namespace repl {
+class ConnTable;
+}
 
 /// An immutable configuration snapshot shared by the control thread and the workers.
 using ConfigPtr = std::shared_ptr<const Config>;
@@ -200,6 +199,9 @@ class WorkerContext {
   /// timeout, success), for the pool's outlier detector. Cheap (lock-free); ignored for unknown
   /// pools or backends of an older snapshot.
   virtual void report(std::string_view pool, const Backend& backend, TrafficEvent event) = 0;
+  /// The process's connection table (live proxied connections, replicated to the peer), which
+  /// outlives every worker. Thread-safe.
+  virtual repl::ConnTable& conn_table() = 0;
   /// Pipe and buffer pools for relay().
   virtual RelayResources& relay_resources() = 0;
   virtual WorkerCounters& counters() = 0;

@@ -448,21 +448,25 @@ StickyTable::JournalBatch StickyTable::pull(std::uint64_t since_seq, std::size_t
 }
 
 void StickyTable::for_each(const std::function<void(const StickEntryView&)>& fn) const {
+  for (std::size_t i = 0; i < shards_.size(); ++i) for_each_in_shard(i, fn);
+}
+
+void StickyTable::for_each_in_shard(std::size_t index,
+                                    const std::function<void(const StickEntryView&)>& fn) const {
+  if (index >= shards_.size()) return;
   const std::int64_t now = now_ns();
   StickEntryView v;
-  for (const auto& shp : shards_) {
-    const Shard& sh = *shp;
-    std::lock_guard lock(sh.mutex);
-    for (std::uint32_t s = sh.lru_head; s != kNil; s = sh.slot(s).next) {
-      const Slot& sl = sh.slot(s);
-      if (sl.expiry_ns <= now) continue;
-      v.key = sl.key;
-      v.server = *sl.server;
-      v.remaining = lb::Duration(sl.expiry_ns - now);
-      v.origin = sl.origin;
-      v.version = sl.version;
-      fn(v);
-    }
+  const Shard& sh = *shards_[index];
+  std::lock_guard lock(sh.mutex);
+  for (std::uint32_t s = sh.lru_head; s != kNil; s = sh.slot(s).next) {
+    const Slot& sl = sh.slot(s);
+    if (sl.expiry_ns <= now) continue;
+    v.key = sl.key;
+    v.server = *sl.server;
+    v.remaining = lb::Duration(sl.expiry_ns - now);
+    v.origin = sl.origin;
+    v.version = sl.version;
+    fn(v);
   }
 }
 

@@ -148,6 +148,11 @@ class StickyTable {
   /// Calls `fn` for every live entry, one shard at a time under that shard's lock (so `fn` must
   /// not call back into the table). For full resyncs; not a consistent snapshot across shards.
   void for_each(const std::function<void(const StickEntryView&)>& fn) const;
+  /// The shard count, and for_each over one shard (`index` < shard_count()): a full resync walks
+  /// the table a shard at a time and writes in between, so its buffer stays one shard's worth.
+  std::size_t shard_count() const { return shards_.size(); }
+  void for_each_in_shard(std::size_t index,
+                         const std::function<void(const StickEntryView&)>& fn) const;
   /// Up to `limit` live entries, for the control socket.
   std::vector<StickEntryView> dump(std::size_t limit) const;
 

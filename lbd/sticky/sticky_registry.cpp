@@ -25,6 +25,12 @@ StickyTables StickyRegistry::rebuild(const Config& config) {
       StickyTableOptions o;
       o.max_entries = p.max_entries;
       o.ttl = std::chrono::duration_cast<lb::Duration>(p.ttl);
+      if (config.replication) {
+        // The pair's last-writer-wins tie-break and the replication journal bounds.
+        o.node_id = config.replication->version_tag();
+        o.journal_capacity = config.replication->journal_capacity;
+        o.refresh_journal_interval = config.replication->refresh_journal_interval;
+      }
       next[pool.name] = std::make_shared<StickyTable>(pool.name, o, clock_);
     }
     next_options[pool.name] = p;

@@ -31,3 +31,30 @@ vips = ["192.0.2.10/24"]
     CHECK(diags.items()[0].where.line == 5);
   }
 }
+
+TEST_CASE("vrrpd config: a VIP keeps its host bits and one instance holds one family") {
+  Diagnostics diags;
+  auto c = vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24", "192.0.2.11"]
+)",
+                                         "v.toml", diags);
+  INFO(diags.to_string());
+  REQUIRE(diags.empty());
+  REQUIRE(c.instances[0].vips.size() == 2);
+  CHECK(c.instances[0].vips[0].to_string() == "192.0.2.10/24");
+  CHECK(c.instances[0].vips[1].to_string() == "192.0.2.11/32");
+
+  Diagnostics mixed;
+  vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24", "2001:db8::10/64"]
+)",
+                                "v.toml", mixed);
+  REQUIRE(mixed.size() == 1);
+  CHECK(mixed.items()[0].key_path == "instance[0].vips");
+}

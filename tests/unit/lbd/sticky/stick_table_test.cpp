@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -340,6 +341,23 @@ TEST_CASE("stick_table: dump and for_each list live entries with remaining TTL a
   int n = 0;
   t.for_each([&](const lbd::StickEntryView&) { ++n; });
   CHECK(n == 2);
+}
+
+TEST_CASE("stick_table: walking every shard one at a time visits each live entry once") {
+  lb::ManualClock clock;
+  auto o = small(1000);
+  o.shards = 8;
+  lbd::StickyTable t("app", o, clock);
+  for (int i = 0; i < 500; ++i) t.stick("k" + std::to_string(i), "s1");
+  REQUIRE(t.shard_count() == 8);
+  std::vector<std::string> seen;
+  for (std::size_t i = 0; i < t.shard_count(); ++i) {
+    t.for_each_in_shard(i, [&](const lbd::StickEntryView& e) { seen.push_back(e.key); });
+  }
+  t.for_each_in_shard(t.shard_count(), [&](const lbd::StickEntryView&) { FAIL("no such shard"); });
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen.size() == 500);
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
 }
 
 TEST_CASE("stick_table: concurrent lookups, sticks, remote updates and expiry are consistent") {

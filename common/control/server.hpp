@@ -1,0 +1,55 @@
+// The control-socket server: accepts local clients on a unix stream socket and answers each
+// request line with the handler's reply line. Runs on the caller's io_context (one thread).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/asio.hpp"
+#include "common/error.hpp"
+
+namespace lb::control {
+
+class Server {
+ public:
+  /// Gets a parsed request (an object with "cmd"), returns the reply object.
+  using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+  /// Binds `path` (a stale socket file with no listener is replaced; a live one is an error),
+  /// mode 0660, and starts accepting. Fails with the errno text.
+  static Result<std::unique_ptr<Server>> start(asio::io_context& ctx, const std::string& path,
+                                               Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Stops accepting, closes open sessions and removes the socket file.
+  void stop();
+  const std::string& path() const { return path_; }
+
+ private:
+  Server(asio::io_context& ctx, std::string path, Handler handler);
+  awaitable<void> accept_loop();
+  awaitable<void> session(asio::local::stream_protocol::socket socket);
+
+  asio::local::stream_protocol::acceptor acceptor_;
+  std::string path_;
+  Handler handler_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+/// Sends one request asynchronously and calls `done` with the reply, or an error after
+/// `timeout` (connect, write and read together). Never blocks the io_context's thread, so a hung
+/// peer cannot delay the caller's timers. `done` runs on `ctx`'s thread.
+void request_async(asio::io_context& ctx, const std::string& path, const nlohmann::json& message,
+                   std::chrono::milliseconds timeout,
+                   std::function<void(Result<nlohmann::json>)> done);
+
+/// A blocking client for lbctl and tests: sends one request, waits up to `timeout` for the reply.
+Result<nlohmann::json> request(const std::string& path, const nlohmann::json& message,
+                               std::chrono::milliseconds timeout);
+
+}  // namespace lb::control

@@ -1,0 +1,203 @@
+// The VRRPv3 state machine (RFC 5798 §6.4): see fsm.hpp.
+#include "vrrpd/fsm.hpp"
+
+#include <fmt/format.h>
+
+// g++ 12 reports -Wmaybe-uninitialized on moving freshly built std::variant alternatives into a
+// vector at -O2 (a known false positive, GCC PR 105562 family); nothing here is uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace vrrp {
+
+std::string_view to_string(State s) {
+  switch (s) {
+    case State::kInitialize:
+      return "initialize";
+    case State::kBackup:
+      return "backup";
+    case State::kMaster:
+      return "master";
+    case State::kFault:
+      return "fault";
+  }
+  return "unknown";
+}
+
+StateMachine::StateMachine(FsmConfig config)
+    : config_(config), master_adver_interval_(config.advert_interval) {}
+
+Micros StateMachine::skew_time() const {
+  const Micros interval = master_adver_interval_;
+  return Micros((256 - config_.priority) * interval.count() / 256);
+}
+
+Micros StateMachine::master_down_interval() const {
+  return 3 * Micros(master_adver_interval_) + skew_time();
+}
+
+std::vector<Action> StateMachine::handle(const Event& e) {
+  return std::visit([this](const auto& ev) { return on(ev); }, e);
+}
+
+void StateMachine::transition(std::vector<Action>& out, State to, std::string reason) {
+  out.push_back(action::Transition{state_, to, std::move(reason)});
+  state_ = to;
+}
+
+// §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fired): advert, then announce, then the timer.
+void StateMachine::become_master(std::vector<Action>& out, std::string reason) {
+  out.push_back(action::SendAdvert{config_.priority});
+  out.push_back(action::AcquireVips{});
+  out.push_back(action::ArmAdverTimer{config_.advert_interval});
+  transition(out, State::kMaster, std::move(reason));
+}
+
+// §6.4.1 (non-owner): Master_Adver_Interval starts as our own interval.
+void StateMachine::become_backup(std::vector<Action>& out, std::string reason) {
+  master_adver_interval_ = config_.advert_interval;
+  skew_armed_ = false;
+  out.push_back(action::ArmMasterDownTimer{master_down_interval()});
+  transition(out, State::kBackup, std::move(reason));
+}
+
+std::vector<Action> StateMachine::on(const event::Startup&) {
+  std::vector<Action> out;
+  if (state_ != State::kInitialize) return out;
+  if (config_.priority == 255) {
+    become_master(out, "startup as address owner (priority 255)");
+  } else {
+    become_backup(out, "startup");
+  }
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::Shutdown&) {
+  std::vector<Action> out;
+  switch (state_) {
+    case State::kBackup:
+      out.push_back(action::CancelMasterDownTimer{});
+      transition(out, State::kInitialize, "shutdown");
+      break;
+    case State::kMaster:
+      // §6.4.3: cancel the timer, send priority 0 so the backup waits only Skew_Time.
+      out.push_back(action::CancelAdverTimer{});
+      out.push_back(action::SendAdvert{0});
+      out.push_back(action::ReleaseVips{});
+      transition(out, State::kInitialize, "shutdown");
+      break;
+    case State::kFault:
+      transition(out, State::kInitialize, "shutdown");
+      break;
+    case State::kInitialize:
+      break;
+  }
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::MasterDownTimerFired&) {
+  std::vector<Action> out;
+  if (state_ == State::kBackup) {
+    become_master(out, skew_armed_ ? fmt::format("master left (priority 0), skew_time={}us",
+                                                 skew_time().count())
+                                   : fmt::format("no advert for master_down_interval={}us",
+                                                 master_down_interval().count()));
+  }
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::AdverTimerFired&) {
+  std::vector<Action> out;
+  if (state_ == State::kMaster) {
+    out.push_back(action::SendAdvert{config_.priority});
+    out.push_back(action::ArmAdverTimer{config_.advert_interval});
+  }
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
+  std::vector<Action> out;
+  if (state_ == State::kBackup) {
+    if (a.priority == 0) {
+      // §6.4.2: the master is leaving; take over after Skew_Time only.
+      out.push_back(action::ArmMasterDownTimer{skew_time()});
+      skew_armed_ = true;
+    } else if (!config_.preempt || a.priority >= config_.priority) {
+      // A zero interval would make Master_Down_Interval zero: treat it as the smallest one.
+      master_adver_interval_ =
+          a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
+      out.push_back(action::ArmMasterDownTimer{master_down_interval()});
+      skew_armed_ = false;
+    }
+    // else: preempting a lower-priority master: discard, Master_Down_Timer will fire.
+    return out;
+  }
+  if (state_ != State::kMaster) return out;
+  if (a.priority == 0) {
+    // §6.4.3: another master is leaving; assert ourselves at once.
+    out.push_back(action::SendAdvert{config_.priority});
+    out.push_back(action::ArmAdverTimer{config_.advert_interval});
+    return out;
+  }
+  const bool higher = a.priority > config_.priority ||
+                      (a.priority == config_.priority && a.source > config_.primary_address);
+  if (higher) {
+    out.push_back(action::CancelAdverTimer{});
+    // Beyond the RFC: one last advert with our own priority, so that the winner learns that
+    // clients may have followed us (healed partition) and re-announces the VIPs.
+    out.push_back(action::SendAdvert{config_.priority});
+    out.push_back(action::ReleaseVips{});
+    master_adver_interval_ = a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
+    out.push_back(action::ArmMasterDownTimer{master_down_interval()});
+    skew_armed_ = false;
+    transition(out, State::kBackup,
+               fmt::format("advert from {} with priority={} beats ours={}", a.source.to_string(),
+                           a.priority, config_.priority));
+    return out;
+  }
+  // Beyond the RFC (which says discard): a lower-priority master exists, so the network was split
+  // and clients may have followed it. Advert now so it steps down, and re-announce the VIPs.
+  out.push_back(action::SendAdvert{config_.priority});
+  out.push_back(action::AnnounceVips{});
+  out.push_back(action::ArmAdverTimer{config_.advert_interval});
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::PriorityChanged& p) {
+  config_.priority = p.priority;
+  return {};
+}
+
+std::vector<Action> StateMachine::on(const event::InterfaceDown& e) {
+  std::vector<Action> out;
+  switch (state_) {
+    case State::kMaster:
+      out.push_back(action::CancelAdverTimer{});
+      out.push_back(action::SendAdvert{0});  // may not get out; costs nothing to try
+      out.push_back(action::ReleaseVips{});
+      break;
+    case State::kBackup:
+      out.push_back(action::CancelMasterDownTimer{});
+      break;
+    case State::kInitialize:
+    case State::kFault:
+      if (state_ == State::kFault) return out;
+      break;
+  }
+  transition(out, State::kFault, e.reason);
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::InterfaceUp&) {
+  std::vector<Action> out;
+  if (state_ != State::kFault) return out;
+  if (config_.priority == 255) {
+    become_master(out, "tracking up, address owner");
+  } else {
+    become_backup(out, "tracking up");
+  }
+  return out;
+}
+
+}  // namespace vrrp

@@ -1,0 +1,141 @@
+// The VRRPv3 state machine of RFC 5798 §6.4 for one virtual router: events in, actions out.
+// Pure: no socket, clock or log. The driver (instance.*) runs the timers and performs the actions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/net/ip_address.hpp"
+
+namespace vrrp {
+
+using Micros = std::chrono::microseconds;
+/// The VRRPv3 wire unit (RFC 5798 §5.2.7).
+using Centis = std::chrono::duration<std::int64_t, std::centi>;
+
+/// RFC 5798 §6.4 states, plus Fault (not in the RFC): a tracked interface is down, the router
+/// takes no part until it comes back.
+enum class State : std::uint8_t { kInitialize, kBackup, kMaster, kFault };
+std::string_view to_string(State s);
+
+struct FsmConfig {
+  std::uint8_t priority = 100;    ///< 1..255; 255 = address owner
+  Centis advert_interval{100};    ///< Advertisement_Interval, 1..4095 cs
+  bool preempt = true;            ///< Preempt_Mode
+  lb::IpAddress primary_address;  ///< our source address, for the equal-priority tie-break
+};
+
+namespace event {
+struct Startup {};
+struct Shutdown {};
+struct MasterDownTimerFired {};
+struct AdverTimerFired {};
+/// An advert that passed every §7.1 check.
+struct AdvertReceived {
+  std::uint8_t priority = 0;
+  Centis max_advert_interval{0};
+  lb::IpAddress source;
+};
+/// The effective priority changed (tracking weights). 255 is not reachable this way.
+struct PriorityChanged {
+  std::uint8_t priority = 0;
+};
+/// A tracked object (interface link, weight-0 script) went down / everything is back up.
+struct InterfaceDown {
+  std::string reason = "tracked interface down";
+};
+struct InterfaceUp {};
+}  // namespace event
+
+using Event = std::variant<event::Startup, event::Shutdown, event::MasterDownTimerFired,
+                           event::AdverTimerFired, event::AdvertReceived, event::PriorityChanged,
+                           event::InterfaceDown, event::InterfaceUp>;
+
+namespace action {
+/// Send one advertisement with this priority (0 on shutdown).
+struct SendAdvert {
+  std::uint8_t priority = 0;
+  friend bool operator==(const SendAdvert&, const SendAdvert&) = default;
+};
+/// Add the VIPs and announce them (gratuitous ARP / unsolicited NA bursts).
+struct AcquireVips {
+  friend bool operator==(const AcquireVips&, const AcquireVips&) = default;
+};
+/// Announce the VIPs again without touching the addresses (healed partition).
+struct AnnounceVips {
+  friend bool operator==(const AnnounceVips&, const AnnounceVips&) = default;
+};
+/// Remove the VIPs and cancel pending announcements.
+struct ReleaseVips {
+  friend bool operator==(const ReleaseVips&, const ReleaseVips&) = default;
+};
+struct ArmAdverTimer {
+  Micros after{0};
+  friend bool operator==(const ArmAdverTimer&, const ArmAdverTimer&) = default;
+};
+struct ArmMasterDownTimer {
+  Micros after{0};
+  friend bool operator==(const ArmMasterDownTimer&, const ArmMasterDownTimer&) = default;
+};
+struct CancelAdverTimer {
+  friend bool operator==(const CancelAdverTimer&, const CancelAdverTimer&) = default;
+};
+struct CancelMasterDownTimer {
+  friend bool operator==(const CancelMasterDownTimer&, const CancelMasterDownTimer&) = default;
+};
+struct Transition {
+  State from = State::kInitialize;
+  State to = State::kInitialize;
+  std::string reason;
+  friend bool operator==(const Transition&, const Transition&) = default;
+};
+}  // namespace action
+
+using Action =
+    std::variant<action::SendAdvert, action::AcquireVips, action::AnnounceVips, action::ReleaseVips,
+                 action::ArmAdverTimer, action::ArmMasterDownTimer, action::CancelAdverTimer,
+                 action::CancelMasterDownTimer, action::Transition>;
+
+/// One virtual router's state. Not thread-safe; the driver calls it from one thread.
+class StateMachine {
+ public:
+  explicit StateMachine(FsmConfig config);
+
+  /// Applies `e` and returns what the driver must do, in order.
+  std::vector<Action> handle(const Event& e);
+
+  State state() const { return state_; }
+  std::uint8_t priority() const { return config_.priority; }
+  /// Master_Adver_Interval: learned from the master's adverts while Backup.
+  Centis master_adver_interval() const { return master_adver_interval_; }
+  /// RFC 5798 §6.1: ((256 - Priority) * Master_Adver_Interval) / 256.
+  Micros skew_time() const;
+  /// RFC 5798 §6.1: 3 * Master_Adver_Interval + Skew_Time.
+  Micros master_down_interval() const;
+  Micros advert_interval() const { return config_.advert_interval; }
+
+ private:
+  std::vector<Action> on(const event::Startup&);
+  std::vector<Action> on(const event::Shutdown&);
+  std::vector<Action> on(const event::MasterDownTimerFired&);
+  std::vector<Action> on(const event::AdverTimerFired&);
+  std::vector<Action> on(const event::AdvertReceived&);
+  std::vector<Action> on(const event::PriorityChanged&);
+  std::vector<Action> on(const event::InterfaceDown&);
+  std::vector<Action> on(const event::InterfaceUp&);
+
+  void become_master(std::vector<Action>& out, std::string reason);
+  void become_backup(std::vector<Action>& out, std::string reason);
+  void transition(std::vector<Action>& out, State to, std::string reason);
+
+  FsmConfig config_;
+  State state_ = State::kInitialize;
+  Centis master_adver_interval_;
+  bool skew_armed_ = false;  // Master_Down_Timer runs Skew_Time only (a priority-0 advert)
+};
+
+}  // namespace vrrp

@@ -1,0 +1,245 @@
+// One virtual router at run time: see instance.hpp.
+#include "vrrpd/instance.hpp"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "common/log.hpp"
+#include "vrrpd/guard.hpp"
+#include "vrrpd/track.hpp"
+
+extern char** environ;
+
+namespace vrrp {
+
+namespace {
+
+FsmConfig fsm_config(const InstanceConfig& c, const lb::IpAddress& source) {
+  return FsmConfig{c.priority, std::chrono::duration_cast<Centis>(c.advert_interval), c.preempt,
+                   source};
+}
+
+std::vector<lb::IpAddress> vip_addresses(const InstanceConfig& c) {
+  std::vector<lb::IpAddress> out;
+  for (const auto& v : c.vips) out.push_back(v.address);
+  return out;
+}
+
+AnnounceConfig announce_config(const InstanceConfig& c) {
+  return AnnounceConfig{c.garp_repeat, c.garp_master_delay, c.garp_master_refresh};
+}
+
+}  // namespace
+
+Instance::Instance(lb::asio::io_context& ctx, InstanceConfig config, const InterfaceInfo& iface,
+                   Sender sender, AddressManager& addresses, Guard* guard)
+    : ctx_(ctx),
+      config_(std::move(config)),
+      sender_(std::move(sender)),
+      addresses_(addresses),
+      guard_(guard),
+      fsm_(fsm_config(config_, sender_.source)),
+      announcer_(ctx, iface.index, iface.mac, vip_addresses(config_), announce_config(config_)),
+      adver_timer_(ctx),
+      master_down_timer_(ctx) {}
+
+Instance::~Instance() {
+  *alive_ = false;
+  adver_timer_.cancel();
+  master_down_timer_.cancel();
+  announcer_.stop();
+}
+
+std::string Instance::key() const {
+  return fmt::format("{}/{}/{}", config_.interface, config_.vrid,
+                     family() == lb::IpAddress::Family::v4 ? 4 : 6);
+}
+
+void Instance::start(bool link_up) {
+  // A previous run that died without its guard (e.g. the whole cgroup SIGKILLed) may have left
+  // the VIPs behind; a starting node is never master, so they go.
+  for (const auto& vip : config_.vips) {
+    if (auto r = addresses_.remove(sender_.ifindex, vip); !r) {
+      lb::log::get("vrrpd.instance")
+          ->warn("{}: stale vip cleanup failed: {}", config_.name, r.error().message);
+    }
+  }
+  link_up_ = link_up;
+  healthy_ = true;
+  run(event::Startup{});
+  apply_health();
+}
+
+void Instance::stop() { run(event::Shutdown{}); }
+
+std::optional<DropReason> Instance::on_advert(const Advert& advert, const PacketMeta& meta) {
+  InstanceView self{config_.vrid, fsm_.priority(), vip_addresses(config_)};
+  if (auto reason = check_instance(advert, self)) return reason;
+  const auto ours = static_cast<std::uint16_t>(config_.advert_interval.count() / 10);
+  if (advert.max_advert_int_cs != ours && advert.max_advert_int_cs != last_mismatched_interval_) {
+    // §7.1 (v3): not a drop — a backup learns the master's interval — but worth one log line.
+    last_mismatched_interval_ = advert.max_advert_int_cs;
+    lb::log::get("vrrpd.instance")
+        ->warn("{}: advert interval mismatch: from={} theirs={}cs ours={}cs", config_.name,
+               meta.source.to_string(), advert.max_advert_int_cs, ours);
+  }
+  run(event::AdvertReceived{advert.priority, Centis(advert.max_advert_int_cs), meta.source});
+  return std::nullopt;
+}
+
+void Instance::set_link(bool up) {
+  link_up_ = up;
+  apply_health();
+}
+
+void Instance::set_scripts(bool fault, int failing_weight) {
+  script_fault_ = fault;
+  const auto priority = vrrp::effective_priority(config_.priority, failing_weight);
+  if (priority != fsm_.priority()) {
+    lb::log::get("vrrpd.instance")
+        ->info("{}: priority: configured={} effective={} failing_weight={}", config_.name,
+               config_.priority, priority, failing_weight);
+    run(event::PriorityChanged{priority});
+  }
+  apply_health();
+}
+
+void Instance::apply_health() {
+  const bool healthy = link_up_ && !script_fault_;
+  if (healthy == healthy_) return;
+  healthy_ = healthy;
+  if (healthy) {
+    run(event::InterfaceUp{});
+  } else {
+    run(event::InterfaceDown{!link_up_ ? "tracked interface down" : "tracked script down"});
+  }
+}
+
+void Instance::run(const Event& e) {
+  for (const auto& a : fsm_.handle(e)) execute(a);
+}
+
+void Instance::arm(lb::asio::steady_timer& timer, std::uint64_t& generation, Micros after,
+                   Event fire) {
+  const auto gen = ++generation;
+  timer.expires_after(after);
+  timer.async_wait([this, &generation, gen, fire, alive = alive_](const lb::error_code& ec) {
+    // A cancelled or re-armed timer may still complete once with success: the generation says
+    // whether this completion is the current one.
+    if (ec || !*alive || gen != generation) return;
+    run(fire);
+  });
+}
+
+void Instance::execute(const Action& a) {
+  std::visit(
+      [this](const auto& act) {
+        using T = std::decay_t<decltype(act)>;
+        if constexpr (std::is_same_v<T, action::SendAdvert>) {
+          send_advert(act.priority);
+        } else if constexpr (std::is_same_v<T, action::AcquireVips>) {
+          acquire_vips();
+        } else if constexpr (std::is_same_v<T, action::AnnounceVips>) {
+          lb::log::get("vrrpd.instance")
+              ->info("{}: lower-priority master heard, re-announcing vips", config_.name);
+          announcer_.burst_once();
+        } else if constexpr (std::is_same_v<T, action::ReleaseVips>) {
+          release_vips();
+        } else if constexpr (std::is_same_v<T, action::ArmAdverTimer>) {
+          arm(adver_timer_, adver_gen_, act.after, event::AdverTimerFired{});
+        } else if constexpr (std::is_same_v<T, action::ArmMasterDownTimer>) {
+          arm(master_down_timer_, master_down_gen_, act.after, event::MasterDownTimerFired{});
+        } else if constexpr (std::is_same_v<T, action::CancelAdverTimer>) {
+          ++adver_gen_;
+          adver_timer_.cancel();
+        } else if constexpr (std::is_same_v<T, action::CancelMasterDownTimer>) {
+          ++master_down_gen_;
+          master_down_timer_.cancel();
+        } else if constexpr (std::is_same_v<T, action::Transition>) {
+          lb::log::get("vrrpd.fsm")
+              ->info("{}: transition: vrid={} from={} to={} reason=\"{}\"", config_.name,
+                     config_.vrid, to_string(act.from), to_string(act.to), act.reason);
+          notify(act);
+          if (hook_) hook_(*this, act);
+        }
+      },
+      a);
+}
+
+void Instance::send_advert(std::uint8_t priority) {
+  Advert advert{config_.vrid, priority,
+                static_cast<std::uint16_t>(config_.advert_interval.count() / 10),
+                vip_addresses(config_)};
+  for (const auto& dst : sender_.destinations) {
+    const auto msg = encode(advert, sender_.source, dst);
+    if (auto r = VrrpSocket::send_on(sender_.fd, sender_.ifindex, sender_.source, dst, msg); !r) {
+      // Expected while the link is down (Fault sends a last priority 0 that cannot leave).
+      lb::log::get("vrrpd.instance")->debug("{}: send: {}", config_.name, r.error().message);
+    }
+  }
+}
+
+void Instance::acquire_vips() {
+  // Arm the guard first: if we die between adding and arming, the VIPs would be orphaned.
+  if (guard_ != nullptr) {
+    guard_->arm(
+        GuardOrder{key(), sender_.ifindex, sender_.source, sender_.destinations, config_.vrid,
+                   static_cast<std::uint16_t>(config_.advert_interval.count() / 10), config_.vips});
+  }
+  for (const auto& vip : config_.vips) {
+    if (auto r = addresses_.add(sender_.ifindex, vip); !r) {
+      lb::log::get("vrrpd.instance")->error("{}: {}", config_.name, r.error().message);
+    }
+  }
+  vips_held_ = true;
+  announcer_.start();
+}
+
+void Instance::release_vips() {
+  announcer_.stop();
+  for (const auto& vip : config_.vips) {
+    if (auto r = addresses_.remove(sender_.ifindex, vip); !r) {
+      lb::log::get("vrrpd.instance")->error("{}: {}", config_.name, r.error().message);
+    }
+  }
+  vips_held_ = false;
+  if (guard_ != nullptr) guard_->disarm(key());
+}
+
+void Instance::notify(const action::Transition& t) {
+  if (config_.notify.empty()) return;
+  const std::string env_instance = "VRRP_INSTANCE=" + config_.name;
+  const std::string env_vrid = fmt::format("VRRP_VRID={}", config_.vrid);
+  const std::string env_state = fmt::format("VRRP_STATE={}", to_string(t.to));
+  const std::string env_from = fmt::format("VRRP_FROM={}", to_string(t.from));
+  const std::string env_reason = "VRRP_REASON=" + t.reason;
+  std::vector<char*> envp;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto* s : {&env_instance, &env_vrid, &env_state, &env_from, &env_reason}) {
+    envp.push_back(const_cast<char*>(s->c_str()));
+  }
+  envp.push_back(nullptr);
+  const char* argv[] = {"/bin/sh", "-c", config_.notify.c_str(), nullptr};
+  // The script gets the default SIGCHLD disposition whatever ours is; vrrpd's ChildReaper reaps
+  // it, and nothing here waits for it (a slow script must never delay a timer).
+  posix_spawnattr_t attr;
+  ::posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  ::sigemptyset(&defaults);
+  ::sigaddset(&defaults, SIGCHLD);
+  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int err =
+      ::posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char* const*>(argv), envp.data());
+  ::posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    lb::log::get("vrrpd.notify")
+        ->error("{}: notify: spawn failed: {}", config_.name, std::strerror(err));
+  }
+}
+
+}  // namespace vrrp

@@ -1,0 +1,97 @@
+// One virtual router at run time: connects the pure StateMachine to timers (Asio), the VRRP
+// socket, the address manager, the announcer, the guard process and the notify command.
+// Single-threaded: everything runs on the io_context's one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/asio.hpp"
+#include "vrrpd/address_manager.hpp"
+#include "vrrpd/announce.hpp"
+#include "vrrpd/config.hpp"
+#include "vrrpd/fsm.hpp"
+#include "vrrpd/packet.hpp"
+#include "vrrpd/socket.hpp"
+
+namespace vrrp {
+
+class Guard;
+
+/// Where and how this instance sends its adverts.
+struct Sender {
+  int fd = -1;  ///< the raw VRRP socket of (interface, family), owned by the daemon
+  int ifindex = 0;
+  lb::IpAddress source;                     ///< primary IPv4 or link-local IPv6 address
+  std::vector<lb::IpAddress> destinations;  ///< 224.0.0.18 / ff02::12, or the unicast peers
+};
+
+class Instance {
+ public:
+  /// Called after every transition (for the control socket and tests).
+  using TransitionHook = std::function<void(const Instance&, const action::Transition&)>;
+
+  Instance(lb::asio::io_context& ctx, InstanceConfig config, const InterfaceInfo& iface,
+           Sender sender, AddressManager& addresses, Guard* guard);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  /// Removes stale VIPs (a previous run that died with them), then Startup; Fault if `link_up`
+  /// is false.
+  void start(bool link_up);
+  /// Graceful stop: priority-0 advert and VIPs released if master.
+  void stop();
+  /// A decoded advert for this VRID. Returns the per-instance §7.1 drop reason, if dropped.
+  std::optional<DropReason> on_advert(const Advert& advert, const PacketMeta& meta);
+  /// Link state of the tracked interfaces as a whole (all up = true).
+  void set_link(bool up);
+  /// Tracked scripts: `fault` when a weight-0 script is down; `failing_weight` is the sum of the
+  /// weights of the failing weighted scripts (priority lowered by it).
+  void set_scripts(bool fault, int failing_weight);
+
+  State state() const { return fsm_.state(); }
+  /// The priority advertised now (configured, minus failing track weights).
+  std::uint8_t effective_priority() const { return fsm_.priority(); }
+  const InstanceConfig& config() const { return config_; }
+  /// "eth0/51/4": interface, VRID, family. Unique in a config.
+  std::string key() const;
+  lb::IpAddress::Family family() const { return sender_.source.family(); }
+  void set_transition_hook(TransitionHook hook) { hook_ = std::move(hook); }
+
+ private:
+  void run(const Event& e);
+  void execute(const Action& a);
+  void send_advert(std::uint8_t priority);
+  void acquire_vips();
+  void release_vips();
+  void arm(lb::asio::steady_timer& timer, std::uint64_t& generation, Micros after, Event fire);
+  void notify(const action::Transition& t);
+
+  lb::asio::io_context& ctx_;
+  InstanceConfig config_;
+  Sender sender_;
+  AddressManager& addresses_;
+  Guard* guard_;
+  StateMachine fsm_;
+  Announcer announcer_;
+  lb::asio::steady_timer adver_timer_;
+  lb::asio::steady_timer master_down_timer_;
+  std::uint64_t adver_gen_ = 0;
+  std::uint64_t master_down_gen_ = 0;
+  void apply_health();
+  bool link_up_ = true;
+  bool script_fault_ = false;
+  bool healthy_ = true;  // what the FSM was last told
+  bool vips_held_ = false;
+  std::uint16_t last_mismatched_interval_ = 0;
+  TransitionHook hook_;
+  // Cleared on destruction: a timer whose completion was already queued (success, not aborted)
+  // may still run after a reload destroyed this instance.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace vrrp
