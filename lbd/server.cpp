@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "lbd/proxy/listen_socket.hpp"
 
@@ -179,6 +180,11 @@ void Server::request_shutdown() {
 
 void Server::reload() {
   if (draining_) return;
+  // systemd (Type=notify) waits for READY=1 after RELOADING=1, whatever the outcome.
+  lb::sd_notify("RELOADING=1");
+  struct ReadyAgain {
+    ~ReadyAgain() { lb::sd_notify("READY=1"); }
+  } ready_again;
   std::vector<std::string> errors;
   auto config = load(config_path_, errors);
   if (config) {
@@ -200,6 +206,7 @@ void Server::reload() {
 void Server::shutdown() {
   if (draining_) return;
   draining_ = true;
+  lb::sd_notify("STOPPING=1");
   drain_deadline_ = std::chrono::steady_clock::now() + config_->global.drain_timeout;
   log_->info(
       "shutdown: draining connections={} timeout={}ms", active_.load(),
@@ -281,6 +288,7 @@ int Server::run(bool handle_signals) {
           shutdown();
         });
     lb::unblock_daemon_signals();  // main() blocked them until this handler existed
+    lb::sd_notify("READY=1");      // listening, and signals are handled: systemd may go on
   }
   control_.run();
   if (signals) signals->stop();

@@ -5,6 +5,7 @@
 # purges (config gone). Needs root. Usage: check_packages.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [[ $EUID == 0 ]] || fail "needs root (dpkg -i)"
 for tool in cpack lintian rpm dpkg systemd-analyze; do
@@ -64,6 +65,15 @@ out=$(systemd-analyze verify /lib/systemd/system/lbd.service /lib/systemd/system
   echo "$out"; fail "systemd-analyze verify"; }
 # Warnings about this container's own units are not ours; any line naming our units is.
 if grep -E '(lbd|vrrpd)\.service' <<<"$out"; then fail "systemd-analyze reports problems in our units"; fi
+
+echo "== the two-node lab from the installed binaries, configs in /etc-style folders"
+etc=$work/etc/lbpair
+mkdir -p "$etc"
+cp -r /usr/share/doc/lbpair/examples/node-a /usr/share/doc/lbpair/examples/node-b "$etc/"
+python3 "$src/scripts/lab/failover_lab.py" --bin-dir /usr/sbin --conf-dir "$etc" --warmup 2 \
+  --after-kill 3 --after-restart 3 --quiet --json "$work/lab.json" \
+  || fail "the lab with the installed binaries did not fail over"
+grep -q '"vip_holders_after": \[' "$work/lab.json" || fail "no lab report"
 
 echo "== remove keeps the configuration, purge deletes it"
 echo "# edited by the operator" >> /etc/lbpair/lbd.toml
