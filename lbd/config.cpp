@@ -339,7 +339,13 @@ Config read_config(TableReader root, const std::string& file) {
       l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
     } else if (listener.mode == ListenerMode::tcp) {
       // A TCP listener sees no HTTP: only the client address can key persistence there.
-      const auto mode = c.find_pool(listener.default_pool)->persistence.mode;
+      const PoolConfig* pool = c.find_pool(listener.default_pool);
+      if (pool->balance.hash_key.kind != HashKey::Kind::source_ip) {
+        l.error("pool", fmt::format("pool \"{}\" hashes on \"{}\", which needs mode = "
+                                    "\"http\" (tcp listeners can hash on source_ip only)",
+                                    listener.default_pool, to_string(pool->balance.hash_key)));
+      }
+      const auto mode = pool->persistence.mode;
       if (mode != PersistenceMode::none && mode != PersistenceMode::source_ip) {
         l.error("pool", fmt::format("pool \"{}\" uses persistence mode \"{}\", which needs "
                                     "mode = \"http\" (tcp listeners support source_ip only)",

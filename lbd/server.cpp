@@ -72,6 +72,12 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
 
 Server::~Server() {
   for (auto& w : workers_) w->stop_and_join();
+  // Managers are deleted by handlers posted to the control io_context: run those now.
+  for (auto& [name, m] : health_) m->stop();
+  health_.clear();
+  workers_.clear();
+  control_.restart();
+  control_.poll();
 }
 
 bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
@@ -111,13 +117,42 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   }
   auto pools = registry_.rebuild(*config);
   auto sticky = sticky_.rebuild(*config);
+  // Health: one manager per pool, inheriting the up/down state of the previous one. Managers are
+  // destroyed on the control thread only (their timers live there), whoever drops the last
+  // reference: workers keep theirs until their next apply.
+  HealthManagers health;
+  for (const auto& pool : config->pools) {
+    auto* raw =
+        new HealthManager(control_, pool, make_backends(pool), [this](PoolSnapshotPtr snapshot) {
+          if (first_snapshots_) {
+            (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
+          } else {
+            for (auto& w : workers_) w->update_pool(snapshot);
+          }
+        });
+    std::shared_ptr<HealthManager> manager(
+        raw, [io = &control_](HealthManager* m) { lb::asio::post(*io, [m] { delete m; }); });
+    if (auto it = health_.find(pool.name); it != health_.end()) manager->inherit(*it->second);
+    health[pool.name] = std::move(manager);
+  }
+  // Start the managers now and hand their first snapshots to the workers together with the
+  // config, so that no request is balanced over a snapshot without health state in between.
+  for (auto& [name, m] : health_) m->stop();
+  std::map<std::string, PoolSnapshotPtr> first;
+  first_snapshots_ = &first;
+  for (auto& [name, m] : health) m->start();
+  first_snapshots_ = nullptr;
+  for (auto& p : pools) {
+    if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
+  }
+  health_ = health;
   for (unsigned i = 0; i < n; ++i) {
     std::vector<AcceptorSpec> added;
     for (auto& [key, sockets] : opened) {
       const auto& g = next[key];
       added.push_back(AcceptorSpec{key, g.listener, sockets[i].release(), runtimes[g.listener]});
     }
-    workers_[i]->apply(config, pools, sticky, std::move(added), removed);
+    workers_[i]->apply(config, pools, sticky, health, std::move(added), removed);
   }
   {
     std::lock_guard lock(groups_mutex_);
@@ -186,6 +221,7 @@ void Server::poll_drain() {
   if (left == 0 || now >= drain_deadline_) {
     if (left != 0) log_->warn("shutdown: drain timeout; closing connections={}", left);
     for (auto& w : workers_) w->stop_and_join();
+    for (auto& [name, m] : health_) m->stop();
     if (replicator_) replicator_->stop();
     log_->info("shutdown: done");
     work_.reset();

@@ -93,6 +93,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   UpstreamRegistry registry_;
   StickyRegistry sticky_{lb::SteadyClock::instance()};
+  HealthManagers health_;  // one per pool; replaced (state inherited) on every reload
+  std::map<std::string, PoolSnapshotPtr>* first_snapshots_ = nullptr;  // set inside apply()
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address

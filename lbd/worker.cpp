@@ -40,29 +40,31 @@ void Worker::stop_and_join() {
 }
 
 void Worker::apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, StickyTables sticky,
-                   std::vector<AcceptorSpec> added, std::vector<std::string> removed) {
-  lb::asio::post(
-      io_, [this, config = std::move(config), pools = std::move(pools), sticky = std::move(sticky),
-            added = std::move(added), removed = std::move(removed)]() mutable {
-        config_ = std::move(config);
-        sticky_ = std::move(sticky);
-        pools_.clear();
-        for (auto& p : pools) install_pool(std::move(p));
-        for (const auto& key : removed) {
-          if (auto it = acceptors_.find(key); it != acceptors_.end()) {
-            lb::error_code ignored;
-            it->second->acceptor.close(ignored);
-            acceptors_.erase(it);
-          }
-        }
-        for (auto& spec : added) {
-          if (draining_) {
-            ::close(spec.fd);
-          } else {
-            add_acceptor(std::move(spec));
-          }
-        }
-      });
+                   HealthManagers health, std::vector<AcceptorSpec> added,
+                   std::vector<std::string> removed) {
+  lb::asio::post(io_, [this, config = std::move(config), pools = std::move(pools),
+                       sticky = std::move(sticky), health = std::move(health),
+                       added = std::move(added), removed = std::move(removed)]() mutable {
+    config_ = std::move(config);
+    sticky_ = std::move(sticky);
+    health_ = std::move(health);
+    pools_.clear();
+    for (auto& p : pools) install_pool(std::move(p));
+    for (const auto& key : removed) {
+      if (auto it = acceptors_.find(key); it != acceptors_.end()) {
+        lb::error_code ignored;
+        it->second->acceptor.close(ignored);
+        acceptors_.erase(it);
+      }
+    }
+    for (auto& spec : added) {
+      if (draining_) {
+        ::close(spec.fd);
+      } else {
+        add_acceptor(std::move(spec));
+      }
+    }
+  });
 }
 
 void Worker::update_pool(PoolSnapshotPtr snapshot) {
@@ -190,6 +192,10 @@ const Backend* Worker::pick(std::string_view pool, const PickContext& ctx) {
     return ctx.prefer;
   }
   return it->second.balancer->pick(ctx);
+}
+
+void Worker::report(std::string_view pool, const Backend& backend, TrafficEvent event) {
+  if (auto it = health_.find(pool); it != health_.end()) it->second->report(backend, event);
 }
 
 std::shared_ptr<StickyTable> Worker::sticky_table(std::string_view pool) const {

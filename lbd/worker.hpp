@@ -15,10 +15,14 @@
 #include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/sticky/sticky_registry.hpp"
+#include "lbd/upstream/health_manager.hpp"
 
 namespace lbd {
 
 /// A listening socket handed to one worker, identified by `key` (listener name + bind address).
+/// Pool name → its health manager (shared with the control thread, which owns and destroys them).
+using HealthManagers = std::map<std::string, std::shared_ptr<HealthManager>, std::less<>>;
+
 struct AcceptorSpec {
   std::string key;
   std::string listener;
@@ -44,7 +48,8 @@ class Worker final : public proxy::WorkerContext {
   /// New config snapshot, all pool snapshots of it, its stick tables, listening sockets to add and
   /// keys to close.
   void apply(ConfigPtr config, std::vector<PoolSnapshotPtr> pools, StickyTables sticky,
-             std::vector<AcceptorSpec> added, std::vector<std::string> removed);
+             HealthManagers health, std::vector<AcceptorSpec> added,
+             std::vector<std::string> removed);
   /// A new snapshot of one pool (health changes); ignored for a pool the config does not have.
   void update_pool(PoolSnapshotPtr snapshot);
   /// Closes every acceptor and sets draining(); open connections continue.
@@ -59,6 +64,7 @@ class Worker final : public proxy::WorkerContext {
   lb::awaitable<std::expected<proxy::UpstreamConnection, proxy::UpstreamError>> connect_upstream(
       std::string_view pool, const proxy::ClientInfo& client, PickContext ctx) override;
   std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const override;
+  void report(std::string_view pool, const Backend& backend, TrafficEvent event) override;
   repl::ConnTable& conn_table() override { return conns_; }
   proxy::RelayResources& relay_resources() override { return relay_resources_; }
   proxy::WorkerCounters& counters() override { return counters_; }
@@ -94,6 +100,7 @@ class Worker final : public proxy::WorkerContext {
   ConfigPtr config_;
   std::map<std::string, PoolState, std::less<>> pools_;
   StickyTables sticky_;
+  HealthManagers health_;
   repl::ConnTable& conns_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;

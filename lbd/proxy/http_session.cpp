@@ -22,10 +22,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "lbd/balance/least_time.hpp"
 #include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
 #include "lbd/proxy/persistence.hpp"
+#include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/router.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
@@ -461,6 +463,18 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
+    pick_hash_.reset();
+    if (uses_hash(pool->balance.algorithm)) {
+      HashInputs in{.client = &client_.info.peer.address, .path = parts.path};
+      if (pool->balance.hash_key.kind == HashKey::Kind::header) {
+        if (auto it = req.find(bsv(pool->balance.hash_key.name)); it != req.end()) {
+          in.header = sv(it->value());
+        }
+      }
+      if (auto it = req.find(http::field::cookie); it != req.end())
+        in.cookie_header = sv(it->value());
+      pick_hash_ = pick_hash(pool->balance, in);
+    }
     prepare_persistence(*pool, pool_name, req.base());
     // After a failover, a client of the old master goes back to the backend it was using there.
     if (!sticky_.prefer) {
@@ -546,6 +560,7 @@ class HttpSession {
       }
 
       // Response header; 1xx interim responses other than 101 are passed on.
+      const auto waiting_since = Clock::now();  // least_time: time to the response header
       watchdog_.arm(to.server_response);
       ubuf_.clear();
       std::optional<http::response_parser<http::empty_body>> rp;
@@ -571,6 +586,7 @@ class HttpSession {
       }
       if (ec) {
         if (watchdog_.fired()) {
+          if (backend) worker_.report(pool_name, *backend, TrafficEvent::timeout);
           co_await send_error(504, "no response header from the backend in time");
           co_return Next::close;
         }
@@ -582,6 +598,10 @@ class HttpSession {
         }
         co_await send_error(502, fmt::format("bad response from the backend: {}", ec.message()));
         co_return Next::close;
+      }
+      if (backend && pool->balance.algorithm == Algorithm::least_time) {
+        const auto now = Clock::now();
+        record_latency(*backend, now - waiting_since, now, pool->balance.least_time_decay);
       }
       co_return co_await respond(*rp, std::move(up), *pool, upgrade, client_keep_alive,
                                  client_version);
@@ -627,6 +647,7 @@ class HttpSession {
         co_await send_error(502, "101 without an upgrade request");
         co_return Next::close;
       }
+      finish_persistence(res.base(), up.conn.lease.backend());
       remove_hop_by_hop(res.base(), true);
       add_via(res.base(), res.version());
       res.set(http::field::connection, "upgrade");
@@ -675,6 +696,9 @@ class HttpSession {
     }
 
     finish_persistence(res.base(), up.conn.lease.backend());
+    if (const Backend* b = up.conn.lease.backend()) {
+      worker_.report(pool.name, *b, status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
+    }
     remove_hop_by_hop(res.base(), false);
     add_via(res.base(), res.version());
     if (!keep_client) {
@@ -745,7 +769,7 @@ class HttpSession {
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
       const auto* b = worker_.pick(
-          pool_name, PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+          pool_name, PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
       if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
@@ -769,6 +793,8 @@ class HttpSession {
           co_return Upstream{UpstreamConnection{std::move(socket), std::move(lease)}, false};
         }
         worker_.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+        worker_.report(pool_name, *b,
+                       watchdog_.fired() ? TrafficEvent::timeout : TrafficEvent::connect_failure);
         log_->debug("connect: pool={} server={} error={}", pool_name, b->name,
                     watchdog_.fired() ? "timeout" : ec.message());
       }
@@ -777,7 +803,7 @@ class HttpSession {
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
     auto r = co_await worker_.connect_upstream(
         pool_name, client_.info,
-        PickContext{.hash = std::nullopt, .avoid = avoid, .prefer = sticky_.prefer});
+        PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
     if (!r) {
       switch (r.error()) {
         case UpstreamError::no_backend:
@@ -947,7 +973,11 @@ class HttpSession {
   /// be closed (the caller closes it).
   lb::awaitable<void> send_error(unsigned status, std::string_view why) {
     const auto reason = http::obsolete_reason(static_cast<http::status>(status));
-    if (status >= 500) {
+    if (status == 503) {
+      // No backend: the health manager logs the pool going down once; not per request.
+      log_->debug("http: status=503 listener={} client={} method={} target={} why={}",
+                  listener_.name, client_.info.peer.to_string(), method_, target_, why);
+    } else if (status >= 500) {
       log_->warn("http: status={} listener={} client={} method={} target={} backend={} why={}",
                  status, listener_.name, client_.info.peer.to_string(), method_, target_,
                  backend_name_, why);
@@ -956,10 +986,11 @@ class HttpSession {
                  listener_.name, client_.info.peer.to_string(), method_, target_, why);
     }
     const std::string body = fmt::format("{} {}\n", status, sv(reason));
+    // 503 = no backend can take the request now: tell clients when to come back.
     const std::string msg = fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}"
         "Connection: close\r\n\r\n{}",
-        status, sv(reason), body.size(), body);
+        status, sv(reason), body.size(), status == 503 ? "Retry-After: 1\r\n" : "", body);
     error_code ec;
     watchdog_.watch(&client_.socket, nullptr);
     watchdog_.arm(cfg_.timeouts.client_idle);
@@ -1110,6 +1141,7 @@ class HttpSession {
   std::string_view method_ = "-";
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";
+  std::optional<std::uint64_t> pick_hash_;  // PickContext::hash of the request in flight
   // Session persistence of the request in flight (see prepare_persistence).
   const PoolConfig* persist_pool_ = nullptr;
   StickyChoice sticky_;

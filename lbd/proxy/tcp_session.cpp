@@ -2,6 +2,7 @@
 
 #include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/persistence.hpp"
+#include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/upstream_connect.hpp"
 #include "lbd/sticky/key_derivation.hpp"
@@ -26,10 +27,18 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
     sticky.prefer =
         peer_connection_target(worker, pool->name, client.info.peer.address, listener.name);
   }
-  auto upstream = co_await connect_with_retries(worker, *pool, config.timeouts.connect, client.info,
-                                                PickContext{.prefer = sticky.prefer});
+  auto upstream = co_await connect_with_retries(
+      worker, *pool, config.timeouts.connect, client.info,
+      PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
+                  .prefer = sticky.prefer});
   if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
+  if (upstream) {
+    // L4 sees no responses: a completed connect is the success the outlier detector counts.
+    worker.report(pool->name, *upstream->lease.backend(), TrafficEvent::success);
+  }
   if (!upstream) {
+    // No backend at all: close at once (the health manager logs the pool going down once).
+    if (upstream.error() == UpstreamError::no_backend) co_return;
     worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
                           client.info.peer.to_string(), pool->name,
                           upstream.error() == UpstreamError::no_backend ? "no backend"

@@ -1,5 +1,6 @@
 #include "lbd/proxy/upstream_connect.hpp"
 
+#include "lbd/balance/least_time.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/proxy_protocol.hpp"
 
@@ -24,11 +25,17 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
     lb::tcp::socket socket(worker.io());
     lb::error_code ec;
     bool expired = false;
+    const auto started = std::chrono::steady_clock::now();
     {
       SocketDeadline deadline(socket, connect_timeout);
       co_await socket.async_connect(to_asio(backend->address),
                                     redirect_error(lb::use_awaitable, ec));
       expired = deadline.expired();
+    }
+    if (!ec && pool.balance.algorithm == Algorithm::least_time) {
+      // L4 sees no responses: the connect time is its latency sample.
+      const auto now = std::chrono::steady_clock::now();
+      record_latency(*backend, now - started, now, pool.balance.least_time_decay);
     }
     if (!ec) {
       socket.set_option(lb::tcp::no_delay(true), ec);
@@ -44,6 +51,8 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
       if (!ec) co_return UpstreamConnection{std::move(socket), std::move(lease)};
     }
     worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+    worker.report(pool.name, *backend,
+                  expired ? TrafficEvent::timeout : TrafficEvent::connect_failure);
     last = expired ? UpstreamError::timeout : UpstreamError::connect_failed;
     worker.logger()->debug("connect: pool={} server={} address={} error={}", pool.name,
                            backend->name, backend->address.to_string(),

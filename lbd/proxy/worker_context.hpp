@@ -41,6 +41,7 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/balancer.hpp"
 #include "lbd/config.hpp"
+#include "lbd/upstream/outlier_detector.hpp"
 #include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {
@@ -194,6 +195,10 @@ class WorkerContext {
   /// nullptr. Thread-safe object shared by every worker and the replicator; valid while the
   /// worker keeps the config snapshot it came with (keep the returned shared_ptr across awaits).
   virtual std::shared_ptr<StickyTable> sticky_table(std::string_view pool) const = 0;
+  /// Passive health: what the session saw when it used `backend` of `pool` (connect failure, 5xx,
+  /// timeout, success), for the pool's outlier detector. Cheap (lock-free); ignored for unknown
+  /// pools or backends of an older snapshot.
+  virtual void report(std::string_view pool, const Backend& backend, TrafficEvent event) = 0;
   /// The process's connection table (live proxied connections, replicated to the peer), which
   /// outlives every worker. Thread-safe.
   virtual repl::ConnTable& conn_table() = 0;

@@ -116,9 +116,15 @@ class SnapshotRecorder {
 class LogCapture {
  public:
   LogCapture() : sink_(std::make_shared<Sink>()), logger_(lb::log::get("lbd.health")) {
+    // Another test in this process may have started a Server with log_level = "warn".
+    saved_level_ = logger_->level();
+    logger_->set_level(spdlog::level::debug);
     logger_->sinks().push_back(sink_);
   }
-  ~LogCapture() { logger_->sinks().pop_back(); }
+  ~LogCapture() {
+    logger_->sinks().pop_back();
+    logger_->set_level(saved_level_);
+  }
   std::size_t count(const std::string& needle) const {
     std::lock_guard lock(sink_->lines_mutex);
     std::size_t n = 0;
@@ -143,6 +149,7 @@ class LogCapture {
     std::vector<std::string> lines;
   };
   std::shared_ptr<Sink> sink_;
+  spdlog::level::level_enum saved_level_ = spdlog::level::info;
   std::shared_ptr<spdlog::logger> logger_;
 };
 

@@ -236,3 +236,30 @@ TEST_CASE("persistence: modes other than source_ip are refused on tcp listeners"
   CHECK(diags.items()[0].to_string().find("tcp listeners support source_ip only") !=
         std::string::npos);
 }
+
+TEST_CASE("persistence: a cookie for a server in maintenance is re-picked and re-issued") {
+  ThreeOrigins o;
+  const auto table = fmt::format("mode = \"cookie\"\ncookie_key = \"{}\"\n", kKey);
+  InProcessLbd lbd(persistence_config(o.addresses(), table));
+  auto first = round_trip(lbd.endpoint("web"), get("/"));
+  REQUIRE(first);
+  const auto server = served_by(first);
+  const auto cookie = cookie_pair(header(first->base(), "Set-Cookie"));
+  // Put that server (s<i> = app<i>) in maintenance.
+  std::string text = persistence_config(o.addresses(), table);
+  const auto at = text.find(fmt::format("name = \"app{}\"\naddress", server.substr(1)));
+  REQUIRE(at != std::string::npos);
+  text.insert(text.find('\n', text.find("address", at)) + 1, "state = \"maint\"\n");
+  REQUIRE(lbd.reload(text));
+  auto moved =
+      round_trip(lbd.endpoint("web"), get("/", "example.com", "Cookie: " + cookie + "\r\n"));
+  REQUIRE(moved);
+  CHECK(served_by(moved) != server);
+  const auto reissued = cookie_pair(header(moved->base(), "Set-Cookie"));
+  REQUIRE(reissued.starts_with("LBSRV="));
+  for (int i = 0; i < 20; ++i) {
+    auto res =
+        round_trip(lbd.endpoint("web"), get("/", "example.com", "Cookie: " + reissued + "\r\n"));
+    CHECK(served_by(res) == served_by(moved));
+  }
+}
