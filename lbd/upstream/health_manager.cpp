@@ -66,6 +66,7 @@ HealthManager::HealthManager(lb::asio::io_context& io, const PoolConfig& pool,
       outlier_(pool.health.outlier, pool.servers.size()),
       log_(lb::log::get("lbd.health")),
       alive_(std::make_shared<char>(0)),
+      alive_for_workers_(alive_),
       ramp_timer_(io),
       outlier_timer_(io) {
   const std::size_t n = std::min(backends.size(), pool.servers.size());
@@ -170,7 +171,7 @@ void HealthManager::report(const Backend& backend, TrafficEvent event) {
   if (it == index_.end()) return;
   if (!outlier_.report(it->second, event)) return;
   // The ejection decision and the snapshot belong to the control thread.
-  lb::asio::post(io_, [this, index = it->second, alive = std::weak_ptr<char>(alive_)] {
+  lb::asio::post(io_, [this, index = it->second, alive = alive_for_workers_] {
     if (alive.expired()) return;
     on_outlier(index);
   });

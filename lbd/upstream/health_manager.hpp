@@ -136,6 +136,9 @@ class HealthManager {
   OutlierDetector outlier_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<char> alive_;  // reset by stop(): handlers hold weak_ptrs to it
+  // A weak copy made once at construction and never written again, for report() on worker
+  // threads: reading alive_ there would race with stop() resetting it on the control thread.
+  const std::weak_ptr<char> alive_for_workers_;
   lb::asio::steady_timer ramp_timer_;
   lb::asio::steady_timer outlier_timer_;
   bool ramp_armed_ = false;
