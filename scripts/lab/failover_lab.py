@@ -288,7 +288,8 @@ def print_summary(lab, report, t0):
     for when, text in sorted(lines, key=lambda x: x[0]):
         print(f"  {when - t0:8.3f}  {text}")
     f = report["failover"]
-    print("\nFailover (kill of node-a):")
+    what = "SIGKILL of lbd and vrrpd" if lab.args.kill == "process" else "link down"
+    print(f"\nFailover ({what} on node-a):")
     print(f"  time to detect (VIP on node-b)        {f['detect_ms']} ms "
           f"(Master_Down_Interval {f['master_down_interval_ms']} ms)")
     print(f"  until the VIP answered from node-b    {f['first_ok_via_b_ms']} ms")
@@ -302,7 +303,8 @@ def print_summary(lab, report, t0):
           f"plain via connection table {k['plain']}")
     if "switch_back" in report:
         b = report["switch_back"]
-        print("\nSwitch back (node-a restarted, preemption):")
+        back = "restarted" if lab.args.kill == "process" else "link up again"
+        print(f"\nSwitch back (node-a {back}, preemption):")
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
@@ -391,6 +393,12 @@ def main():
                 f"ip netns exec {lab.ns('client')} curl -s -o /dev/null -w '%{{http_code}}' "
                 f"--max-time 1 http://{NODES[n][0]}:80/", check=False).stdout == "200",
                 10, f"lbd on {node} to answer")
+        # Replication: each lbd logs "in sync" once it has the peer's full resync.
+        for node in NODES:
+            log = os.path.join(lab.run_dir, f"lbd-{node}.log")
+            lab.wait_for(lambda p=log: "in sync: received" in open(p, errors="replace").read(),
+                         15, f"lbd on {node} to be in sync with its peer")
+        lab.event("both lbd are in sync (stick tables and connection tables)")
         if args.keep:
             print(keep_instructions(lab))
             signal.pause()
