@@ -28,6 +28,13 @@ InstanceConfig read_instance(TableReader& t) {
   c.advert_interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval);
   c.preempt = t.boolean("preempt", c.preempt);
   c.accept_mode = t.boolean("accept_mode", c.accept_mode);
+  if (!c.accept_mode) {
+    // Refused rather than silently ignored: dropping traffic to the VIP would need packet
+    // filtering, and lbd on the master must receive that traffic anyway.
+    t.error("accept_mode",
+            "accept_mode = false is not supported: the master must accept traffic to its VIPs "
+            "(lbd serves them)");
+  }
   for (const auto& v : t.string_array("vips")) {
     if (auto vip = Vip::parse(v)) {
       if (!c.vips.empty() && vip->address.family() != c.vips.front().address.family()) {

@@ -45,7 +45,9 @@ struct InstanceConfig {
   /// RFC 5798 §5.2.7: 12-bit field in centiseconds, so 10ms .. 40.95s in 10ms steps.
   std::chrono::milliseconds advert_interval{1000};
   bool preempt = true;
-  bool accept_mode = false;
+  /// RFC 5798 §6.1 Accept_Mode. Only true is supported: the master holds the VIP as a local
+  /// address so that lbd can serve it, and Linux accepts traffic to local addresses.
+  bool accept_mode = true;
   std::vector<Vip> vips;  ///< all of one family (the first VIP's)
   std::vector<lb::IpAddress> unicast_peers;
   /// More interfaces whose link state is tracked (the instance's own always is): down → FAULT.

@@ -58,3 +58,18 @@ vips = ["192.0.2.10/24", "2001:db8::10/64"]
   REQUIRE(mixed.size() == 1);
   CHECK(mixed.items()[0].key_path == "instance[0].vips");
 }
+
+TEST_CASE("vrrpd config: accept_mode = false is refused, not silently ignored") {
+  Diagnostics diags;
+  auto c = vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+accept_mode = false
+vips = ["192.0.2.10/24"]
+)",
+                                         "a.toml", diags);
+  REQUIRE(diags.size() == 1);
+  CHECK(diags.items()[0].key_path == "instance[0].accept_mode");
+  CHECK(diags.items()[0].where.line == 5);
+}
