@@ -1,8 +1,6 @@
 // lbd's lifecycle: reloads (in-process and by SIGHUP), a bad reload keeping the running config,
 // SIGTERM draining open connections then exiting 0, the drain timeout.
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -14,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "tests/integration/lbd_harness.hpp"
+#include "tests/support/notify_listener.hpp"
 #include "tests/support/process.hpp"
 
 using namespace lbtest;
@@ -214,22 +213,9 @@ TEST_CASE("lifecycle: SIGHUP reloads the config file, a bad file is logged and i
 TEST_CASE("lifecycle: systemd is told READY, RELOADING then READY, and STOPPING") {
   TestBackend a(TestBackend::echo());
   TempConfig cfg(config(servers({a.address()}), free_address()));
-  const std::string path = cfg.path() + ".notify";
-  ::unlink(path.c_str());
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  auto next = [fd]() -> std::string {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) return "timeout";
-    char buf[256];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "error";
-  };
-  ChildProcess lbd({"env", "NOTIFY_SOCKET=" + path, lbd_binary(), "-c", cfg.path()}, "");
+  NotifyListener notify(cfg.path() + ".notify");
+  auto next = [&notify] { return notify.next(); };
+  ChildProcess lbd({"env", "NOTIFY_SOCKET=" + notify.path(), lbd_binary(), "-c", cfg.path()}, "");
   CHECK(next() == "READY=1");
   lbd.signal(SIGHUP);
   CHECK(next() == "RELOADING=1");
@@ -237,6 +223,4 @@ TEST_CASE("lifecycle: systemd is told READY, RELOADING then READY, and STOPPING"
   lbd.signal(SIGTERM);
   CHECK(next() == "STOPPING=1");
   CHECK(lbd.wait_for(10000ms) == 0);
-  ::close(fd);
-  ::unlink(path.c_str());
 }

@@ -11,6 +11,7 @@
 
 #include "common/control/server.hpp"
 #include "tests/netns/vrrpd_lab.hpp"
+#include "tests/support/notify_listener.hpp"
 
 using namespace vrrptest;
 
@@ -96,23 +97,11 @@ TEST_CASE("vrrpd netns: systemd is told READY, RELOADING then READY, and STOPPIN
     return;
   }
   VrrpLab lab;
-  const std::string path = lab.dir() + "/notify.sock";
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  auto next = [fd]() -> std::string {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 3000) <= 0) return "timeout";
-    char buf[256];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "error";
-  };
+  lbtest::NotifyListener notify(lab.dir() + "/notify.sock");
+  auto next = [&notify] { return notify.next(ms(3000)); };
   lab.write_config("a", {Inst{.priority = 150}});
   auto& p = lab.lab().spawn(
-      "a", {"env", "NOTIFY_SOCKET=" + path, vrrpd_binary(), "-c", lab.config_path("a")},
+      "a", {"env", "NOTIFY_SOCKET=" + notify.path(), vrrpd_binary(), "-c", lab.config_path("a")},
       lab.dir() + "/notify-run.log");
   CHECK(next() == "READY=1");
   p.signal(SIGHUP);
@@ -121,5 +110,4 @@ TEST_CASE("vrrpd netns: systemd is told READY, RELOADING then READY, and STOPPIN
   p.signal(SIGTERM);
   CHECK(next() == "STOPPING=1");
   CHECK(p.wait_for(ms(2000)) == 0);
-  ::close(fd);
 }
