@@ -361,6 +361,8 @@ Config read_config(TableReader root, const std::string& file) {
     c.listeners.push_back(std::move(listener));
   }
   c.replication = read_replication(root);
+  c.admin = read_admin(root);
+  c.access_log = read_access_log(root);
   root.reject_unknown_keys();
   return c;
 }

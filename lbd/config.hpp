@@ -10,6 +10,7 @@
 
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
+#include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
@@ -105,6 +106,10 @@ struct Config {
   std::vector<PoolConfig> pools;
   /// [replication]: absent on a single node.
   std::optional<ReplicationConfig> replication;
+  /// [admin]: the admin HTTP listener (/metrics, /status); absent = no listener.
+  std::optional<AdminConfig> admin;
+  /// [access_log]: off unless a path is set.
+  AccessLogConfig access_log;
 
   const PoolConfig* find_pool(std::string_view name) const;
 };

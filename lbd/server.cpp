@@ -76,6 +76,7 @@ Server::~Server() {
   for (auto& [name, m] : health_) m->stop();
   health_.clear();
   workers_.clear();
+  if (admin_) admin_->stop();  // its coroutines end in the poll below
   control_.restart();
   control_.poll();
 }
@@ -104,6 +105,7 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     }
   }
   if (!errors.empty()) return false;
+  if (!apply_operations(*config, errors)) return false;
 
   std::vector<std::string> removed;
   for (const auto& [key, g] : groups_) {
@@ -137,7 +139,12 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   }
   // Start the managers now and hand their first snapshots to the workers together with the
   // config, so that no request is balanced over a snapshot without health state in between.
-  for (auto& [name, m] : health_) m->stop();
+  for (auto& [name, m] : health_) {
+    m->stop();
+    auto& retired = retired_health_[name];
+    retired.first += m->flips();
+    retired.second += m->ejections();
+  }
   std::map<std::string, PoolSnapshotPtr> first;
   first_snapshots_ = &first;
   for (auto& [name, m] : health) m->start();
@@ -223,6 +230,7 @@ void Server::poll_drain() {
     for (auto& w : workers_) w->stop_and_join();
     for (auto& [name, m] : health_) m->stop();
     if (replicator_) replicator_->stop();
+    if (admin_) admin_->stop();
     log_->info("shutdown: done");
     work_.reset();
     control_.stop();
@@ -287,6 +295,10 @@ int Server::run(bool handle_signals) {
           log_->info("signal: {} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
           shutdown();
         });
+    signals->on_user1([this] {
+      log_->info("signal: SIGUSR1 received; reopening the access log");
+      reopen_logs();
+    });
     lb::unblock_daemon_signals();  // main() blocked them until this handler existed
     lb::sd_notify("READY=1");      // listening, and signals are handled: systemd may go on
   }

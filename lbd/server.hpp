@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "common/asio.hpp"
+#include "lbd/admin/access_log.hpp"
+#include "lbd/admin/admin_server.hpp"
+#include "lbd/admin/metrics.hpp"
 #include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
@@ -56,6 +59,14 @@ class Server {
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+  /// Thread-safe: where the admin listener is bound (nullopt without [admin]).
+  std::optional<lb::Endpoint> admin_endpoint() const;
+  /// Control thread: everything /metrics and /status show, gathered now.
+  admin::AdminView admin_view() const;
+  /// Thread-safe: the access log re-opens its file (SIGUSR1, after logrotate moved it).
+  void reopen_logs();
+  /// Thread-safe: the running access log (nullptr when off), e.g. for its counters.
+  std::shared_ptr<admin::AccessLog> access_log() const;
   /// A one-line summary of the listeners ("web=127.0.0.1:8080/tcp ...") for the startup log.
   std::string describe() const;
 
@@ -82,6 +93,10 @@ class Server {
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
   void sync_replicated_tables(const StickyTables& tables);
+  /// Applies [access_log] and [admin] of `config` (initial or reload): an unchanged section
+  /// keeps its running object. False with `errors` when a file cannot be opened or the admin
+  /// address cannot be bound; then nothing of the two changed.
+  bool apply_operations(const Config& config, std::vector<std::string>& errors);
 
   const std::string config_path_;
   lb::asio::io_context control_{1};
@@ -108,6 +123,14 @@ class Server {
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
   std::unique_ptr<repl::Replicator> replicator_;
+  // Operations (#12): the admin listener, the access log, and what outlives a reload for them.
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::optional<lb::Endpoint> admin_bound_;       // guarded by groups_mutex_
+  std::shared_ptr<admin::AccessLog> access_log_;  // guarded by groups_mutex_
+  /// Health flips and ejections of the health managers a reload replaced, by pool, so that the
+  /// counters stay monotonic.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> retired_health_;
 };
 
 }  // namespace lbd

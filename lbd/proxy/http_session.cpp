@@ -29,6 +29,7 @@
 #include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
+#include "lbd/proxy/request_log.hpp"
 #include "lbd/proxy/router.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
 #include "lbd/sticky/cookie_codec.hpp"
@@ -287,7 +288,8 @@ class HttpSession {
         listener_(*client_.info.listener),
         state_(worker_state(worker)),
         log_(worker.logger()),
-        watchdog_(client_.socket.get_executor()) {
+        watchdog_(client_.socket.get_executor()),
+        lstats_(worker.stats().listener(listener_.name)) {
     watchdog_.watch(&client_.socket, nullptr);
   }
 
@@ -320,7 +322,11 @@ class HttpSession {
           cbuf_.commit(got);
         }
         if (ec && got == 0) {
-          if (first && watchdog_.fired()) co_await send_error(408, "no request header in time");
+          if (first && watchdog_.fired()) {
+            obs_ = RequestObservation{.start = Clock::now()};
+            co_await send_error(408, "no request header in time");
+            end_request();
+          }
           break;
         }
       }
@@ -371,8 +377,15 @@ class HttpSession {
     error_code ec;
     method_ = target_ = backend_name_ = "-";
     watchdog_.arm(to.request_header);
+    obs_ = RequestObservation{.start = Clock::now()};
 
     http::request_parser<http::empty_body> hp;
+    // Declared after the parser: ends the request (counters, access log) before the parser,
+    // which method_ and target_ point into, goes away.
+    struct EndOfRequest {
+      HttpSession* session;
+      ~EndOfRequest() { session->end_request(); }
+    } end_of_request{this};
     hp.header_limit(static_cast<std::uint32_t>(limits.max_header_size));
     hp.body_limit(kNoBodyLimit);  // bodies are streamed and limited by the session
     hp.eager(false);
@@ -394,6 +407,7 @@ class HttpSession {
             co_return Next::close;
           }
           cbuf_.consume(n);
+          obs_.bytes_in += n;
           break;
         }
       }
@@ -414,6 +428,13 @@ class HttpSession {
     auto& req = hp.get();
     method_ = sv(req.method_string());
     target_ = sv(req.target());
+    if (worker_.access_log()) {
+      // Owned copies: a chunked request moves the parser (and the strings) away mid-request.
+      log_method_.assign(method_);
+      log_target_.assign(target_);
+      obs_.method = log_method_;
+      obs_.target = log_target_;
+    }
     if (req.version() != 10 && req.version() != 11) {
       co_await send_error(400, "unsupported HTTP version");
       co_return Next::close;
@@ -456,9 +477,11 @@ class HttpSession {
     normalize_host(host_raw, host_);
     forwarded_host_.assign(host_raw);
     FieldsLookup lookup(req.base());
-    const auto pool_index = routing_->router.route({method_, host_, parts.path, &lookup});
+    const auto pool_index =
+        routing_->router.route({method_, host_, parts.path, &lookup}, &obs_.route);
     const PoolConfig* pool = routing_->pools[pool_index];
     const std::string& pool_name = routing_->router.pool_names()[pool_index];
+    obs_.pool = pool_name;
     if (!pool) {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
@@ -505,6 +528,7 @@ class HttpSession {
       // A request without a body can be replayed once when a reused connection turns out to be
       // closed by the backend before it answered (the keep-alive race).
       const bool can_retry = attempt == 0 && !has_body;
+      const auto acquire_start = Clock::now();
       auto acquired = co_await acquire(pool_name, *pool, avoid, attempt == 0, has_body);
       if (!acquired) {
         co_await send_error(acquired.error().first, acquired.error().second);
@@ -513,6 +537,12 @@ class HttpSession {
       Upstream up = std::move(*acquired);
       const Backend* backend = up.conn.lease.backend();
       backend_name_ = backend ? std::string_view(backend->name) : std::string_view("-");
+      if (backend) {
+        obs_.server = backend->name;
+        obs_.connect =
+            up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start);
+        obs_.sticky = !persist_pool_ ? "" : backend == sticky_.prefer ? "hit" : "miss";
+      }
       if (backend && (tracked_.id() == 0 || backend->name != tracked_name_)) {
         // The client connection is tracked under the backend of its latest request.
         tracked_ = TrackedConnection(worker_.conn_table(), client_.info.peer, listener_.name,
@@ -544,6 +574,7 @@ class HttpSession {
       }
       if (has_body) {
         BodyResult r;
+        relayed_ = 0;
         if (chunked) {
           http::request_parser<http::buffer_body> bp(std::move(hp));
           bp.body_limit(kNoBodyLimit);
@@ -557,6 +588,7 @@ class HttpSession {
           co_await body_error(r, true);
           co_return Next::close;
         }
+        obs_.bytes_in += chunked ? relayed_ : *content_length;
       }
 
       // Response header; 1xx interim responses other than 101 are passed on.
@@ -598,6 +630,13 @@ class HttpSession {
         }
         co_await send_error(502, fmt::format("bad response from the backend: {}", ec.message()));
         co_return Next::close;
+      }
+      const auto header_at = Clock::now();
+      obs_.first_byte = header_at - obs_.start;
+      if (backend) {
+        worker_.stats()
+            .backend(pool_name, backend->name)
+            .observe_latency(header_at - waiting_since);
       }
       if (backend && pool->balance.algorithm == Algorithm::least_time) {
         const auto now = Clock::now();
@@ -641,6 +680,7 @@ class HttpSession {
     watchdog_.watch(&client_.socket, &up.conn.socket);  // `up` moved here
     auto& res = rp.get();
     const unsigned status = res.result_int();
+    obs_.status = status;
 
     if (status == 101) {
       if (!upgrade) {
@@ -657,6 +697,7 @@ class HttpSession {
       std::array<asio::const_buffer, 2> out{asio::buffer(head), ubuf_.data()};
       co_await asio::async_write(client_.socket, out, asio::redirect_error(lb::use_awaitable, ec));
       if (ec) co_return Next::close;
+      obs_.bytes_out += head.size() + ubuf_.size();
       ubuf_.clear();
       if (cbuf_.size() > 0) {
         co_await asio::async_write(up.conn.socket, cbuf_.data(),
@@ -719,6 +760,8 @@ class HttpSession {
 
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
+    const std::size_t head_size = head.size();
+    relayed_ = 0;
     if (no_body) {
       co_await asio::async_write(client_.socket, asio::buffer(head),
                                  asio::redirect_error(lb::use_awaitable, ec));
@@ -748,6 +791,7 @@ class HttpSession {
                  r == BodyResult::from_failed ? "backend" : "client");
       co_return Next::close;
     }
+    obs_.bytes_out += head_size + (no_body ? 0 : length ? *length : relayed_);
     log_->debug("http: listener={} client={} method={} target={} backend={} status={}",
                 listener_.name, client_.info.peer.to_string(), method_, target_, backend_name_,
                 status);
@@ -860,6 +904,7 @@ class HttpSession {
         watchdog_.arm(to_idle);
         co_await asio::async_write(to, out, asio::redirect_error(lb::use_awaitable, ec));
         if (ec) co_return BodyResult::to_failed;
+        relayed_ += fbuf.size();
         fbuf.consume(fbuf.size());
         first = false;
       }
@@ -914,6 +959,7 @@ class HttpSession {
       const std::size_t produced = kScratch - p.get().body().size;
       if (produced > 0) {
         total += produced;
+        relayed_ += produced;
         if (max_body > 0 && total > max_body) co_return BodyResult::too_large;
         frame.clear();
         if (rechunk) {
@@ -972,6 +1018,7 @@ class HttpSession {
   /// Answers `status` with a short text body, logs one line, and leaves the connection ready to
   /// be closed (the caller closes it).
   lb::awaitable<void> send_error(unsigned status, std::string_view why) {
+    obs_.status = status;
     const auto reason = http::obsolete_reason(static_cast<http::status>(status));
     if (status == 503) {
       // No backend: the health manager logs the pool going down once; not per request.
@@ -997,6 +1044,7 @@ class HttpSession {
     co_await asio::async_write(client_.socket, asio::buffer(msg),
                                asio::redirect_error(lb::use_awaitable, ec));
     if (ec) co_return;
+    obs_.bytes_out += msg.size();
     // Half-close, then read (and drop) what the client is still sending for a short while:
     // closing with unread bytes would reset the connection and could destroy the response.
     client_.socket.shutdown(tcp::socket::shutdown_send, ec);
@@ -1008,6 +1056,14 @@ class HttpSession {
           cbuf_.prepare(kReadChunk), asio::redirect_error(lb::use_awaitable, ec));
     }
     cbuf_.clear();
+  }
+
+  /// The end of one request (also a refused or abandoned one): listener counters, access log.
+  void end_request() {
+    if (obs_.status == 0 && method_ == "-") return;  // the client closed before a request
+    const bool logging = worker_.access_log() != nullptr;
+    finish_request(worker_, lstats_, listener_.name,
+                   logging ? client_.info.peer.to_string() : std::string(), obs_);
   }
 
   /// Session persistence, request side: finds the server this request is bound to (cookie or
@@ -1148,6 +1204,12 @@ class HttpSession {
   TrackedConnection tracked_;  // this client connection in the replicated connection table
   std::string tracked_name_;
   std::string cookie_server_;  // cookie mode: the server a valid cookie named (empty: none)
+  // Observability: the request in flight as /metrics and the access log see it.
+  admin::ListenerCounters& lstats_;
+  RequestObservation obs_;
+  std::uint64_t relayed_ = 0;  // body bytes the last relay_chunked / relay_until_eof passed on
+  std::string log_method_;     // owned copies for the access log (only when it is on)
+  std::string log_target_;
 };
 
 }  // namespace

@@ -39,6 +39,7 @@
 
 #include "common/asio.hpp"
 #include "common/net/ip_address.hpp"
+#include "lbd/admin/stats.hpp"
 #include "lbd/balance/balancer.hpp"
 #include "lbd/config.hpp"
 #include "lbd/upstream/outlier_detector.hpp"
@@ -49,6 +50,9 @@ namespace lbd {
 class StickyTable;
 namespace repl {
 class ConnTable;
+}
+namespace admin {
+class AccessLog;
 }
 
 /// An immutable configuration snapshot shared by the control thread and the workers.
@@ -211,6 +215,12 @@ class WorkerContext {
   virtual bool draining() const = 0;
   /// One opaque per-worker slot for a session kind's own state (see the contract above).
   virtual std::shared_ptr<void>& extension_slot() = 0;
+  /// This worker's counters for /metrics by listener and server (this thread is their only
+  /// writer; references stay valid for the worker's life).
+  virtual admin::WorkerStats& stats() = 0;
+  /// The access log, or nullptr when it is off. Use it at once (write() never blocks), do not
+  /// keep the pointer across a co_await: a reload may replace it.
+  virtual admin::AccessLog* access_log() = 0;
 };
 
 /// True when this build links the L7 session (lbd/proxy/http_session.cpp).

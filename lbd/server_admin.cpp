@@ -1,0 +1,153 @@
+// The Server's operations side (#12): applying [admin] and [access_log], gathering the view that
+// /metrics and the status page show, and reopening the access log on SIGUSR1.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "lbd/server.hpp"
+
+namespace lbd {
+
+bool Server::apply_operations(const Config& config, std::vector<std::string>& errors) {
+  // Access log: a new writer only when its section changed (the running one keeps its file).
+  std::shared_ptr<admin::AccessLog> log;
+  {
+    std::lock_guard lock(groups_mutex_);
+    log = access_log_;
+  }
+  const AccessLogConfig running = log ? log->config() : AccessLogConfig{};
+  const bool log_changed = config.access_log != running;
+  if (log_changed) {
+    log.reset();
+    if (config.access_log.enabled()) {
+      auto opened = admin::AccessLog::open(config.access_log);
+      if (!opened) {
+        errors.push_back(opened.error().message);
+        return false;
+      }
+      log = std::move(*opened);
+    }
+  }
+  // Admin listener: restarted when its section changed.
+  const std::optional<AdminConfig> running_admin =
+      admin_ ? std::optional<AdminConfig>(admin_->config()) : std::nullopt;
+  if (config.admin != running_admin) {
+    if (admin_) admin_->stop();
+    admin_.reset();
+    std::optional<lb::Endpoint> bound;
+    if (config.admin) {
+      auto started =
+          admin::AdminServer::start(control_, *config.admin, [this] { return admin_view(); });
+      if (!started) {
+        errors.push_back(started.error().message);
+        std::lock_guard lock(groups_mutex_);
+        admin_bound_.reset();
+        return false;
+      }
+      admin_ = std::move(*started);
+      bound = admin_->bound();
+      log_->info("admin: listening on {} (/metrics, /status, /status.json)", bound->to_string());
+    }
+    std::lock_guard lock(groups_mutex_);
+    admin_bound_ = bound;
+  }
+  if (log_changed) {
+    for (auto& w : workers_) w->set_access_log(log);
+    std::lock_guard lock(groups_mutex_);
+    access_log_ = std::move(log);
+  }
+  return true;
+}
+
+std::optional<lb::Endpoint> Server::admin_endpoint() const {
+  std::lock_guard lock(groups_mutex_);
+  return admin_bound_;
+}
+
+std::shared_ptr<admin::AccessLog> Server::access_log() const {
+  std::lock_guard lock(groups_mutex_);
+  return access_log_;
+}
+
+void Server::reopen_logs() {
+  if (auto log = access_log()) log->reopen();
+}
+
+admin::AdminView Server::admin_view() const {
+  admin::AdminView v;
+  v.version = LBPAIR_VERSION;
+  v.workers = worker_count();
+  v.active_connections = active_.load(std::memory_order_relaxed);
+  v.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  v.reloads_ok = reloads_ok_.load();
+  v.reloads_failed = reloads_failed_.load();
+  v.replication = replication_status();
+  if (v.replication) {
+    v.node_id = v.replication->node_id;
+    v.role = std::string(repl::role_name(v.replication->role));
+  } else {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    v.node_id = host;
+  }
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (const auto& l : config_->listeners) {
+      admin::ListenerView lv{.name = l.name, .mode = l.mode == ListenerMode::http ? "http" : "tcp"};
+      for (const auto& [key, g] : groups_) {
+        if (g.listener == l.name) lv.binds.push_back(g.bound.to_string());
+      }
+      if (auto it = runtimes_.find(l.name); it != runtimes_.end()) {
+        lv.active = it->second->active.load(std::memory_order_relaxed);
+      }
+      v.listeners.push_back(std::move(lv));
+    }
+    if (access_log_) {
+      v.access_log_on = true;
+      v.access_log_written = access_log_->written();
+      v.access_log_dropped = access_log_->dropped();
+      v.access_log_errors = access_log_->write_errors();
+    }
+  }
+  for (const auto& pool : config_->pools) {
+    admin::PoolView pv{.name = pool.name,
+                       .algorithm = std::string(algorithm_name(pool.balance.algorithm))};
+    if (auto r = retired_health_.find(pool.name); r != retired_health_.end()) {
+      pv.health_flips = r->second.first;
+      pv.ejections = r->second.second;
+    }
+    auto m = health_.find(pool.name);
+    if (m != health_.end()) {
+      pv.health_flips += m->second->flips();
+      pv.ejections += m->second->ejections();
+      const auto snapshot = m->second->snapshot();
+      const auto statuses = m->second->status();
+      for (std::size_t i = 0; snapshot && i < snapshot->backends.size(); ++i) {
+        const Backend& b = *snapshot->backends[i];
+        admin::ServerView sv{.name = b.name, .address = b.address.to_string(), .backup = b.backup};
+        sv.active = b.active.load(std::memory_order_relaxed);
+        BackendState st;
+        if (i < snapshot->states.size()) st = snapshot->states[i];
+        sv.ejected = st.ejected;
+        sv.weight = st.weight;
+        sv.state = st.admin == AdminState::maint   ? "maint"
+                   : st.admin == AdminState::drain ? "drain"
+                   : !st.healthy || st.ejected     ? "down"
+                                                   : "up";
+        for (const auto& s : statuses) {
+          if (s.name == b.name) sv.last_reason = s.last_reason;
+        }
+        pv.servers.push_back(std::move(sv));
+      }
+    }
+    v.pools.push_back(std::move(pv));
+  }
+  for (const auto& [pool, table] : sticky_.tables()) v.stick_tables[pool] = table->counters();
+  std::vector<const admin::WorkerStats*> stats;
+  for (const auto& w : workers_) stats.push_back(&w->stats_for_scrape());
+  v.totals = admin::aggregate(stats);
+  return v;
+}
+
+}  // namespace lbd
