@@ -18,6 +18,10 @@ std::string cell(const json& v) {
   return v.dump();
 }
 
+std::string or_dash(const json& v) {
+  return v.is_string() && v.get<std::string>().empty() ? "-" : cell(v);
+}
+
 std::string yes_no(const json& v) { return v.is_boolean() && v.get<bool>() ? "yes" : "no"; }
 
 std::string servers(const json& reply) {
@@ -95,8 +99,7 @@ std::string replication(const json& reply) {
       "replication: node={} peer={} ({}) connected={} in_sync={} role={}\n"
       "  sessions={} disconnects={} resyncs sent={} received={} overflow={}\n"
       "  updates applied={} stale={} peer connections at takeover={}\n",
-      cell(r.at("node_id")), cell(r.at("peer_id")),
-      r.at("peer_address").get<std::string>().empty() ? "-" : cell(r.at("peer_address")),
+      cell(r.at("node_id")), or_dash(r.at("peer_id")), or_dash(r.at("peer_address")),
       yes_no(r.at("connected")), yes_no(r.at("in_sync")), cell(r.at("role")),
       cell(r.at("sessions")), cell(r.at("disconnects")), cell(r.at("resyncs_sent")),
       cell(r.at("resyncs_received")), cell(r.at("overflow_resyncs")), cell(r.at("updates_applied")),
