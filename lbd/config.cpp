@@ -73,6 +73,12 @@ GlobalConfig read_global(TableReader& t) {
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
   g.splice = t.boolean("splice", g.splice);
+  g.control_socket = t.string("control_socket", g.control_socket);
+  if (g.control_socket.size() >= 108) {
+    t.error("control_socket", "path too long for a unix socket (at most 107 bytes)");
+  } else if (!g.control_socket.empty() && g.control_socket.front() != '/') {
+    t.error("control_socket", "expected an absolute path (or \"\" for none)");
+  }
   t.reject_unknown_keys();
   return g;
 }

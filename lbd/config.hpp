@@ -95,6 +95,8 @@ struct GlobalConfig {
   std::string log_level = "info";
   nanoseconds drain_timeout = std::chrono::seconds(30);
   bool splice = true;  // L4 relays use splice(2); false = read/write copy
+  /// Unix socket of the control protocol (lbctl, vrrpd); "" = none. Read at start only.
+  std::string control_socket;
 };
 
 struct Config {

@@ -11,9 +11,13 @@
 #include <vector>
 
 #include "common/asio.hpp"
+#include "common/control/server.hpp"
 #include "lbd/admin/access_log.hpp"
 #include "lbd/admin/admin_server.hpp"
 #include "lbd/admin/metrics.hpp"
+#include "lbd/admin/role_tracker.hpp"
+#include "lbd/admin/runtime_overrides.hpp"
+#include "lbd/admin/status_model.hpp"
 #include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
@@ -62,7 +66,7 @@ class Server {
   /// Thread-safe: where the admin listener is bound (nullopt without [admin]).
   std::optional<lb::Endpoint> admin_endpoint() const;
   /// Control thread: everything /metrics and /status show, gathered now.
-  admin::AdminView admin_view() const;
+  admin::AdminView admin_view();
   /// Thread-safe: the access log re-opens its file (SIGUSR1, after logrotate moved it).
   void reopen_logs();
   /// Thread-safe: the running access log (nullptr when off), e.g. for its counters.
@@ -75,6 +79,34 @@ class Server {
   lb::asio::io_context& control() { return control_; }
   UpstreamRegistry& registry() { return registry_; }
 
+  /// Thread-safe: one consistent read of pools, servers, replication, roles and health for the
+  /// status page and the control socket. Runs on the control thread (posted there and waited
+  /// for, at most 2 s, when called from another thread; after shutdown or on a timeout the
+  /// health says "unknown" and the rest is empty).
+  admin::NodeStatus node_status();
+  /// The path the control socket listens on ("" when none).
+  std::string control_socket_path() const;
+
+  // ---- control thread only: the operations behind the control socket (lbd/admin/) ----
+  /// Every pool (config order), or the one named; nullopt when `pool` names no pool.
+  std::optional<std::vector<admin::PoolView>> pool_views(std::optional<std::string> pool = {});
+  /// Sets a server's admin state / weight at run time: the pool's next snapshot steers traffic
+  /// accordingly, and the override is kept across reloads (see admin/runtime_overrides.hpp).
+  /// Errors: "no pool P", "no server P/S in pool P", weight out of range.
+  lb::Result<void> set_server_admin(const std::string& pool, const std::string& server,
+                                    AdminState state);
+  lb::Result<void> set_server_weight(const std::string& pool, const std::string& server,
+                                     std::uint32_t weight);
+  /// Reloads now; false with the reasons when the new config was refused (the old one stays).
+  bool reload_now(std::vector<std::string>& errors);
+  /// vrrpd's report of one virtual router's transition: logged, kept per instance, and the node
+  /// role (master when master of any VRID) passed to the replicator when it changes.
+  void on_vrrp_state(admin::VridRole role);
+  admin::RolesView roles() const { return roles_.view(); }
+  bool draining() const { return draining_; }
+  /// The running configuration (control thread).
+  const Config& config() const { return *config_; }
+
  private:
   struct BindGroup {
     std::string listener;
@@ -86,6 +118,9 @@ class Server {
   /// Applies `config` (initial or reload). On failure nothing changes and `errors` says why.
   bool apply(ConfigPtr config, std::vector<std::string>& errors);
   void reload();
+  /// Applies the runtime overrides to the managers of a freshly applied config.
+  void apply_overrides(const Config& config, const HealthManagers& managers);
+  admin::NodeStatus collect_status();
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
@@ -131,6 +166,10 @@ class Server {
   /// Health flips and ejections of the health managers a reload replaced, by pool, so that the
   /// counters stay monotonic.
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> retired_health_;
+  admin::RuntimeOverrides overrides_;
+  admin::RoleTracker roles_;
+  // Last: destroyed first, so no request reaches a half-destroyed server.
+  std::unique_ptr<lb::control::Server> control_socket_;
 };
 
 }  // namespace lbd

@@ -73,7 +73,7 @@ void Server::reopen_logs() {
   if (auto log = access_log()) log->reopen();
 }
 
-admin::AdminView Server::admin_view() const {
+admin::AdminView Server::admin_view() {
   admin::AdminView v;
   v.version = LBPAIR_VERSION;
   v.workers = worker_count();
@@ -83,9 +83,10 @@ admin::AdminView Server::admin_view() const {
   v.reloads_ok = reloads_ok_.load();
   v.reloads_failed = reloads_failed_.load();
   v.replication = replication_status();
+  // The role vrrpd reported over the control socket (unknown until it does).
+  v.role = std::string(repl::role_name(roles_.node_role()));
   if (v.replication) {
     v.node_id = v.replication->node_id;
-    v.role = std::string(repl::role_name(v.replication->role));
   } else {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -110,38 +111,17 @@ admin::AdminView Server::admin_view() const {
       v.access_log_errors = access_log_->write_errors();
     }
   }
+  if (auto pools = pool_views()) v.pools = std::move(*pools);
   for (const auto& pool : config_->pools) {
-    admin::PoolView pv{.name = pool.name,
-                       .algorithm = std::string(algorithm_name(pool.balance.algorithm))};
+    auto& h = v.pool_health[pool.name];
     if (auto r = retired_health_.find(pool.name); r != retired_health_.end()) {
-      pv.health_flips = r->second.first;
-      pv.ejections = r->second.second;
+      h.flips = r->second.first;
+      h.ejections = r->second.second;
     }
-    auto m = health_.find(pool.name);
-    if (m != health_.end()) {
-      pv.health_flips += m->second->flips();
-      pv.ejections += m->second->ejections();
-      const auto snapshot = m->second->snapshot();
-      const auto statuses = m->second->status();
-      for (std::size_t i = 0; snapshot && i < snapshot->backends.size(); ++i) {
-        const Backend& b = *snapshot->backends[i];
-        admin::ServerView sv{.name = b.name, .address = b.address.to_string(), .backup = b.backup};
-        sv.active = b.active.load(std::memory_order_relaxed);
-        BackendState st;
-        if (i < snapshot->states.size()) st = snapshot->states[i];
-        sv.ejected = st.ejected;
-        sv.weight = st.weight;
-        sv.state = st.admin == AdminState::maint   ? "maint"
-                   : st.admin == AdminState::drain ? "drain"
-                   : !st.healthy || st.ejected     ? "down"
-                                                   : "up";
-        for (const auto& s : statuses) {
-          if (s.name == b.name) sv.last_reason = s.last_reason;
-        }
-        pv.servers.push_back(std::move(sv));
-      }
+    if (auto m = health_.find(pool.name); m != health_.end()) {
+      h.flips += m->second->flips();
+      h.ejections += m->second->ejections();
     }
-    v.pools.push_back(std::move(pv));
   }
   for (const auto& [pool, table] : sticky_.tables()) v.stick_tables[pool] = table->counters();
   std::vector<const admin::WorkerStats*> stats;

@@ -42,19 +42,20 @@ nlohmann::json admin_view_json(const AdminView& v) {
            {"state", s.state},
            {"backup", s.backup},
            {"ejected", s.ejected},
-           {"weight", s.weight},
+           {"weight", s.effective_weight},
            {"active", s.active},
-           {"last_reason", s.last_reason},
+           {"last_reason", s.reason},
            {"requests", t.requests},
            {"errors",
             {{"connect", t.connect_failures}, {"timeout", t.timeouts}, {"5xx", t.responses_5xx}}},
            {"latency_count", t.latency_count},
            {"latency_sum_seconds", static_cast<double>(t.latency_sum_ns) / 1e9}});
     }
+    const auto h = v.pool_health.contains(p.name) ? v.pool_health.at(p.name) : PoolHealthCounters{};
     pools.push_back({{"name", p.name},
                      {"algorithm", p.algorithm},
-                     {"health_flips", p.health_flips},
-                     {"ejections", p.ejections},
+                     {"health_flips", h.flips},
+                     {"ejections", h.ejections},
                      {"servers", std::move(servers)}});
   }
   out["pools"] = std::move(pools);

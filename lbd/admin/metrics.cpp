@@ -90,7 +90,9 @@ std::string render_metrics(const AdminView& v) {
   }
   e.family("lbpair_server_weight", "Effective weight (0 = takes no new picks).", Type::gauge);
   for (const auto& p : v.pools) {
-    for (const auto& s : p.servers) e.sample({{"pool", p.name}, {"server", s.name}}, s.weight);
+    for (const auto& s : p.servers) {
+      e.sample({{"pool", p.name}, {"server", s.name}}, s.effective_weight);
+    }
   }
   e.family("lbpair_server_connections_active", "Connections open to the server now.", Type::gauge);
   for (const auto& p : v.pools) {
@@ -128,10 +130,14 @@ std::string render_metrics(const AdminView& v) {
   }
   e.family("lbpair_pool_health_flips_total", "Up/down flips of active health checks.",
            Type::counter);
-  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(p.health_flips));
+  auto health = [&v](const std::string& pool) {
+    auto it = v.pool_health.find(pool);
+    return it == v.pool_health.end() ? PoolHealthCounters{} : it->second;
+  };
+  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).flips));
   e.family("lbpair_pool_outlier_ejections_total", "Servers ejected by passive outlier detection.",
            Type::counter);
-  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(p.ejections));
+  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).ejections));
 
   // Stick tables.
   e.family("lbpair_stick_table_entries", "Entries in the stick table.", Type::gauge);

@@ -10,29 +10,16 @@
 #include <vector>
 
 #include "lbd/admin/stats.hpp"
+#include "lbd/admin/status_model.hpp"
 #include "lbd/replication/replicator.hpp"
 #include "lbd/sticky/stick_table.hpp"
 
 namespace lbd::admin {
 
-/// One server as /metrics and the status page show it.
-struct ServerView {
-  std::string name;
-  std::string address;
-  std::string state;  // "up", "down", "drain" or "maint"
-  bool backup = false;
-  bool ejected = false;
-  std::uint32_t weight = 0;  // effective weight now
-  std::uint32_t active = 0;  // open connections (all workers)
-  std::string last_reason;   // last failed check ("" when it passed)
-};
-
-struct PoolView {
-  std::string name;
-  std::string algorithm;
-  std::vector<ServerView> servers;
-  std::uint64_t health_flips = 0;  // over the process's life (kept across reloads)
-  std::uint64_t ejections = 0;
+/// Health counters of one pool over the process's life (kept across reloads).
+struct PoolHealthCounters {
+  std::uint64_t flips = 0;      // up/down flips of active checks
+  std::uint64_t ejections = 0;  // passive outlier ejections
 };
 
 struct ListenerView {
@@ -51,7 +38,8 @@ struct AdminView {
   unsigned workers = 0;
   std::uint32_t active_connections = 0;
   std::vector<ListenerView> listeners;
-  std::vector<PoolView> pools;
+  std::vector<PoolView> pools;  // status_model.hpp: the control socket's view of the pools
+  std::map<std::string, PoolHealthCounters> pool_health;
   std::map<std::string, StickyCounters> stick_tables;  // by pool
   std::optional<repl::ReplicationStatus> replication;
   std::uint64_t reloads_ok = 0, reloads_failed = 0;
