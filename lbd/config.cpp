@@ -303,6 +303,13 @@ ListenerConfig read_listener(TableReader& t) {
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
   for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
+  if (auto tls = t.table("tls")) {
+    if (l.mode != ListenerMode::http) {
+      tls->error_here("TLS termination needs mode = \"http\"");
+    } else {
+      l.tls = proxy::read_listener_tls(*tls);
+    }
+  }
   if (l.mode == ListenerMode::tcp && !l.routes.empty()) {
     t.error("route", "routes need mode = \"http\"");
   }

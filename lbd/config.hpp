@@ -11,6 +11,7 @@
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/proxy/tls_config.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
@@ -87,6 +88,8 @@ struct ListenerConfig {
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
   std::vector<RouteConfig> routes;
+  /// [listener.tls]: terminate TLS (mode = "http" only); absent = plain.
+  std::optional<proxy::ListenerTlsConfig> tls;
 };
 
 struct GlobalConfig {

@@ -157,8 +157,8 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   {
     std::lock_guard lock(groups_mutex_);
     groups_ = std::move(next);
+    runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
   }
-  runtimes_ = std::move(runtimes);
   if (replicator_) {
     if (config->replication != config_->replication) {
       log_->warn("reload: [replication] changes take effect on restart; keeping the running one");
@@ -302,6 +302,13 @@ std::vector<lb::Endpoint> Server::bound(const std::string& listener) const {
     if (g.listener == listener) out.push_back(g.bound);
   }
   return out;
+}
+
+std::map<std::string, std::uint64_t> Server::tls_handshake_errors(
+    const std::string& listener) const {
+  std::lock_guard lock(groups_mutex_);
+  auto it = runtimes_.find(listener);
+  return it == runtimes_.end() ? std::map<std::string, std::uint64_t>{} : it->second->tls_errors();
 }
 
 std::string Server::describe() const {

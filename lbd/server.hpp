@@ -52,6 +52,8 @@ class Server {
   repl::ConnTable& conn_table() { return conns_; }
   /// Replication state, or nullopt on a node without [replication] (thread-safe).
   std::optional<repl::ReplicationStatus> replication_status() const;
+  /// Failed TLS handshakes of `listener` by reason (see ListenerRuntime::count_tls_error).
+  std::map<std::string, std::uint64_t> tls_handshake_errors(const std::string& listener) const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
@@ -98,7 +100,7 @@ class Server {
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
-  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;
+  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;  // groups_mutex_
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
   bool draining_ = false;
