@@ -73,6 +73,8 @@ GlobalConfig read_global(TableReader& t) {
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
   g.splice = t.boolean("splice", g.splice);
+  g.tls_watch_interval = t.duration("tls_watch_interval", g.tls_watch_interval,
+                                    std::chrono::seconds(0), std::chrono::hours(1));
   t.reject_unknown_keys();
   return g;
 }

@@ -97,6 +97,9 @@ struct GlobalConfig {
   std::string log_level = "info";
   nanoseconds drain_timeout = std::chrono::seconds(30);
   bool splice = true;  // L4 relays use splice(2); false = read/write copy
+  /// How often the TLS files (certificates, keys, CA, ticket keys) are checked for changes; a
+  /// change reloads the config. 0 = only on SIGHUP.
+  nanoseconds tls_watch_interval = std::chrono::seconds(2);
 };
 
 struct Config {

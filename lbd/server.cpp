@@ -1,5 +1,7 @@
 #include "lbd/server.hpp"
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <set>
 #include <thread>
@@ -67,6 +69,8 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   if (!server->start_replication(errors)) return nullptr;
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
+  server->tls_signature_ = server->tls_files_signature();
+  server->schedule_tls_watch();
   return server;
 }
 
@@ -187,6 +191,10 @@ void Server::reload() {
   } ready_again;
   std::vector<std::string> errors;
   auto config = load(config_path_, errors);
+  struct RememberFiles {  // whatever the outcome: a broken file is retried when it changes again
+    Server* self;
+    ~RememberFiles() { self->tls_signature_ = self->tls_files_signature(); }
+  } remember{this};
   if (config) {
     const unsigned wanted = config->global.workers;
     if (wanted != 0 && wanted != workers_.size()) {
@@ -275,6 +283,39 @@ void Server::schedule_sticky_expiry() {
     if (ec || draining_) return;
     if (const auto n = sticky_.expire(); n > 0) log_->debug("persistence: expired entries={}", n);
     schedule_sticky_expiry();
+  });
+}
+
+std::string Server::tls_files_signature() const {
+  std::string sig;
+  for (const auto& l : config_->listeners) {
+    if (!l.tls) continue;
+    for (const auto& file : l.tls->watched_files()) {
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0) {
+        sig += fmt::format("{}:missing\n", file);
+        continue;
+      }
+      sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec, st.st_size);
+    }
+  }
+  return sig;
+}
+
+void Server::schedule_tls_watch() {
+  const auto interval = config_->global.tls_watch_interval;
+  // Re-checked at this pace even while off, so that a reload can turn the watch on.
+  tls_watch_timer_.expires_after(interval.count() > 0 ? interval : std::chrono::seconds(1));
+  tls_watch_timer_.async_wait([this](const lb::error_code& ec) {
+    if (ec || draining_) return;
+    if (config_->global.tls_watch_interval.count() > 0) {
+      if (auto sig = tls_files_signature(); sig != tls_signature_) {
+        log_->info("tls: certificate files changed; reloading config={}", config_path_);
+        reload();
+      }
+    }
+    schedule_tls_watch();
   });
 }
 

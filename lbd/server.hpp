@@ -80,6 +80,11 @@ class Server {
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Checks the running config's TLS files every global.tls_watch_interval and reloads when one
+  /// changed (content, rename, symlink swap).
+  void schedule_tls_watch();
+  /// dev/inode/mtime/size of every TLS file of the running config (symlinks followed).
+  std::string tls_files_signature() const;
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
@@ -107,6 +112,8 @@ class Server {
   std::chrono::steady_clock::time_point drain_deadline_;
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
+  lb::asio::steady_timer tls_watch_timer_{control_};
+  std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
   std::unique_ptr<repl::Replicator> replicator_;

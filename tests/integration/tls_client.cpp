@@ -68,7 +68,8 @@ TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& o,
     SSL_CTX_use_certificate_chain_file(c, o.cert_file.c_str());
     SSL_CTX_use_PrivateKey_file(c, o.key_file.c_str(), SSL_FILETYPE_PEM);
   }
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT);
+  // No client session cache: freeing the context would flush it and mark the session we hand
+  // out as not resumable.
   if (!o.alpn.empty()) {
     std::string wire;
     for (const auto& p : o.alpn) {
@@ -106,6 +107,7 @@ TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& o,
       X509_free(peer);
     }
     for (const auto& req : requests) {
+      if (o.before_request) o.before_request(r.responses.size());
       if (SSL_write(ssl, req.data(), static_cast<int>(req.size())) <= 0) break;
       r.responses.push_back(read_response(ssl));
     }

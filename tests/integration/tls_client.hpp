@@ -3,6 +3,7 @@
 // requests on the same connection. Reports what the server presented and negotiated.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@ struct TlsClientOptions {
   std::string sigalgs;              // e.g. "ECDSA+SHA256"; empty = default
   std::string cert_file, key_file;  // client certificate (mTLS)
   TlsSession session;               // resume this session
+  std::function<void(std::size_t)> before_request;  // called with the index before each request
 };
 
 struct TlsResult {
