@@ -12,6 +12,7 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/proxy/tls_config.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
@@ -88,6 +89,8 @@ struct ListenerConfig {
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
   std::vector<RouteConfig> routes;
+  /// [listener.tls]: terminate TLS (mode = "http" only); absent = plain.
+  std::optional<proxy::ListenerTlsConfig> tls;
 };
 
 struct GlobalConfig {
@@ -97,6 +100,9 @@ struct GlobalConfig {
   bool splice = true;  // L4 relays use splice(2); false = read/write copy
   /// Unix socket of the control protocol (lbctl, vrrpd); "" = none. Read at start only.
   std::string control_socket;
+  /// How often the TLS files (certificates, keys, CA, ticket keys) are checked for changes; a
+  /// change reloads the config. 0 = only on SIGHUP.
+  nanoseconds tls_watch_interval = std::chrono::seconds(2);
 };
 
 struct Config {

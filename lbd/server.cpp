@@ -1,5 +1,7 @@
 #include "lbd/server.hpp"
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <future>
 #include <set>
@@ -81,6 +83,8 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   }
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
+  server->tls_signature_ = server->tls_files_signature();
+  server->schedule_tls_watch();
   return server;
 }
 
@@ -180,8 +184,8 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   {
     std::lock_guard lock(groups_mutex_);
     groups_ = std::move(next);
+    runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
   }
-  runtimes_ = std::move(runtimes);
   if (replicator_) {
     if (config->replication != config_->replication) {
       log_->warn("reload: [replication] changes take effect on restart; keeping the running one");
@@ -217,6 +221,10 @@ bool Server::reload_now(std::vector<std::string>& errors) {
     ~ReadyAgain() { lb::sd_notify("READY=1"); }
   } ready_again;
   auto config = load(config_path_, errors);
+  struct RememberFiles {  // whatever the outcome: a broken file is retried when it changes again
+    Server* self;
+    ~RememberFiles() { self->tls_signature_ = self->tls_files_signature(); }
+  } remember{this};
   if (config) {
     const unsigned wanted = config->global.workers;
     if (wanted != 0 && wanted != workers_.size()) {
@@ -427,6 +435,39 @@ void Server::schedule_sticky_expiry() {
   });
 }
 
+std::string Server::tls_files_signature() const {
+  std::string sig;
+  for (const auto& l : config_->listeners) {
+    if (!l.tls) continue;
+    for (const auto& file : l.tls->watched_files()) {
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0) {
+        sig += fmt::format("{}:missing\n", file);
+        continue;
+      }
+      sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec, st.st_size);
+    }
+  }
+  return sig;
+}
+
+void Server::schedule_tls_watch() {
+  const auto interval = config_->global.tls_watch_interval;
+  // Re-checked at this pace even while off, so that a reload can turn the watch on.
+  tls_watch_timer_.expires_after(interval.count() > 0 ? interval : std::chrono::seconds(1));
+  tls_watch_timer_.async_wait([this](const lb::error_code& ec) {
+    if (ec || draining_) return;
+    if (config_->global.tls_watch_interval.count() > 0) {
+      if (auto sig = tls_files_signature(); sig != tls_signature_) {
+        log_->info("tls: certificate files changed; reloading config={}", config_path_);
+        reload();
+      }
+    }
+    schedule_tls_watch();
+  });
+}
+
 int Server::run(bool handle_signals) {
   std::unique_ptr<lb::SignalHandler> signals;
   if (handle_signals) {
@@ -455,6 +496,13 @@ std::vector<lb::Endpoint> Server::bound(const std::string& listener) const {
     if (g.listener == listener) out.push_back(g.bound);
   }
   return out;
+}
+
+std::map<std::string, std::uint64_t> Server::tls_handshake_errors(
+    const std::string& listener) const {
+  std::lock_guard lock(groups_mutex_);
+  auto it = runtimes_.find(listener);
+  return it == runtimes_.end() ? std::map<std::string, std::uint64_t>{} : it->second->tls_errors();
 }
 
 std::string Server::describe() const {

@@ -59,6 +59,8 @@ class Server {
   repl::ConnTable& conn_table() { return conns_; }
   /// Replication state, or nullopt on a node without [replication] (thread-safe).
   std::optional<repl::ReplicationStatus> replication_status() const;
+  /// Failed TLS handshakes of `listener` by reason (see ListenerRuntime::count_tls_error).
+  std::map<std::string, std::uint64_t> tls_handshake_errors(const std::string& listener) const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
@@ -124,6 +126,11 @@ class Server {
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Checks the running config's TLS files every global.tls_watch_interval and reloads when one
+  /// changed (content, rename, symlink swap).
+  void schedule_tls_watch();
+  /// dev/inode/mtime/size of every TLS file of the running config (symlinks followed).
+  std::string tls_files_signature() const;
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
@@ -148,13 +155,15 @@ class Server {
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
-  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;
+  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;  // groups_mutex_
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
+  lb::asio::steady_timer tls_watch_timer_{control_};
+  std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
   std::unique_ptr<repl::Replicator> replicator_;

@@ -101,6 +101,7 @@ admin::AdminView Server::admin_view() {
       }
       if (auto it = runtimes_.find(l.name); it != runtimes_.end()) {
         lv.active = it->second->active.load(std::memory_order_relaxed);
+        lv.tls_handshake_errors = it->second->tls_errors();
       }
       v.listeners.push_back(std::move(lv));
     }

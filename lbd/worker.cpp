@@ -182,7 +182,9 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
   }
 
   proxy::ClientConnection client{std::move(socket), info, std::move(config), std::move(ticket)};
-  if (listener->mode == ListenerMode::http) {
+  if (listener->mode == ListenerMode::http && listener->tls) {
+    co_await proxy::serve_https(*this, std::move(client));
+  } else if (listener->mode == ListenerMode::http) {
     co_await proxy::serve_http(*this, std::move(client));
   } else {
     co_await proxy::serve_tcp(*this, std::move(client));

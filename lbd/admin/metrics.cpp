@@ -63,11 +63,9 @@ std::string render_metrics(const AdminView& v) {
   }
   e.family("lbpair_listener_tls_handshake_errors_total", "Failed TLS handshakes by reason.",
            Type::counter);
-  for (const auto& [name, t] : v.totals.listeners) {
-    for (std::size_t i = 0; i < kTlsHandshakeErrorNames.size(); ++i) {
-      if (t.tls_handshake_errors[i] == 0) continue;
-      e.sample({{"listener", name}, {"reason", kTlsHandshakeErrorNames[i]}},
-               n(t.tls_handshake_errors[i]));
+  for (const auto& l : v.listeners) {
+    for (const auto& [reason, count] : l.tls_handshake_errors) {
+      e.sample({{"listener", l.name}, {"reason", reason}}, n(count));
     }
   }
 

@@ -27,6 +27,8 @@ struct ListenerView {
   std::string mode;  // "http" or "tcp"
   std::vector<std::string> binds;
   std::uint32_t active = 0;
+  /// Failed TLS handshakes by reason (ListenerRuntime::tls_errors; empty for plain listeners).
+  std::map<std::string, std::uint64_t> tls_handshake_errors;
 };
 
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.

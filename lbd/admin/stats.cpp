@@ -39,9 +39,6 @@ StatsTotals aggregate(const std::vector<const WorkerStats*>& workers) {
       for (std::size_t i = 0; i < l.responses.size(); ++i) l.responses[i] += c.responses[i].get();
       l.bytes_in += c.bytes_in.get();
       l.bytes_out += c.bytes_out.get();
-      for (std::size_t i = 0; i < l.tls_handshake_errors.size(); ++i) {
-        l.tls_handshake_errors[i] += c.tls_handshake_errors[i].get();
-      }
     });
     w->for_each_backend(
         [&](const std::string& pool, const std::string& server, const BackendCounters& c) {

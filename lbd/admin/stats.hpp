@@ -33,18 +33,6 @@ class Counter {
 inline constexpr std::array<double, 14> kLatencyBounds{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-/// Why a TLS handshake failed (the TLS listener maps OpenSSL's errors onto these).
-enum class TlsHandshakeError {
-  timeout,           // no complete handshake within the timeout
-  protocol_version,  // no protocol version in common
-  no_shared_cipher,  // no cipher suite in common
-  certificate,       // the client's certificate was refused (mTLS)
-  eof,               // the client closed during the handshake
-  other,
-};
-inline constexpr std::array<std::string_view, 6> kTlsHandshakeErrorNames{
-    "timeout", "protocol_version", "no_shared_cipher", "certificate", "eof", "other"};
-
 /// Status classes 1xx..5xx; index = status / 100 - 1. Other codes are not counted.
 inline constexpr std::size_t kStatusClasses = 5;
 
@@ -54,7 +42,6 @@ struct ListenerCounters {
   std::array<Counter, kStatusClasses> responses;
   Counter bytes_in;   // from clients
   Counter bytes_out;  // to clients
-  std::array<Counter, kTlsHandshakeErrorNames.size()> tls_handshake_errors;
 
   void response(unsigned status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].add();
@@ -116,7 +103,6 @@ struct ListenerTotals {
   std::uint64_t connections = 0;
   std::array<std::uint64_t, kStatusClasses> responses{};
   std::uint64_t bytes_in = 0, bytes_out = 0;
-  std::array<std::uint64_t, kTlsHandshakeErrorNames.size()> tls_handshake_errors{};
 };
 
 struct BackendTotals {

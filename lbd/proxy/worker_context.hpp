@@ -34,7 +34,10 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 #include "common/asio.hpp"
@@ -68,6 +71,22 @@ struct ListenerRuntime {
   explicit ListenerRuntime(std::string name_) : name(std::move(name_)) {}
   const std::string name;
   std::atomic<std::uint32_t> active{0};
+
+  /// TLS listeners: one failed handshake with its reason ("unsupported protocol", "timeout",
+  /// "http request", ...). Any thread; takes a mutex, which only failures pay.
+  void count_tls_error(const std::string& reason) {
+    std::lock_guard lock(tls_mutex_);
+    ++tls_errors_[reason];
+  }
+  /// Failed TLS handshakes by reason since the listener was created (any thread).
+  std::map<std::string, std::uint64_t> tls_errors() const {
+    std::lock_guard lock(tls_mutex_);
+    return tls_errors_;
+  }
+
+ private:
+  mutable std::mutex tls_mutex_;
+  std::map<std::string, std::uint64_t> tls_errors_;
 };
 
 /// One client connection slot: counted in the global and the listener totals while it lives.
@@ -88,6 +107,8 @@ class ConnectionTicket {
     return *this;
   }
   ~ConnectionTicket() { release(); }
+  /// The listener this connection is counted on (null once released).
+  const std::shared_ptr<ListenerRuntime>& listener() const { return listener_; }
   void release() {
     if (global_) global_->fetch_sub(1, std::memory_order_relaxed);
     if (listener_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
@@ -229,6 +250,10 @@ extern const bool kHttpSessionAvailable;
 /// Serves one mode="http" client connection until it closes. Defined by the L7 session; called by
 /// the worker on its own thread for every accepted connection of an http listener.
 lb::awaitable<void> serve_http(WorkerContext& ctx, ClientConnection client);
+/// Same for an http listener with [listener.tls]: the TLS handshake (with the listener's
+/// context from `client.config`), then the same L7 session over TLS. Defined in
+/// lbd/proxy/https_session.cpp.
+lb::awaitable<void> serve_https(WorkerContext& ctx, ClientConnection client);
 
 }  // namespace proxy
 }  // namespace lbd

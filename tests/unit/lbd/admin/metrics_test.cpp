@@ -14,7 +14,11 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   v.version = "0.1.0";
   v.workers = 2;
   v.reloads_ok = 3;
-  v.listeners.push_back({.name = "web", .mode = "http", .binds = {"127.0.0.1:80"}, .active = 4});
+  v.listeners.push_back({.name = "web",
+                         .mode = "http",
+                         .binds = {"127.0.0.1:80"},
+                         .active = 4,
+                         .tls_handshake_errors = {{"unsupported protocol", 2}}});
   PoolView p{.name = "app", .algorithm = "round_robin"};
   p.servers.push_back({.name = "a", .state = "up", .effective_weight = 2, .active = 1});
   p.servers.push_back({.name = "b\"q", .state = "down"});
@@ -58,6 +62,8 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   CHECK(m->value("lbpair_stick_table_entries", {{"pool", "app"}}) == 12);
   CHECK(m->value("lbpair_replication_connected", {{"peer", "lb-b"}}) == 1);
   CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "ok"}}) == 3);
+  CHECK(m->value("lbpair_listener_tls_handshake_errors_total",
+                 {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
 }
 
 TEST_CASE("metrics: a node without replication has no replication families") {
