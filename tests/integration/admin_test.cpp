@@ -3,6 +3,7 @@
 // basic authentication refusing, SIGUSR1 reopening a renamed log in a real lbd process, and the
 // status page rendered by headless Chromium.
 #include <crypt.h>
+#include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@
 
 #include "tests/integration/http_config.hpp"
 #include "tests/integration/http_support.hpp"
+#include "tests/integration/tls_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/prometheus_text.hpp"
+#include "tests/support/test_pki.hpp"
 
 using namespace lbtest;
 using namespace std::chrono_literals;
@@ -305,4 +308,42 @@ TEST_CASE("status page: headless Chromium shows every server with its state (one
         std::string::npos);
   CHECK(dom.find("id=\"role\" class=\"badge role-unknown\">unknown<") != std::string::npos);
   CHECK(dom.find("data-listener=\"web\"") != std::string::npos);
+}
+
+TEST_CASE(
+    "access log and metrics: a TLS request logs its version and cipher, a refused one counts") {
+  TestPki pki;
+  const auto cert = pki.issue("a", "a.example.com", {"a.example.com"});
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  TempDir dir;
+  const std::string log_path = dir.path + "/access.log";
+  HttpConfig cfg{.pools = {{"app", {backend.address()}}}};
+  cfg.routes =
+      fmt::format("[listener.tls]\n[[listener.tls.certificate]]\ncert = \"{}\"\nkey = \"{}\"\n",
+                  cert.cert, cert.key);
+  InProcessLbd lbd(cfg.text() + "[admin]\nlisten = \"127.0.0.1:0\"\n[access_log]\npath = \"" +
+                   log_path + "\"\n");
+  auto r =
+      tls_exchange(lbd.endpoint("web"), {.sni = "a.example.com", .max_version = TLS1_2_VERSION},
+                   {"GET /tls HTTP/1.1\r\nHost: a.example.com\r\n\r\n"});
+  REQUIRE_MESSAGE(r.handshake_ok, r.error);
+  r = tls_exchange(lbd.endpoint("web"),
+                   {.sni = "a.example.com", .max_version = TLS1_1_VERSION, .allow_legacy = true});
+  CHECK_FALSE(r.handshake_ok);
+  REQUIRE(wait_until([&] { return lines_of(log_path).size() == 1; }, 5s));
+  const auto j = nlohmann::json::parse(lines_of(log_path).at(0));
+  CHECK(j["target"] == "/tls");
+  CHECK(j["tls_version"] == "TLSv1.2");
+  CHECK_FALSE(j["tls_cipher"].get<std::string>().empty());
+  const auto admin = *lbd.server().admin_endpoint();
+  REQUIRE(wait_until(
+      [&] {
+        const auto res = round_trip(admin, admin_get("/metrics"));
+        std::string error;
+        const auto m = lb::test::parse_prometheus_text(res ? res->body() : "", error);
+        return m && m->value("lbpair_listener_tls_handshake_errors_total",
+                             {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 1;
+      },
+      5s));
 }
