@@ -73,6 +73,14 @@ GlobalConfig read_global(TableReader& t) {
   g.drain_timeout =
       t.duration("drain_timeout", g.drain_timeout, std::chrono::seconds(0), std::chrono::hours(1));
   g.splice = t.boolean("splice", g.splice);
+  g.control_socket = t.string("control_socket", g.control_socket);
+  if (g.control_socket.size() >= 108) {
+    t.error("control_socket", "path too long for a unix socket (at most 107 bytes)");
+  } else if (!g.control_socket.empty() && g.control_socket.front() != '/') {
+    t.error("control_socket", "expected an absolute path (or \"\" for none)");
+  }
+  g.tls_watch_interval = t.duration("tls_watch_interval", g.tls_watch_interval,
+                                    std::chrono::seconds(0), std::chrono::hours(1));
   t.reject_unknown_keys();
   return g;
 }
@@ -303,6 +311,13 @@ ListenerConfig read_listener(TableReader& t) {
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
   for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
+  if (auto tls = t.table("tls")) {
+    if (l.mode != ListenerMode::http) {
+      tls->error_here("TLS termination needs mode = \"http\"");
+    } else {
+      l.tls = proxy::read_listener_tls(*tls);
+    }
+  }
   if (l.mode == ListenerMode::tcp && !l.routes.empty()) {
     t.error("route", "routes need mode = \"http\"");
   }
@@ -361,6 +376,8 @@ Config read_config(TableReader root, const std::string& file) {
     c.listeners.push_back(std::move(listener));
   }
   c.replication = read_replication(root);
+  c.admin = read_admin(root);
+  c.access_log = read_access_log(root);
   root.reject_unknown_keys();
   return c;
 }

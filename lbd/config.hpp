@@ -10,7 +10,9 @@
 
 #include "common/config/diagnostics.hpp"
 #include "common/net/ip_address.hpp"
+#include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/proxy/tls_config.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
@@ -87,6 +89,8 @@ struct ListenerConfig {
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
   std::vector<RouteConfig> routes;
+  /// [listener.tls]: terminate TLS (mode = "http" only); absent = plain.
+  std::optional<proxy::ListenerTlsConfig> tls;
 };
 
 struct GlobalConfig {
@@ -94,6 +98,11 @@ struct GlobalConfig {
   std::string log_level = "info";
   nanoseconds drain_timeout = std::chrono::seconds(30);
   bool splice = true;  // L4 relays use splice(2); false = read/write copy
+  /// Unix socket of the control protocol (lbctl, vrrpd); "" = none. Read at start only.
+  std::string control_socket;
+  /// How often the TLS files (certificates, keys, CA, ticket keys) are checked for changes; a
+  /// change reloads the config. 0 = only on SIGHUP.
+  nanoseconds tls_watch_interval = std::chrono::seconds(2);
 };
 
 struct Config {
@@ -105,6 +114,10 @@ struct Config {
   std::vector<PoolConfig> pools;
   /// [replication]: absent on a single node.
   std::optional<ReplicationConfig> replication;
+  /// [admin]: the admin HTTP listener (/metrics, /status); absent = no listener.
+  std::optional<AdminConfig> admin;
+  /// [access_log]: off unless a path is set.
+  AccessLogConfig access_log;
 
   const PoolConfig* find_pool(std::string_view name) const;
 };

@@ -1,14 +1,20 @@
 #include "lbd/server.hpp"
 
+#include <sys/stat.h>
+
 #include <csignal>
+#include <future>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "common/control/protocol.hpp"
 #include "common/log.hpp"
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
+#include "lbd/admin/control_handler.hpp"
+#include "lbd/admin/status_collector.hpp"
 #include "lbd/proxy/listen_socket.hpp"
 
 namespace lbd {
@@ -65,17 +71,31 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   });
   if (!server->apply(config, errors)) return nullptr;
   if (!server->start_replication(errors)) return nullptr;
+  if (const auto& path = server->config_->global.control_socket; !path.empty()) {
+    auto control = lb::control::Server::start(
+        server->control_, path,
+        [s = server.get()](const nlohmann::json& request) { return admin::handle(*s, request); });
+    if (!control) {
+      errors.push_back(control.error().message);
+      return nullptr;
+    }
+    server->control_socket_ = std::move(*control);
+  }
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
+  server->tls_signature_ = server->tls_files_signature();
+  server->schedule_tls_watch();
   return server;
 }
 
 Server::~Server() {
+  control_socket_.reset();
   for (auto& w : workers_) w->stop_and_join();
   // Managers are deleted by handlers posted to the control io_context: run those now.
   for (auto& [name, m] : health_) m->stop();
   health_.clear();
   workers_.clear();
+  if (admin_) admin_->stop();  // its coroutines end in the poll below
   control_.restart();
   control_.poll();
 }
@@ -104,6 +124,7 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     }
   }
   if (!errors.empty()) return false;
+  if (!apply_operations(*config, errors)) return false;
 
   std::vector<std::string> removed;
   for (const auto& [key, g] : groups_) {
@@ -137,10 +158,16 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   }
   // Start the managers now and hand their first snapshots to the workers together with the
   // config, so that no request is balanced over a snapshot without health state in between.
-  for (auto& [name, m] : health_) m->stop();
+  for (auto& [name, m] : health_) {
+    m->stop();
+    auto& retired = retired_health_[name];
+    retired.first += m->flips();
+    retired.second += m->ejections();
+  }
   std::map<std::string, PoolSnapshotPtr> first;
   first_snapshots_ = &first;
   for (auto& [name, m] : health) m->start();
+  apply_overrides(*config, health);
   first_snapshots_ = nullptr;
   for (auto& p : pools) {
     if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
@@ -157,8 +184,8 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   {
     std::lock_guard lock(groups_mutex_);
     groups_ = std::move(next);
+    runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
   }
-  runtimes_ = std::move(runtimes);
   if (replicator_) {
     if (config->replication != config_->replication) {
       log_->warn("reload: [replication] changes take effect on restart; keeping the running one");
@@ -179,28 +206,44 @@ void Server::request_shutdown() {
 }
 
 void Server::reload() {
-  if (draining_) return;
+  std::vector<std::string> errors;
+  reload_now(errors);
+}
+
+bool Server::reload_now(std::vector<std::string>& errors) {
+  if (draining_) {
+    errors.push_back("shutting down");
+    return false;
+  }
   // systemd (Type=notify) waits for READY=1 after RELOADING=1, whatever the outcome.
   lb::sd_notify("RELOADING=1");
   struct ReadyAgain {
     ~ReadyAgain() { lb::sd_notify("READY=1"); }
   } ready_again;
-  std::vector<std::string> errors;
   auto config = load(config_path_, errors);
+  struct RememberFiles {  // whatever the outcome: a broken file is retried when it changes again
+    Server* self;
+    ~RememberFiles() { self->tls_signature_ = self->tls_files_signature(); }
+  } remember{this};
   if (config) {
     const unsigned wanted = config->global.workers;
     if (wanted != 0 && wanted != workers_.size()) {
       log_->warn("reload: workers={} needs a restart; keeping workers={}", wanted, workers_.size());
     }
+    if (config->global.control_socket != config_->global.control_socket) {
+      log_->warn("reload: control_socket changes take effect on restart; keeping {}",
+                 config_->global.control_socket.empty() ? "none" : config_->global.control_socket);
+    }
     if (apply(config, errors)) {
       ++reloads_ok_;
       log_->info("reload: ok config={} {}", config_path_, describe());
-      return;
+      return true;
     }
   }
   ++reloads_failed_;
   for (const auto& e : errors) log_->error("reload: {}", e);
   log_->error("reload: {} error(s); keeping the running configuration", errors.size());
+  return false;
 }
 
 void Server::shutdown() {
@@ -223,6 +266,9 @@ void Server::poll_drain() {
     for (auto& w : workers_) w->stop_and_join();
     for (auto& [name, m] : health_) m->stop();
     if (replicator_) replicator_->stop();
+    if (admin_) admin_->stop();
+    // The control socket answers until here: vrrpd's tracking sees "stopping" while we drain.
+    if (control_socket_) control_socket_->stop();
     log_->info("shutdown: done");
     work_.reset();
     control_.stop();
@@ -262,6 +308,117 @@ void Server::sync_replicated_tables(const StickyTables& tables) {
   }
 }
 
+void Server::apply_overrides(const Config& config, const HealthManagers& managers) {
+  for (const auto& line : overrides_.reconcile(config)) {
+    log_->info("runtime override dropped: {}", line);
+  }
+  for (const auto& pool : config.pools) {
+    auto m = managers.find(pool.name);
+    if (m == managers.end()) continue;
+    for (const auto& [server, o] : overrides_.of_pool(pool.name)) {
+      // The override was made by name on a server that is still configured (reconcile checked).
+      if (o.admin) (void)m->second->set_admin_state(server, *o.admin);
+      if (o.weight) (void)m->second->set_weight(server, *o.weight);
+    }
+  }
+}
+
+std::optional<std::vector<admin::PoolView>> Server::pool_views(std::optional<std::string> pool) {
+  std::vector<admin::PoolView> out;
+  const auto now = lb::SteadyClock::instance().now();
+  for (const auto& p : config_->pools) {
+    if (pool && p.name != *pool) continue;
+    auto m = health_.find(p.name);
+    if (m == health_.end()) continue;
+    out.push_back(admin::collect_pool(p, *m->second, overrides_, now));
+  }
+  if (pool && out.empty()) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+const ServerConfig* find_server(const Config& config, const std::string& pool,
+                                const std::string& server, std::string& error) {
+  const auto* p = config.find_pool(pool);
+  if (p == nullptr) {
+    error = fmt::format("no pool {}", pool);
+    return nullptr;
+  }
+  for (const auto& s : p->servers) {
+    if (s.name == server) return &s;
+  }
+  error = fmt::format("no server {}/{} in pool {}", pool, server, pool);
+  return nullptr;
+}
+
+}  // namespace
+
+lb::Result<void> Server::set_server_admin(const std::string& pool, const std::string& server,
+                                          AdminState state) {
+  std::string error;
+  const auto* s = find_server(*config_, pool, server, error);
+  if (s == nullptr) return lb::fail(error);
+  auto m = health_.find(pool);
+  if (m == health_.end()) return lb::fail(fmt::format("no pool {}", pool));
+  if (auto r = m->second->set_admin_state(server, state); !r) return r;
+  overrides_.set_admin(pool, server, state, s->health.state);
+  return {};
+}
+
+lb::Result<void> Server::set_server_weight(const std::string& pool, const std::string& server,
+                                           std::uint32_t weight) {
+  std::string error;
+  const auto* s = find_server(*config_, pool, server, error);
+  if (s == nullptr) return lb::fail(error);
+  auto m = health_.find(pool);
+  if (m == health_.end()) return lb::fail(fmt::format("no pool {}", pool));
+  if (auto r = m->second->set_weight(server, weight); !r) return r;
+  overrides_.set_weight(pool, server, weight, s->weight);
+  return {};
+}
+
+void Server::on_vrrp_state(admin::VridRole role) {
+  log_->info("vrrp: instance={} vrid={} interface={} from={} to={} reason=\"{}\"", role.instance,
+             role.vrid, role.interface, role.from, role.state, role.reason);
+  if (!roles_.update(std::move(role))) return;
+  const auto node = roles_.node_role();
+  log_->info("role: node={} (master when master of any vrid)", repl::role_name(node));
+  if (replicator_) replicator_->on_role(node);
+}
+
+admin::NodeStatus Server::collect_status() {
+  admin::NodeStatus st;
+  st.version = LBPAIR_VERSION;
+  if (auto pools = pool_views()) st.pools = std::move(*pools);
+  st.replication = replication_status();
+  st.roles = roles_.view();
+  st.health = admin::assess_health(st.pools, draining_);
+  st.active_connections = active_.load();
+  st.reloads_ok = reloads_ok_.load();
+  st.reloads_failed = reloads_failed_.load();
+  return st;
+}
+
+admin::NodeStatus Server::node_status() {
+  if (control_.get_executor().running_in_this_thread()) return collect_status();
+  auto promise = std::make_shared<std::promise<admin::NodeStatus>>();
+  auto future = promise->get_future();
+  lb::asio::post(control_, [this, promise] { promise->set_value(collect_status()); });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    admin::NodeStatus st;
+    st.version = LBPAIR_VERSION;
+    st.health.status = "unknown";
+    st.health.reasons.push_back("control thread did not answer within 2s");
+    return st;
+  }
+  return future.get();
+}
+
+std::string Server::control_socket_path() const {
+  return control_socket_ ? control_socket_->path() : std::string();
+}
+
 std::optional<repl::ReplicationStatus> Server::replication_status() const {
   if (!replicator_) return std::nullopt;
   return replicator_->status();
@@ -278,6 +435,39 @@ void Server::schedule_sticky_expiry() {
   });
 }
 
+std::string Server::tls_files_signature() const {
+  std::string sig;
+  for (const auto& l : config_->listeners) {
+    if (!l.tls) continue;
+    for (const auto& file : l.tls->watched_files()) {
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0) {
+        sig += fmt::format("{}:missing\n", file);
+        continue;
+      }
+      sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec, st.st_size);
+    }
+  }
+  return sig;
+}
+
+void Server::schedule_tls_watch() {
+  const auto interval = config_->global.tls_watch_interval;
+  // Re-checked at this pace even while off, so that a reload can turn the watch on.
+  tls_watch_timer_.expires_after(interval.count() > 0 ? interval : std::chrono::seconds(1));
+  tls_watch_timer_.async_wait([this](const lb::error_code& ec) {
+    if (ec || draining_) return;
+    if (config_->global.tls_watch_interval.count() > 0) {
+      if (auto sig = tls_files_signature(); sig != tls_signature_) {
+        log_->info("tls: certificate files changed; reloading config={}", config_path_);
+        reload();
+      }
+    }
+    schedule_tls_watch();
+  });
+}
+
 int Server::run(bool handle_signals) {
   std::unique_ptr<lb::SignalHandler> signals;
   if (handle_signals) {
@@ -287,6 +477,10 @@ int Server::run(bool handle_signals) {
           log_->info("signal: {} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
           shutdown();
         });
+    signals->on_user1([this] {
+      log_->info("signal: SIGUSR1 received; reopening the access log");
+      reopen_logs();
+    });
     lb::unblock_daemon_signals();  // main() blocked them until this handler existed
     lb::sd_notify("READY=1");      // listening, and signals are handled: systemd may go on
   }
@@ -302,6 +496,13 @@ std::vector<lb::Endpoint> Server::bound(const std::string& listener) const {
     if (g.listener == listener) out.push_back(g.bound);
   }
   return out;
+}
+
+std::map<std::string, std::uint64_t> Server::tls_handshake_errors(
+    const std::string& listener) const {
+  std::lock_guard lock(groups_mutex_);
+  auto it = runtimes_.find(listener);
+  return it == runtimes_.end() ? std::map<std::string, std::uint64_t>{} : it->second->tls_errors();
 }
 
 std::string Server::describe() const {

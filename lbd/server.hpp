@@ -11,6 +11,13 @@
 #include <vector>
 
 #include "common/asio.hpp"
+#include "common/control/server.hpp"
+#include "lbd/admin/access_log.hpp"
+#include "lbd/admin/admin_server.hpp"
+#include "lbd/admin/metrics.hpp"
+#include "lbd/admin/role_tracker.hpp"
+#include "lbd/admin/runtime_overrides.hpp"
+#include "lbd/admin/status_model.hpp"
 #include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
@@ -52,10 +59,20 @@ class Server {
   repl::ConnTable& conn_table() { return conns_; }
   /// Replication state, or nullopt on a node without [replication] (thread-safe).
   std::optional<repl::ReplicationStatus> replication_status() const;
+  /// Failed TLS handshakes of `listener` by reason (see ListenerRuntime::count_tls_error).
+  std::map<std::string, std::uint64_t> tls_handshake_errors(const std::string& listener) const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
+  /// Thread-safe: where the admin listener is bound (nullopt without [admin]).
+  std::optional<lb::Endpoint> admin_endpoint() const;
+  /// Control thread: everything /metrics and /status show, gathered now.
+  admin::AdminView admin_view();
+  /// Thread-safe: the access log re-opens its file (SIGUSR1, after logrotate moved it).
+  void reopen_logs();
+  /// Thread-safe: the running access log (nullptr when off), e.g. for its counters.
+  std::shared_ptr<admin::AccessLog> access_log() const;
   /// A one-line summary of the listeners ("web=127.0.0.1:8080/tcp ...") for the startup log.
   std::string describe() const;
 
@@ -63,6 +80,34 @@ class Server {
   /// health checks that publish new pool snapshots.
   lb::asio::io_context& control() { return control_; }
   UpstreamRegistry& registry() { return registry_; }
+
+  /// Thread-safe: one consistent read of pools, servers, replication, roles and health for the
+  /// status page and the control socket. Runs on the control thread (posted there and waited
+  /// for, at most 2 s, when called from another thread; after shutdown or on a timeout the
+  /// health says "unknown" and the rest is empty).
+  admin::NodeStatus node_status();
+  /// The path the control socket listens on ("" when none).
+  std::string control_socket_path() const;
+
+  // ---- control thread only: the operations behind the control socket (lbd/admin/) ----
+  /// Every pool (config order), or the one named; nullopt when `pool` names no pool.
+  std::optional<std::vector<admin::PoolView>> pool_views(std::optional<std::string> pool = {});
+  /// Sets a server's admin state / weight at run time: the pool's next snapshot steers traffic
+  /// accordingly, and the override is kept across reloads (see admin/runtime_overrides.hpp).
+  /// Errors: "no pool P", "no server P/S in pool P", weight out of range.
+  lb::Result<void> set_server_admin(const std::string& pool, const std::string& server,
+                                    AdminState state);
+  lb::Result<void> set_server_weight(const std::string& pool, const std::string& server,
+                                     std::uint32_t weight);
+  /// Reloads now; false with the reasons when the new config was refused (the old one stays).
+  bool reload_now(std::vector<std::string>& errors);
+  /// vrrpd's report of one virtual router's transition: logged, kept per instance, and the node
+  /// role (master when master of any VRID) passed to the replicator when it changes.
+  void on_vrrp_state(admin::VridRole role);
+  admin::RolesView roles() const { return roles_.view(); }
+  bool draining() const { return draining_; }
+  /// The running configuration (control thread).
+  const Config& config() const { return *config_; }
 
  private:
   struct BindGroup {
@@ -75,13 +120,25 @@ class Server {
   /// Applies `config` (initial or reload). On failure nothing changes and `errors` says why.
   bool apply(ConfigPtr config, std::vector<std::string>& errors);
   void reload();
+  /// Applies the runtime overrides to the managers of a freshly applied config.
+  void apply_overrides(const Config& config, const HealthManagers& managers);
+  admin::NodeStatus collect_status();
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Checks the running config's TLS files every global.tls_watch_interval and reloads when one
+  /// changed (content, rename, symlink swap).
+  void schedule_tls_watch();
+  /// dev/inode/mtime/size of every TLS file of the running config (symlinks followed).
+  std::string tls_files_signature() const;
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
   void sync_replicated_tables(const StickyTables& tables);
+  /// Applies [access_log] and [admin] of `config` (initial or reload): an unchanged section
+  /// keeps its running object. False with `errors` when a file cannot be opened or the admin
+  /// address cannot be bound; then nothing of the two changed.
+  bool apply_operations(const Config& config, std::vector<std::string>& errors);
 
   const std::string config_path_;
   lb::asio::io_context control_{1};
@@ -98,16 +155,30 @@ class Server {
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
-  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;
+  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;  // groups_mutex_
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
   bool draining_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
+  lb::asio::steady_timer tls_watch_timer_{control_};
+  std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
   std::unique_ptr<repl::Replicator> replicator_;
+  // Operations (#12): the admin listener, the access log, and what outlives a reload for them.
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::optional<lb::Endpoint> admin_bound_;       // guarded by groups_mutex_
+  std::shared_ptr<admin::AccessLog> access_log_;  // guarded by groups_mutex_
+  /// Health flips and ejections of the health managers a reload replaced, by pool, so that the
+  /// counters stay monotonic.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> retired_health_;
+  admin::RuntimeOverrides overrides_;
+  admin::RoleTracker roles_;
+  // Last: destroyed first, so no request reaches a half-destroyed server.
+  std::unique_ptr<lb::control::Server> control_socket_;
 };
 
 }  // namespace lbd

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/log.hpp"
+#include "lbd/admin/access_log.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/proxy_header_reader.hpp"
 #include "lbd/proxy/tcp_session.hpp"
@@ -85,6 +86,10 @@ void Worker::begin_drain() {
   });
 }
 
+void Worker::set_access_log(std::shared_ptr<admin::AccessLog> log) {
+  lb::asio::post(io_, [this, log = std::move(log)]() mutable { access_log_ = std::move(log); });
+}
+
 void Worker::install_pool(PoolSnapshotPtr snapshot) {
   const PoolConfig* pool = config_->find_pool(snapshot->pool_name);
   if (!pool) return;
@@ -131,6 +136,7 @@ lb::awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
       continue;
     }
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+    stats_.listener(a->runtime->name).connections.add();
     lb::asio::co_spawn(io_, handle_client(std::move(socket), a->runtime),
                        lb::log_exceptions(log_, "session"));
   }
@@ -176,7 +182,9 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
   }
 
   proxy::ClientConnection client{std::move(socket), info, std::move(config), std::move(ticket)};
-  if (listener->mode == ListenerMode::http) {
+  if (listener->mode == ListenerMode::http && listener->tls) {
+    co_await proxy::serve_https(*this, std::move(client));
+  } else if (listener->mode == ListenerMode::http) {
     co_await proxy::serve_http(*this, std::move(client));
   } else {
     co_await proxy::serve_tcp(*this, std::move(client));
@@ -195,6 +203,23 @@ const Backend* Worker::pick(std::string_view pool, const PickContext& ctx) {
 }
 
 void Worker::report(std::string_view pool, const Backend& backend, TrafficEvent event) {
+  // Every session reports each use of a server here: the per-server counters come for free.
+  auto& c = stats_.backend(pool, backend.name);
+  switch (event) {
+    case TrafficEvent::success:
+      c.requests.add();
+      break;
+    case TrafficEvent::http_5xx:
+      c.requests.add();
+      c.responses_5xx.add();
+      break;
+    case TrafficEvent::connect_failure:
+      c.connect_failures.add();
+      break;
+    case TrafficEvent::timeout:
+      c.timeouts.add();
+      break;
+  }
   if (auto it = health_.find(pool); it != health_.end()) it->second->report(backend, event);
 }
 

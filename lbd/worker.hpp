@@ -54,6 +54,8 @@ class Worker final : public proxy::WorkerContext {
   void update_pool(PoolSnapshotPtr snapshot);
   /// Closes every acceptor and sets draining(); open connections continue.
   void begin_drain();
+  /// Replaces the access log (nullptr = off); the old one is released on the worker's thread.
+  void set_access_log(std::shared_ptr<admin::AccessLog> log);
 
   // WorkerContext (worker thread only).
   lb::asio::io_context& io() override { return io_; }
@@ -71,6 +73,10 @@ class Worker final : public proxy::WorkerContext {
   const std::shared_ptr<spdlog::logger>& logger() const override { return log_; }
   bool draining() const override { return draining_; }
   std::shared_ptr<void>& extension_slot() override { return extension_; }
+  admin::WorkerStats& stats() override { return stats_; }
+  admin::AccessLog* access_log() override { return access_log_.get(); }
+  /// Any thread: the counters for a scrape (read-only use).
+  const admin::WorkerStats& stats_for_scrape() const { return stats_; }
 
  private:
   struct Acceptor {
@@ -104,6 +110,8 @@ class Worker final : public proxy::WorkerContext {
   repl::ConnTable& conns_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
+  admin::WorkerStats stats_;
+  std::shared_ptr<admin::AccessLog> access_log_;
   bool draining_ = false;
   lb::asio::io_context io_{1};
   lb::asio::executor_work_guard<lb::asio::io_context::executor_type> work_;

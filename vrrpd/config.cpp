@@ -100,6 +100,12 @@ Config read_config(TableReader root, const std::string& file) {
     c.log_level = g->string("log_level", c.log_level);
     c.control_socket = g->string("control_socket", c.control_socket);
     c.lbd_control_socket = g->string("lbd_control_socket", c.lbd_control_socket);
+    if (g->has("metrics_listen") && g->raw("metrics_listen")->as_string() &&
+        g->raw("metrics_listen")->as_string()->get().empty()) {
+      // "" = off, as documented in conf/vrrpd.toml.
+    } else {
+      c.metrics_listen = g->endpoint("metrics_listen");
+    }
     c.realtime_priority =
         static_cast<int>(g->integer("realtime_priority", c.realtime_priority, 0, 99));
     if (!lb::log::parse_level(c.log_level)) {

@@ -76,6 +76,8 @@ struct Config {
   /// lbd's control socket: every transition is sent there as {"cmd":"vrrp_state",...}; empty =
   /// don't tell lbd.
   std::string lbd_control_socket;
+  /// Where GET /metrics (Prometheus text) is served; nullopt = no metrics endpoint.
+  std::optional<lb::Endpoint> metrics_listen;
   std::vector<TrackScriptConfig> track_scripts;
   std::vector<InstanceConfig> instances;
 };

@@ -86,6 +86,7 @@ std::optional<DropReason> Instance::on_advert(const Advert& advert, const Packet
         ->warn("{}: advert interval mismatch: from={} theirs={}cs ours={}cs", config_.name,
                meta.source.to_string(), advert.max_advert_int_cs, ours);
   }
+  ++adverts_received_;
   run(event::AdvertReceived{advert.priority, Centis(advert.max_advert_int_cs), meta.source});
   return std::nullopt;
 }
@@ -162,6 +163,7 @@ void Instance::execute(const Action& a) {
           lb::log::get("vrrpd.fsm")
               ->info("{}: transition: vrid={} from={} to={} reason=\"{}\"", config_.name,
                      config_.vrid, to_string(act.from), to_string(act.to), act.reason);
+          ++transitions_;
           notify(act);
           if (hook_) hook_(*this, act);
         }
@@ -178,6 +180,9 @@ void Instance::send_advert(std::uint8_t priority) {
     if (auto r = VrrpSocket::send_on(sender_.fd, sender_.ifindex, sender_.source, dst, msg); !r) {
       // Expected while the link is down (Fault sends a last priority 0 that cannot leave).
       lb::log::get("vrrpd.instance")->debug("{}: send: {}", config_.name, r.error().message);
+      ++advert_send_errors_;
+    } else {
+      ++adverts_sent_;
     }
   }
 }

@@ -61,6 +61,12 @@ class Instance {
   std::string key() const;
   lb::IpAddress::Family family() const { return sender_.source.family(); }
   void set_transition_hook(TransitionHook hook) { hook_ = std::move(hook); }
+  /// Counters since this instance started (for /metrics).
+  std::uint64_t adverts_sent() const { return adverts_sent_; }
+  std::uint64_t advert_send_errors() const { return advert_send_errors_; }
+  /// Adverts that passed the per-instance §7.1 checks and reached the state machine.
+  std::uint64_t adverts_received() const { return adverts_received_; }
+  std::uint64_t transitions() const { return transitions_; }
 
  private:
   void run(const Event& e);
@@ -89,6 +95,8 @@ class Instance {
   bool vips_held_ = false;
   std::uint16_t last_mismatched_interval_ = 0;
   TransitionHook hook_;
+  std::uint64_t adverts_sent_ = 0, advert_send_errors_ = 0, adverts_received_ = 0;
+  std::uint64_t transitions_ = 0;
   // Cleared on destruction: a timer whose completion was already queued (success, not aborted)
   // may still run after a reload destroyed this instance.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -15,11 +15,13 @@
 #include "common/control/protocol.hpp"
 #include "common/control/server.hpp"
 #include "common/log.hpp"
+#include "common/metrics/http_endpoint.hpp"
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "vrrpd/config.hpp"
 #include "vrrpd/daemon.hpp"
 #include "vrrpd/guard.hpp"
+#include "vrrpd/metrics.hpp"
 #include "vrrpd/netlink_address_manager.hpp"
 
 namespace {
@@ -148,6 +150,22 @@ int main(int argc, char** argv) {
     control = std::move(*s);
   }
 
+  // One scrape target per process (the Prometheus convention): vrrpd serves its own /metrics.
+  std::unique_ptr<lb::metrics::HttpEndpoint> metrics;
+  if (config.metrics_listen) {
+    auto m = lb::metrics::HttpEndpoint::start(ctx, *config.metrics_listen, [&daemon] {
+      return vrrp::render_metrics(vrrp::collect(daemon));
+    });
+    if (!m) {
+      log->critical("{}", m.error().message);
+      daemon.stop();
+      guard->release();
+      return 1;
+    }
+    metrics = std::move(*m);
+    log->info("metrics: listening on {}", metrics->bound().to_string());
+  }
+
   int exit_code = 0;
   lb::SignalHandler signals(
       ctx,
@@ -168,6 +186,9 @@ int main(int argc, char** argv) {
           log->error("reload: {}; keeping the running config", r.error().message);
           return;
         }
+        if (next.metrics_listen != config.metrics_listen) {
+          log->warn("reload: metrics_listen changed; the new address takes effect on restart");
+        }
         if (next.control_socket != config.control_socket) {
           log->warn("reload: control_socket changed; the new path takes effect on restart");
         }
@@ -180,6 +201,7 @@ int main(int argc, char** argv) {
         daemon.stop();
         guard->release();
         if (control) control->stop();
+        if (metrics) metrics->stop();
         signals.stop();
         ctx.stop();
       });

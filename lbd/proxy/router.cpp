@@ -152,10 +152,14 @@ bool Router::matches(const Route& r, const RouteRequest& req) const {
   return true;
 }
 
-std::size_t Router::route(const RouteRequest& req) const {
-  for (const auto& r : routes_) {
-    if (matches(r, req)) return r.pool;
+std::size_t Router::route(const RouteRequest& req, int* matched) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (matches(routes_[i], req)) {
+      if (matched) *matched = static_cast<int>(i);
+      return routes_[i].pool;
+    }
   }
+  if (matched) *matched = -1;
   return 0;
 }
 

@@ -55,8 +55,9 @@ class Router {
   static Router compile(const ListenerConfig& listener);
 
   /// Index into pool_names() of the pool for `req`: the first route whose every condition holds,
-  /// else 0 (the default pool).
-  std::size_t route(const RouteRequest& req) const;
+  /// else 0 (the default pool). `matched` (optional) receives the index of that route in config
+  /// order, or -1 when none matched (the access log names the route).
+  std::size_t route(const RouteRequest& req, int* matched = nullptr) const;
   const std::vector<std::string>& pool_names() const { return pool_names_; }
   std::size_t route_count() const { return routes_.size(); }
 

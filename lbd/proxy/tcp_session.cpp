@@ -4,6 +4,7 @@
 #include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
+#include "lbd/proxy/request_log.hpp"
 #include "lbd/proxy/upstream_connect.hpp"
 #include "lbd/sticky/key_derivation.hpp"
 
@@ -14,6 +15,13 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   const ListenerConfig& listener = *client.info.listener;
   const PoolConfig* pool = config.find_pool(listener.default_pool);
   if (!pool) co_return;  // the loader guarantees the pool exists
+  RequestObservation obs{.start = std::chrono::steady_clock::now(), .kind = "tcp"};
+  obs.pool = pool->name;
+  auto& lstats = worker.stats().listener(listener.name);
+  auto end = [&worker, &lstats, &listener, &client](const RequestObservation& o) {
+    finish_request(worker, lstats, listener.name,
+                   worker.access_log() ? client.info.peer.to_string() : std::string(), o);
+  };
   // Persistence: only source_ip is possible without HTTP (the loader refuses other modes here).
   StickyChoice sticky;
   if (pool->persistence.mode == PersistenceMode::source_ip) {
@@ -27,16 +35,23 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
     sticky.prefer =
         peer_connection_target(worker, pool->name, client.info.peer.address, listener.name);
   }
+  const auto connect_start = std::chrono::steady_clock::now();
   auto upstream = co_await connect_with_retries(
       worker, *pool, config.timeouts.connect, client.info,
       PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
                   .prefer = sticky.prefer});
+  if (upstream) {
+    obs.connect = std::chrono::steady_clock::now() - connect_start;
+    obs.server = upstream->lease.backend()->name;
+    if (sticky.table) obs.sticky = upstream->lease.backend() == sticky.prefer ? "hit" : "miss";
+  }
   if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
   if (upstream) {
     // L4 sees no responses: a completed connect is the success the outlier detector counts.
     worker.report(pool->name, *upstream->lease.backend(), TrafficEvent::success);
   }
   if (!upstream) {
+    end(obs);
     // No backend at all: close at once (the health manager logs the pool going down once).
     if (upstream.error() == UpstreamError::no_backend) co_return;
     worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
@@ -57,9 +72,9 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   // in the completion callback until the relay ends.
   start_relay(
       std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
-      [&worker, peer = client.info.peer, listener = client.info.listener,
-       config = std::move(client.config), ticket = std::move(client.ticket),
-       lease = std::move(upstream->lease),
+      [&worker, &lstats, obs = std::move(obs), peer = client.info.peer,
+       listener = client.info.listener, config = std::move(client.config),
+       ticket = std::move(client.ticket), lease = std::move(upstream->lease),
        tracked = std::move(tracked)](const RelayResult& result) mutable {
         auto& counters = worker.counters();
         counters.bytes_client_to_server.fetch_add(result.client_to_server,
@@ -72,6 +87,10 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                                  result.timed_out ? "idle timeout" : result.error.message(),
                                  result.client_to_server, result.server_to_client);
         }
+        obs.bytes_in = result.client_to_server;
+        obs.bytes_out = result.server_to_client;
+        finish_request(worker, lstats, listener->name,
+                       worker.access_log() ? peer.to_string() : std::string(), obs);
         lease.reset();
         ticket.release();
       });

@@ -34,11 +34,15 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 #include "common/asio.hpp"
 #include "common/net/ip_address.hpp"
+#include "lbd/admin/stats.hpp"
 #include "lbd/balance/balancer.hpp"
 #include "lbd/config.hpp"
 #include "lbd/upstream/outlier_detector.hpp"
@@ -49,6 +53,9 @@ namespace lbd {
 class StickyTable;
 namespace repl {
 class ConnTable;
+}
+namespace admin {
+class AccessLog;
 }
 
 /// An immutable configuration snapshot shared by the control thread and the workers.
@@ -64,6 +71,22 @@ struct ListenerRuntime {
   explicit ListenerRuntime(std::string name_) : name(std::move(name_)) {}
   const std::string name;
   std::atomic<std::uint32_t> active{0};
+
+  /// TLS listeners: one failed handshake with its reason ("unsupported protocol", "timeout",
+  /// "http request", ...). Any thread; takes a mutex, which only failures pay.
+  void count_tls_error(const std::string& reason) {
+    std::lock_guard lock(tls_mutex_);
+    ++tls_errors_[reason];
+  }
+  /// Failed TLS handshakes by reason since the listener was created (any thread).
+  std::map<std::string, std::uint64_t> tls_errors() const {
+    std::lock_guard lock(tls_mutex_);
+    return tls_errors_;
+  }
+
+ private:
+  mutable std::mutex tls_mutex_;
+  std::map<std::string, std::uint64_t> tls_errors_;
 };
 
 /// One client connection slot: counted in the global and the listener totals while it lives.
@@ -84,6 +107,8 @@ class ConnectionTicket {
     return *this;
   }
   ~ConnectionTicket() { release(); }
+  /// The listener this connection is counted on (null once released).
+  const std::shared_ptr<ListenerRuntime>& listener() const { return listener_; }
   void release() {
     if (global_) global_->fetch_sub(1, std::memory_order_relaxed);
     if (listener_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
@@ -211,6 +236,12 @@ class WorkerContext {
   virtual bool draining() const = 0;
   /// One opaque per-worker slot for a session kind's own state (see the contract above).
   virtual std::shared_ptr<void>& extension_slot() = 0;
+  /// This worker's counters for /metrics by listener and server (this thread is their only
+  /// writer; references stay valid for the worker's life).
+  virtual admin::WorkerStats& stats() = 0;
+  /// The access log, or nullptr when it is off. Use it at once (write() never blocks), do not
+  /// keep the pointer across a co_await: a reload may replace it.
+  virtual admin::AccessLog* access_log() = 0;
 };
 
 /// True when this build links the L7 session (lbd/proxy/http_session.cpp).
@@ -219,6 +250,10 @@ extern const bool kHttpSessionAvailable;
 /// Serves one mode="http" client connection until it closes. Defined by the L7 session; called by
 /// the worker on its own thread for every accepted connection of an http listener.
 lb::awaitable<void> serve_http(WorkerContext& ctx, ClientConnection client);
+/// Same for an http listener with [listener.tls]: the TLS handshake (with the listener's
+/// context from `client.config`), then the same L7 session over TLS. Defined in
+/// lbd/proxy/https_session.cpp.
+lb::awaitable<void> serve_https(WorkerContext& ctx, ClientConnection client);
 
 }  // namespace proxy
 }  // namespace lbd

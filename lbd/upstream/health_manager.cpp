@@ -48,6 +48,7 @@ struct HealthManager::Slot {
   lb::asio::steady_timer timer;
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
+  std::optional<lb::SteadyTime> last_check;
 };
 
 HealthManager::HealthManager(lb::asio::io_context& io, const PoolConfig& pool,
@@ -147,6 +148,7 @@ void HealthManager::on_result(std::size_t index, const lb::Result<void>& result)
   auto& s = *slots_[index];
   ++s.checks;
   if (!result) ++s.failed_checks;
+  s.last_check = clock_->now();
   const bool flipped = s.state.record(result ? CheckOutcome::success : CheckOutcome::failure,
                                       result ? std::string_view() : result.error().message);
   if (!result) {
@@ -249,7 +251,7 @@ std::vector<ServerHealthStatus> HealthManager::status() const {
     const auto& s = *slots_[i];
     out.push_back(ServerHealthStatus{s.backend->name, s.state.up(), outlier_.ejected(i), s.admin,
                                      s.weight, s.slow_start.weight(s.weight), s.state.last_reason(),
-                                     s.checks, s.failed_checks});
+                                     s.checks, s.failed_checks, s.last_check});
   }
   return out;
 }

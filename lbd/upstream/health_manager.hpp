@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -47,6 +48,7 @@ struct ServerHealthStatus {
   std::string last_reason;             // last failure reason ("" when the last check passed)
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
+  std::optional<lb::SteadyTime> last_check;  // when the last active check ended (clock time)
 };
 
 /// Threading: everything runs on the io_context given to the constructor (the control thread,

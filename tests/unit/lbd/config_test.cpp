@@ -103,3 +103,25 @@ TEST_CASE("lbd config: global.splice defaults to true, reads false, rejects a no
   REQUIRE(d3.size() == 1);
   CHECK(d3.items()[0].key_path.find("splice") != std::string::npos);
 }
+
+TEST_CASE(
+    "lbd config: global.control_socket defaults to none, reads a path, rejects a relative one") {
+  const std::string rest =
+      "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"tcp\"\npool = \"p\"\n"
+      "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  Diagnostics d1, d2, d3, d4;
+  CHECK(lbd::load_config_from_string(rest, "t.toml", d1).global.control_socket.empty());
+  CHECK(lbd::load_config_from_string("[global]\ncontrol_socket = \"/run/lbpair/lbd.sock\"\n" + rest,
+                                     "t.toml", d2)
+            .global.control_socket == "/run/lbpair/lbd.sock");
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  lbd::load_config_from_string("[global]\ncontrol_socket = \"lbd.sock\"\n" + rest, "t.toml", d3);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3.items()[0].key_path.find("control_socket") != std::string::npos);
+  CHECK(d3.items()[0].message.find("absolute path") != std::string::npos);
+  lbd::load_config_from_string(
+      "[global]\ncontrol_socket = \"/" + std::string(120, 'x') + "\"\n" + rest, "t.toml", d4);
+  REQUIRE(d4.size() == 1);
+  CHECK(d4.items()[0].message.find("too long") != std::string::npos);
+}

@@ -1,0 +1,190 @@
+#include "lbd/admin/metrics.hpp"
+
+#include "common/metrics/exposition.hpp"
+
+namespace lbd::admin {
+namespace {
+
+using lb::metrics::Exposition;
+using lb::metrics::Type;
+
+constexpr std::array<std::string_view, kStatusClasses> kClassNames{"1xx", "2xx", "3xx", "4xx",
+                                                                   "5xx"};
+
+}  // namespace
+
+std::string render_metrics(const AdminView& v) {
+  Exposition e;
+  const auto n = [](std::uint64_t x) { return static_cast<double>(x); };
+
+  e.family("lbpair_lbd_info", "lbd build and node; the value is always 1.", Type::gauge);
+  e.sample({{"version", v.version}, {"node", v.node_id}}, 1);
+  e.family("lbpair_lbd_role", "This node's VRRP role as lbd knows it (1 for the current one).",
+           Type::gauge);
+  for (std::string_view r : {"master", "backup", "unknown"}) {
+    e.sample({{"role", r}}, r == v.role ? 1 : 0);
+  }
+  e.family("lbpair_lbd_uptime_seconds", "Seconds since lbd started.", Type::gauge);
+  e.sample({}, v.uptime_seconds);
+  e.family("lbpair_lbd_workers", "Worker threads.", Type::gauge);
+  e.sample({}, v.workers);
+  e.family("lbpair_lbd_reloads_total", "Configuration reloads by result.", Type::counter);
+  e.sample({{"result", "ok"}}, n(v.reloads_ok));
+  e.sample({{"result", "failed"}}, n(v.reloads_failed));
+
+  // Listeners.
+  e.family("lbpair_listener_connections_total", "Client connections accepted.", Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    e.sample({{"listener", l.name}},
+             it == v.totals.listeners.end() ? 0 : n(it->second.connections));
+  }
+  e.family("lbpair_listener_connections_active", "Client connections open now.", Type::gauge);
+  for (const auto& l : v.listeners) e.sample({{"listener", l.name}}, l.active);
+  e.family("lbpair_listener_requests_total",
+           "HTTP responses sent to clients by status class (tcp listeners count none).",
+           Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    for (std::size_t i = 0; i < kClassNames.size(); ++i) {
+      e.sample({{"listener", l.name}, {"code", kClassNames[i]}},
+               it == v.totals.listeners.end() ? 0 : n(it->second.responses[i]));
+    }
+  }
+  e.family("lbpair_listener_received_bytes_total", "Bytes received from clients.", Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    e.sample({{"listener", l.name}}, it == v.totals.listeners.end() ? 0 : n(it->second.bytes_in));
+  }
+  e.family("lbpair_listener_sent_bytes_total", "Bytes sent to clients.", Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    e.sample({{"listener", l.name}}, it == v.totals.listeners.end() ? 0 : n(it->second.bytes_out));
+  }
+  e.family("lbpair_listener_tls_handshake_errors_total", "Failed TLS handshakes by reason.",
+           Type::counter);
+  for (const auto& l : v.listeners) {
+    for (const auto& [reason, count] : l.tls_handshake_errors) {
+      e.sample({{"listener", l.name}, {"reason", reason}}, n(count));
+    }
+  }
+
+  // Pools and servers.
+  auto server_totals = [&v](const std::string& pool, const std::string& server) {
+    static const BackendTotals kZero{};
+    auto p = v.totals.backends.find(pool);
+    if (p == v.totals.backends.end()) return &kZero;
+    auto s = p->second.find(server);
+    return s == p->second.end() ? &kZero : &s->second;
+  };
+  e.family("lbpair_server_state", "Server state: 1 for the current one of up, down, drain, maint.",
+           Type::gauge);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) {
+      for (auto st : kServerStates) {
+        e.sample({{"pool", p.name}, {"server", s.name}, {"state", st}}, s.state == st ? 1 : 0);
+      }
+    }
+  }
+  e.family("lbpair_server_weight", "Effective weight (0 = takes no new picks).", Type::gauge);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) {
+      e.sample({{"pool", p.name}, {"server", s.name}}, s.effective_weight);
+    }
+  }
+  e.family("lbpair_server_connections_active", "Connections open to the server now.", Type::gauge);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) e.sample({{"pool", p.name}, {"server", s.name}}, s.active);
+  }
+  e.family("lbpair_server_requests_total",
+           "Requests the server answered (http) or connections it accepted (tcp).", Type::counter);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) {
+      e.sample({{"pool", p.name}, {"server", s.name}}, n(server_totals(p.name, s.name)->requests));
+    }
+  }
+  e.family("lbpair_server_errors_total",
+           "Failures with the server: connect (a failed attempt), timeout (connect or response), "
+           "5xx (a 5xx response).",
+           Type::counter);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) {
+      const auto* t = server_totals(p.name, s.name);
+      e.sample({{"pool", p.name}, {"server", s.name}, {"kind", "connect"}}, n(t->connect_failures));
+      e.sample({{"pool", p.name}, {"server", s.name}, {"kind", "timeout"}}, n(t->timeouts));
+      e.sample({{"pool", p.name}, {"server", s.name}, {"kind", "5xx"}}, n(t->responses_5xx));
+    }
+  }
+  e.family("lbpair_server_response_seconds",
+           "Time from sending the request to the server's response header (http).",
+           Type::histogram);
+  for (const auto& p : v.pools) {
+    for (const auto& s : p.servers) {
+      const auto* t = server_totals(p.name, s.name);
+      e.histogram({{"pool", p.name}, {"server", s.name}},
+                  lb::metrics::HistogramValue{kLatencyBounds, t->latency_buckets,
+                                              static_cast<double>(t->latency_sum_ns) / 1e9});
+    }
+  }
+  e.family("lbpair_pool_health_flips_total", "Up/down flips of active health checks.",
+           Type::counter);
+  auto health = [&v](const std::string& pool) {
+    auto it = v.pool_health.find(pool);
+    return it == v.pool_health.end() ? PoolHealthCounters{} : it->second;
+  };
+  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).flips));
+  e.family("lbpair_pool_outlier_ejections_total", "Servers ejected by passive outlier detection.",
+           Type::counter);
+  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).ejections));
+
+  // Stick tables.
+  e.family("lbpair_stick_table_entries", "Entries in the stick table.", Type::gauge);
+  for (const auto& [pool, c] : v.stick_tables) e.sample({{"pool", pool}}, n(c.entries));
+  e.family("lbpair_stick_table_inserts_total", "Local inserts and overwrites.", Type::counter);
+  for (const auto& [pool, c] : v.stick_tables) e.sample({{"pool", pool}}, n(c.inserts));
+  e.family("lbpair_stick_table_evictions_total", "Entries evicted because the table was full.",
+           Type::counter);
+  for (const auto& [pool, c] : v.stick_tables) e.sample({{"pool", pool}}, n(c.evictions));
+  e.family("lbpair_stick_table_expirations_total", "Entries whose TTL ended.", Type::counter);
+  for (const auto& [pool, c] : v.stick_tables) e.sample({{"pool", pool}}, n(c.expirations));
+
+  // Replication (present only on a node with [replication]).
+  if (v.replication) {
+    const auto& r = *v.replication;
+    e.family("lbpair_replication_connected", "1 when an authenticated peer session is up.",
+             Type::gauge);
+    e.sample({{"peer", r.peer_id}}, r.connected ? 1 : 0);
+    e.family("lbpair_replication_in_sync",
+             "1 when each side holds the other's data (full resyncs done both ways).", Type::gauge);
+    e.sample({}, r.peer_has_our_data && r.we_have_peer_data ? 1 : 0);
+    e.family("lbpair_replication_backlog", "Journal records not yet acknowledged by the peer.",
+             Type::gauge);
+    for (const auto& t : r.tables) e.sample({{"table", t.name}}, n(t.backlog));
+    e.family("lbpair_replication_sessions_total", "Peer sessions established.", Type::counter);
+    e.sample({}, n(r.sessions));
+    e.family("lbpair_replication_resyncs_total", "Full resyncs by direction.", Type::counter);
+    e.sample({{"direction", "sent"}}, n(r.resyncs_sent));
+    e.sample({{"direction", "received"}}, n(r.resyncs_received));
+    e.family("lbpair_replication_overflow_resyncs_total",
+             "Full resyncs forced because the journal wrapped.", Type::counter);
+    e.sample({}, n(r.overflow_resyncs));
+    e.family("lbpair_replication_sent_bytes_total", "Bytes sent to the peer.", Type::counter);
+    e.sample({}, n(r.bytes_sent));
+    e.family("lbpair_replication_received_bytes_total", "Bytes received from the peer.",
+             Type::counter);
+    e.sample({}, n(r.bytes_received));
+    e.family("lbpair_replication_errors_total", "Closed sessions and dropped frames by reason.",
+             Type::counter);
+    for (const auto& [reason, count] : r.errors) e.sample({{"reason", reason}}, n(count));
+  }
+
+  e.family("lbpair_access_log_lines_total",
+           "Access-log lines by outcome: written, dropped (queue full), error (write failed).",
+           Type::counter);
+  e.sample({{"outcome", "written"}}, n(v.access_log_written));
+  e.sample({{"outcome", "dropped"}}, n(v.access_log_dropped));
+  e.sample({{"outcome", "error"}}, n(v.access_log_errors));
+  return e.take();
+}
+
+}  // namespace lbd::admin

@@ -1,0 +1,59 @@
+// lbd's /metrics body: the plain values the control thread gathers (worker counter sums, pool
+// snapshots and health managers, stick tables, replication, reloads, access log) and their
+// rendering as Prometheus text. Pure code: the gathering lives in lbd/admin/admin_state.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lbd/admin/stats.hpp"
+#include "lbd/admin/status_model.hpp"
+#include "lbd/replication/replicator.hpp"
+#include "lbd/sticky/stick_table.hpp"
+
+namespace lbd::admin {
+
+/// Health counters of one pool over the process's life (kept across reloads).
+struct PoolHealthCounters {
+  std::uint64_t flips = 0;      // up/down flips of active checks
+  std::uint64_t ejections = 0;  // passive outlier ejections
+};
+
+struct ListenerView {
+  std::string name;
+  std::string mode;  // "http" or "tcp"
+  std::vector<std::string> binds;
+  std::uint32_t active = 0;
+  /// Failed TLS handshakes by reason (ListenerRuntime::tls_errors; empty for plain listeners).
+  std::map<std::string, std::uint64_t> tls_handshake_errors;
+};
+
+/// Everything /metrics, /status.json and the page are made of, gathered at one scrape.
+struct AdminView {
+  std::string node_id;           // replication node id, else the host name
+  std::string role = "unknown";  // this node's VRRP role as lbd knows it
+  std::string version;
+  double uptime_seconds = 0;
+  unsigned workers = 0;
+  std::uint32_t active_connections = 0;
+  std::vector<ListenerView> listeners;
+  std::vector<PoolView> pools;  // status_model.hpp: the control socket's view of the pools
+  std::map<std::string, PoolHealthCounters> pool_health;
+  std::map<std::string, StickyCounters> stick_tables;  // by pool
+  std::optional<repl::ReplicationStatus> replication;
+  std::uint64_t reloads_ok = 0, reloads_failed = 0;
+  bool access_log_on = false;
+  std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
+  StatsTotals totals;
+};
+
+/// The Prometheus text (format 0.0.4) for `view`.
+std::string render_metrics(const AdminView& view);
+
+/// The server state names in the order the state gauge lists them.
+inline constexpr std::array<std::string_view, 4> kServerStates{"up", "down", "drain", "maint"};
+
+}  // namespace lbd::admin

@@ -1,0 +1,134 @@
+// The Server's operations side (#12): applying [admin] and [access_log], gathering the view that
+// /metrics and the status page show, and reopening the access log on SIGUSR1.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "lbd/server.hpp"
+
+namespace lbd {
+
+bool Server::apply_operations(const Config& config, std::vector<std::string>& errors) {
+  // Access log: a new writer only when its section changed (the running one keeps its file).
+  std::shared_ptr<admin::AccessLog> log;
+  {
+    std::lock_guard lock(groups_mutex_);
+    log = access_log_;
+  }
+  const AccessLogConfig running = log ? log->config() : AccessLogConfig{};
+  const bool log_changed = config.access_log != running;
+  if (log_changed) {
+    log.reset();
+    if (config.access_log.enabled()) {
+      auto opened = admin::AccessLog::open(config.access_log);
+      if (!opened) {
+        errors.push_back(opened.error().message);
+        return false;
+      }
+      log = std::move(*opened);
+    }
+  }
+  // Admin listener: restarted when its section changed.
+  const std::optional<AdminConfig> running_admin =
+      admin_ ? std::optional<AdminConfig>(admin_->config()) : std::nullopt;
+  if (config.admin != running_admin) {
+    if (admin_) admin_->stop();
+    admin_.reset();
+    std::optional<lb::Endpoint> bound;
+    if (config.admin) {
+      auto started =
+          admin::AdminServer::start(control_, *config.admin, [this] { return admin_view(); });
+      if (!started) {
+        errors.push_back(started.error().message);
+        std::lock_guard lock(groups_mutex_);
+        admin_bound_.reset();
+        return false;
+      }
+      admin_ = std::move(*started);
+      bound = admin_->bound();
+      log_->info("admin: listening on {} (/metrics, /status, /status.json)", bound->to_string());
+    }
+    std::lock_guard lock(groups_mutex_);
+    admin_bound_ = bound;
+  }
+  if (log_changed) {
+    for (auto& w : workers_) w->set_access_log(log);
+    std::lock_guard lock(groups_mutex_);
+    access_log_ = std::move(log);
+  }
+  return true;
+}
+
+std::optional<lb::Endpoint> Server::admin_endpoint() const {
+  std::lock_guard lock(groups_mutex_);
+  return admin_bound_;
+}
+
+std::shared_ptr<admin::AccessLog> Server::access_log() const {
+  std::lock_guard lock(groups_mutex_);
+  return access_log_;
+}
+
+void Server::reopen_logs() {
+  if (auto log = access_log()) log->reopen();
+}
+
+admin::AdminView Server::admin_view() {
+  admin::AdminView v;
+  v.version = LBPAIR_VERSION;
+  v.workers = worker_count();
+  v.active_connections = active_.load(std::memory_order_relaxed);
+  v.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  v.reloads_ok = reloads_ok_.load();
+  v.reloads_failed = reloads_failed_.load();
+  v.replication = replication_status();
+  // The role vrrpd reported over the control socket (unknown until it does).
+  v.role = std::string(repl::role_name(roles_.node_role()));
+  if (v.replication) {
+    v.node_id = v.replication->node_id;
+  } else {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    v.node_id = host;
+  }
+  {
+    std::lock_guard lock(groups_mutex_);
+    for (const auto& l : config_->listeners) {
+      admin::ListenerView lv{.name = l.name, .mode = l.mode == ListenerMode::http ? "http" : "tcp"};
+      for (const auto& [key, g] : groups_) {
+        if (g.listener == l.name) lv.binds.push_back(g.bound.to_string());
+      }
+      if (auto it = runtimes_.find(l.name); it != runtimes_.end()) {
+        lv.active = it->second->active.load(std::memory_order_relaxed);
+        lv.tls_handshake_errors = it->second->tls_errors();
+      }
+      v.listeners.push_back(std::move(lv));
+    }
+    if (access_log_) {
+      v.access_log_on = true;
+      v.access_log_written = access_log_->written();
+      v.access_log_dropped = access_log_->dropped();
+      v.access_log_errors = access_log_->write_errors();
+    }
+  }
+  if (auto pools = pool_views()) v.pools = std::move(*pools);
+  for (const auto& pool : config_->pools) {
+    auto& h = v.pool_health[pool.name];
+    if (auto r = retired_health_.find(pool.name); r != retired_health_.end()) {
+      h.flips = r->second.first;
+      h.ejections = r->second.second;
+    }
+    if (auto m = health_.find(pool.name); m != health_.end()) {
+      h.flips += m->second->flips();
+      h.ejections += m->second->ejections();
+    }
+  }
+  for (const auto& [pool, table] : sticky_.tables()) v.stick_tables[pool] = table->counters();
+  std::vector<const admin::WorkerStats*> stats;
+  for (const auto& w : workers_) stats.push_back(&w->stats_for_scrape());
+  v.totals = admin::aggregate(stats);
+  return v;
+}
+
+}  // namespace lbd

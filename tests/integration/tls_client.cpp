@@ -1,0 +1,124 @@
+// The blocking OpenSSL test client (see tls_client.hpp).
+#include "tests/integration/tls_client.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "tests/integration/lbd_harness.hpp"
+
+namespace lbtest {
+
+namespace {
+
+std::string errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += out.empty() ? "" : "; ";
+    out += buf;
+  }
+  return out;
+}
+
+/// Reads one HTTP response (header + Content-Length body) from `ssl`; "" on error.
+std::string read_response(SSL* ssl) {
+  std::string data;
+  char buf[16384];
+  for (int i = 0; i < 10000; ++i) {
+    const auto end = data.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      std::size_t length = 0;
+      auto pos = data.find("Content-Length: ");
+      if (pos == std::string::npos) pos = data.find("content-length: ");
+      if (pos != std::string::npos && pos < end) length = std::stoul(data.substr(pos + 16));
+      if (data.size() >= end + 4 + length) return data.substr(0, end + 4 + length);
+    }
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) return data;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  return data;
+}
+
+}  // namespace
+
+TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& o,
+                       const std::vector<std::string>& requests) {
+  TlsResult r;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  SSL_CTX* c = ctx.get();
+  if (o.allow_legacy) {
+    SSL_CTX_set_security_level(c, 0);
+    SSL_CTX_set_cipher_list(c, "DEFAULT@SECLEVEL=0");
+  }
+  if (o.min_version) SSL_CTX_set_min_proto_version(c, o.min_version);
+  if (o.max_version) SSL_CTX_set_max_proto_version(c, o.max_version);
+  if (!o.ca_file.empty()) {
+    SSL_CTX_load_verify_locations(c, o.ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+  }
+  if (!o.sigalgs.empty()) SSL_CTX_set1_sigalgs_list(c, o.sigalgs.c_str());
+  if (!o.cert_file.empty()) {
+    SSL_CTX_use_certificate_chain_file(c, o.cert_file.c_str());
+    SSL_CTX_use_PrivateKey_file(c, o.key_file.c_str(), SSL_FILETYPE_PEM);
+  }
+  // No client session cache: freeing the context would flush it and mark the session we hand
+  // out as not resumable.
+  if (!o.alpn.empty()) {
+    std::string wire;
+    for (const auto& p : o.alpn) {
+      wire += static_cast<char>(p.size());
+      wire += p;
+    }
+    SSL_CTX_set_alpn_protos(c, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()));
+  }
+  const int fd = connect_to(endpoint);
+  if (fd < 0) {
+    r.error = "connect failed";
+    return r;
+  }
+  SSL* ssl = SSL_new(c);
+  SSL_set_fd(ssl, fd);
+  if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl, o.sni.c_str());
+  if (o.session) SSL_set_session(ssl, o.session.get());
+  if (SSL_connect(ssl) != 1) {
+    r.error = errors();
+    if (r.error.empty()) r.error = "handshake failed";
+  } else {
+    r.handshake_ok = true;
+    r.version = SSL_get_version(ssl);
+    r.resumed = SSL_session_reused(ssl) == 1;
+    const unsigned char* alpn = nullptr;
+    unsigned alpn_len = 0;
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+    if (alpn) r.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+    if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+      char cn[256] = {};
+      X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+      r.peer_cn = cn;
+      r.peer_key = EVP_PKEY_get_base_id(X509_get0_pubkey(peer)) == EVP_PKEY_EC ? "EC" : "RSA";
+      X509_free(peer);
+    }
+    for (const auto& req : requests) {
+      if (o.before_request) o.before_request(r.responses.size());
+      if (SSL_write(ssl, req.data(), static_cast<int>(req.size())) <= 0) break;
+      r.responses.push_back(read_response(ssl));
+    }
+    // TLS 1.3 tickets come after the handshake: a read (above) has processed them.
+    if (SSL_SESSION* s = SSL_get1_session(ssl)) r.session = TlsSession(s, SSL_SESSION_free);
+    SSL_shutdown(ssl);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  ::close(fd);
+  return r;
+}
+
+}  // namespace lbtest

@@ -1,0 +1,62 @@
+// lbctl: the human tables operators read.
+#include "lbctl/render.hpp"
+
+#include <doctest/doctest.h>
+
+using lbctl::render;
+using nlohmann::json;
+
+TEST_CASE("lbctl render: columns are aligned with no trailing blanks") {
+  lbctl::Table t({"A", "LONG HEADER", "C"});
+  t.add({"xyz", "1", ""});
+  CHECK(t.str() == "A    LONG HEADER  C\nxyz  1\n");
+}
+
+TEST_CASE("lbctl render: ages read as ms, seconds, minutes, hours") {
+  CHECK(lbctl::format_age_ms(json(850)) == "850ms");
+  CHECK(lbctl::format_age_ms(json(1500)) == "1.5s");
+  CHECK(lbctl::format_age_ms(json(123000)) == "2m03s");
+  CHECK(lbctl::format_age_ms(json(7200000)) == "2h00m");
+  CHECK(lbctl::format_age_ms(json(nullptr)) == "-");
+}
+
+TEST_CASE("lbctl render: show servers marks overrides and backups") {
+  const json reply = json::parse(R"({"ok":true,"pools":[{"name":"web","servers":[
+    {"name":"be1","address":"192.0.2.21:8080","state":"drain","weight":1,"effective_weight":0,
+     "active":3,"last_check_ms":850,"reason":"","backup":false,"overrides":{"admin":"drain"}},
+    {"name":"be2","address":"192.0.2.22:8080","state":"down","weight":5,"effective_weight":0,
+     "active":0,"last_check_ms":null,"reason":"connect: refused","backup":true,
+     "overrides":{"weight":5}}]}]})");
+  CHECK(render("servers", reply) ==
+        "POOL  SERVER  ADDRESS          STATE          WEIGHT  EFFECTIVE  ACTIVE  LAST CHECK  "
+        "REASON\n"
+        "web   be1     192.0.2.21:8080  drain*         1       0          3       850ms\n"
+        "web   be2     192.0.2.22:8080  down (backup)  5*      0          0       -           "
+        "connect: refused\n"
+        "(* = runtime override, kept across reloads)\n");
+}
+
+TEST_CASE("lbctl render: health lists its reasons") {
+  const json reply{
+      {"ok", true}, {"status", "degraded"}, {"reasons", {"pool api: no server available"}}};
+  CHECK(render("health", reply) == "health: degraded\n  pool api: no server available\n");
+}
+
+TEST_CASE("lbctl render: vrrp show lists instances with their VIPs") {
+  const json reply = json::parse(R"({"ok":true,"instances":[{"name":"web4","vrid":51,
+    "interface":"eth0","state":"master","priority":150,"effective_priority":150,
+    "vips":["192.0.2.10/24"]}],"drops":{}})");
+  CHECK(render("vrrp", reply) ==
+        "INSTANCE  VRID  INTERFACE  STATE   PRIORITY  EFFECTIVE  VIPS\n"
+        "web4      51    eth0       master  150       150        192.0.2.10/24\n");
+}
+
+TEST_CASE("lbctl render: an unexpected reply shape falls back to the JSON text") {
+  const json reply{{"ok", true}, {"something", "else"}};
+  CHECK(render("servers", reply) == reply.dump(2) + "\n");
+}
+
+TEST_CASE("lbctl render: replication without [replication] says so") {
+  CHECK(render("replication", json{{"ok", true}, {"replication", {{"enabled", false}}}}) ==
+        "replication: not configured\n");
+}

@@ -1,0 +1,76 @@
+// lbd's /metrics body from a known view: strict format, names, values, histogram shape.
+#include "lbd/admin/metrics.hpp"
+
+#include <doctest/doctest.h>
+
+#include "tests/support/prometheus_text.hpp"
+
+using namespace lbd::admin;
+
+TEST_CASE("metrics: a known view renders strict Prometheus text with the expected values") {
+  AdminView v;
+  v.node_id = "lb-a";
+  v.role = "master";
+  v.version = "0.1.0";
+  v.workers = 2;
+  v.reloads_ok = 3;
+  v.listeners.push_back({.name = "web",
+                         .mode = "http",
+                         .binds = {"127.0.0.1:80"},
+                         .active = 4,
+                         .tls_handshake_errors = {{"unsupported protocol", 2}}});
+  PoolView p{.name = "app", .algorithm = "round_robin"};
+  p.servers.push_back({.name = "a", .state = "up", .effective_weight = 2, .active = 1});
+  p.servers.push_back({.name = "b\"q", .state = "down"});
+  v.pools.push_back(p);
+  v.pool_health["app"] = {.flips = 5, .ejections = 1};
+  v.totals.listeners["web"].connections = 10;
+  v.totals.listeners["web"].responses = {0, 7, 0, 3, 0};
+  auto& a = v.totals.backends["app"]["a"];
+  a.requests = 10;
+  a.responses_5xx = 2;
+  a.latency_buckets[0] = 4;
+  a.latency_buckets[3] = 6;
+  a.latency_sum_ns = 25'000'000;
+  v.stick_tables["app"].entries = 12;
+  v.replication = lbd::repl::ReplicationStatus{};
+  v.replication->connected = true;
+  v.replication->peer_id = "lb-b";
+
+  std::string error;
+  const auto text = render_metrics(v);
+  const auto m = lb::test::parse_prometheus_text(text, error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK(m->families.at("lbpair_listener_requests_total").type == "counter");
+  CHECK(m->value("lbpair_listener_requests_total", {{"listener", "web"}, {"code", "2xx"}}) == 7);
+  CHECK(m->value("lbpair_listener_requests_total", {{"listener", "web"}, {"code", "4xx"}}) == 3);
+  CHECK(m->value("lbpair_listener_connections_active", {{"listener", "web"}}) == 4);
+  CHECK(m->value("lbpair_lbd_role", {{"role", "master"}}) == 1);
+  CHECK(m->value("lbpair_lbd_role", {{"role", "backup"}}) == 0);
+  CHECK(m->value("lbpair_server_state", {{"server", "b\"q"}, {"state", "down"}}) == 1);
+  CHECK(m->value("lbpair_server_state", {{"server", "a"}, {"state", "down"}}) == 0);
+  CHECK(m->value("lbpair_server_weight", {{"server", "a"}}) == 2);
+  CHECK(m->value("lbpair_server_errors_total", {{"server", "a"}, {"kind", "5xx"}}) == 2);
+  CHECK(m->value("lbpair_server_response_seconds_count", {{"server", "a"}}) == 10);
+  CHECK(m->value("lbpair_server_response_seconds_bucket", {{"server", "a"}, {"le", "0.005"}}) ==
+        10);
+  CHECK(m->value("lbpair_server_response_seconds_bucket", {{"server", "a"}, {"le", "0.001"}}) == 4);
+  CHECK(m->value("lbpair_server_response_seconds_sum", {{"server", "a"}}) ==
+        doctest::Approx(0.025));
+  CHECK(m->value("lbpair_server_response_seconds_count", {{"server", "b\"q"}}) == 0);
+  CHECK(m->value("lbpair_pool_health_flips_total", {{"pool", "app"}}) == 5);
+  CHECK(m->value("lbpair_stick_table_entries", {{"pool", "app"}}) == 12);
+  CHECK(m->value("lbpair_replication_connected", {{"peer", "lb-b"}}) == 1);
+  CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "ok"}}) == 3);
+  CHECK(m->value("lbpair_listener_tls_handshake_errors_total",
+                 {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
+}
+
+TEST_CASE("metrics: a node without replication has no replication families") {
+  AdminView v;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK_FALSE(m->families.contains("lbpair_replication_connected"));
+  CHECK(m->families.contains("lbpair_access_log_lines_total"));
+}
