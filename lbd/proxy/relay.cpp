@@ -74,6 +74,10 @@ lb::error_code last_error() { return lb::error_code(errno, boost::system::system
 
 void finish_direction(RelayState& st, int dir) {
   st.done[dir] = true;
+  // start_relay closes both sockets as soon as this pump returns when the other direction is
+  // already done, and a close sends the same FIN (that socket has nothing unread: it gave us its
+  // EOF): one shutdown(2) less per connection. relay()'s caller closes later, so it gets it.
+  if (st.owned[0] && st.done[1 - dir]) return;
   lb::error_code ignored;
   // Propagate the half-close: the peer sees our FIN once the bytes before it are delivered.
   st.sockets[1 - dir]->shutdown(lb::tcp::socket::shutdown_send, ignored);
@@ -331,9 +335,12 @@ bool prepare(RelayState& st, RelayResources& resources, const RelayOptions& opti
   st.last[0] = st.last[1] = Clock::now();
   // User-level non-blocking mode: synchronous read_some/write_some then return would_block
   // instead of polling (which would block the whole worker); splice needs O_NONBLOCK too.
+  // A socket already in that mode (the upstream connect sets it before connecting) costs no
+  // second ioctl(FIONBIO).
   lb::error_code ec;
-  st.sockets[0]->non_blocking(true, ec);
-  if (!ec) st.sockets[1]->non_blocking(true, ec);
+  for (auto* s : st.sockets) {
+    if (!ec && !s->non_blocking()) s->non_blocking(true, ec);
+  }
   st.result.error = ec;
   return !ec;
 }
