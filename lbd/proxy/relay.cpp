@@ -34,6 +34,8 @@ struct RelayState {
   RelayResult result;
   // Target of the 1-byte MSG_PEEK that waits for data: no per-connection buffer while idle.
   std::uint8_t peek_byte[2] = {0, 0};
+  // Per direction: splice still possible (false after the kernel refused it once).
+  bool splice_ok[2] = {true, true};
 
   std::chrono::nanoseconds timeout(int dir) const {
     return dir == 0 ? options.client_idle : options.server_idle;
@@ -194,67 +196,111 @@ lb::awaitable<Bulk> splice_bulk(RelayState& st, int dir) {
   co_return outcome;
 }
 
-/// One direction. Waits with a speculative 1-byte MSG_PEEK receive (no buffer, no pipe and no
-/// epoll_ctl while idle), then reads with a pooled buffer; a read that fills the buffer means
-/// more is pending, so the bulk path (splice, or copy) runs until EAGAIN.
-lb::awaitable<void> pump(std::shared_ptr<RelayState> st, int dir) {
-  auto& src = *st->sockets[dir];
-  bool splice_ok = st->options.use_splice;
-  lb::error_code ec;
-  while (!st->aborted) {
-    co_await src.async_receive(lb::asio::buffer(&st->peek_byte[dir], 1),
-                               lb::tcp::socket::message_peek,
-                               redirect_error(lb::use_awaitable, ec));
-    if (st->aborted) break;
-    if (ec == lb::asio::error::eof) {
-      finish_direction(*st, dir);
-      break;
-    }
-    if (ec) {
-      st->abort(ec);
-      break;
-    }
-    // Small messages: one read, one write.
-    auto buffer = st->resources->acquire_buffer();
-    const auto n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
-    if (ec == lb::asio::error::would_block) {
-      st->resources->release_buffer(std::move(buffer));
-      continue;
-    }
-    if (ec == lb::asio::error::eof) {
-      st->resources->release_buffer(std::move(buffer));
-      finish_direction(*st, dir);
-      break;
-    }
-    if (ec) {
-      st->resources->release_buffer(std::move(buffer));
-      st->abort(ec);
-      break;
-    }
-    st->count(dir, n);
-    const bool written = co_await write_all(*st, dir, buffer.get(), n);
-    st->resources->release_buffer(std::move(buffer));
-    if (!written) break;
-    if (n < RelayResources::kBufferSize) continue;
-    Bulk bulk = splice_ok ? co_await splice_bulk(*st, dir) : co_await copy_bulk(*st, dir);
-    if (bulk == Bulk::no_splice) {
-      splice_ok = false;
-      bulk = co_await copy_bulk(*st, dir);
-    }
-    if (bulk == Bulk::eof) {
-      finish_direction(*st, dir);
-      break;
-    }
-    if (bulk == Bulk::stopped) break;
+void wait_readable(const std::shared_ptr<RelayState>& st, int dir);
+
+/// The rest of a round that could not finish at once: writes what is left of the buffer, then,
+/// when the read filled the buffer (more is pending), runs the bulk path (splice, or copy) until
+/// EAGAIN. True when the direction goes on (wait for data again).
+lb::awaitable<bool> finish_round(std::shared_ptr<RelayState> st, int dir,
+                                 std::unique_ptr<std::uint8_t[]> buffer, std::size_t n,
+                                 std::size_t written) {
+  const bool ok = co_await write_all(*st, dir, buffer.get() + written, n - written);
+  st->resources->release_buffer(std::move(buffer));
+  if (!ok) co_return false;
+  if (n < RelayResources::kBufferSize) co_return true;
+  Bulk bulk = st->splice_ok[dir] ? co_await splice_bulk(*st, dir) : co_await copy_bulk(*st, dir);
+  if (bulk == Bulk::no_splice) {
+    st->splice_ok[dir] = false;
+    bulk = co_await copy_bulk(*st, dir);
   }
+  if (bulk == Bulk::eof) {
+    finish_direction(*st, dir);
+    co_return false;
+  }
+  co_return bulk != Bulk::stopped;
 }
 
-void spawn_pump(const lb::asio::any_io_executor& ex, const std::shared_ptr<RelayState>& st,
-                int dir) {
-  lb::asio::co_spawn(ex, pump(st, dir), [st](std::exception_ptr e) {
-    if (e) st->abort(lb::asio::error::fault);
+/// Data is ready on `dir`'s source: one read with a pooled buffer and one non-blocking write,
+/// in this callback. Only when the write cannot finish at once or the buffer filled up (a large
+/// transfer) does a coroutine take over (finish_round); it exists only while bytes move.
+void on_readable(const std::shared_ptr<RelayState>& st, int dir) {
+  auto& src = *st->sockets[dir];
+  auto& dst = *st->sockets[1 - dir];
+  auto buffer = st->resources->acquire_buffer();
+  lb::error_code ec;
+  const auto n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
+  if (ec == lb::asio::error::would_block) {
+    st->resources->release_buffer(std::move(buffer));
+    wait_readable(st, dir);
+    return;
+  }
+  if (ec) {
+    st->resources->release_buffer(std::move(buffer));
+    if (ec == lb::asio::error::eof) {
+      finish_direction(*st, dir);
+    } else {
+      st->abort(ec);
+    }
     st->direction_done();
-  });
+    return;
+  }
+  st->count(dir, n);
+  std::size_t written = 0;
+  while (written < n) {
+    written += dst.write_some(lb::asio::buffer(buffer.get() + written, n - written), ec);
+    if (ec) break;
+  }
+  if (ec && ec != lb::asio::error::would_block) {
+    st->resources->release_buffer(std::move(buffer));
+    st->abort(ec);
+    st->direction_done();
+    return;
+  }
+  if (written == n && n < RelayResources::kBufferSize) {
+    // Small message, delivered: back to waiting, no coroutine involved.
+    st->resources->release_buffer(std::move(buffer));
+    wait_readable(st, dir);
+    return;
+  }
+  auto ex = src.get_executor();
+  lb::asio::co_spawn(ex, finish_round(st, dir, std::move(buffer), n, written),
+                     [st, dir](std::exception_ptr e, bool again) {
+                       if (e) st->abort(lb::asio::error::fault);
+                       if (!e && again && !st->aborted) {
+                         wait_readable(st, dir);
+                       } else {
+                         st->direction_done();
+                       }
+                     });
+}
+
+/// One direction waits with a speculative 1-byte MSG_PEEK receive and a plain callback: an idle
+/// direction holds no buffer, no pipe, no coroutine frame and costs no epoll_ctl.
+void wait_readable(const std::shared_ptr<RelayState>& st, int dir) {
+  if (st->aborted) {
+    st->direction_done();
+    return;
+  }
+  st->sockets[dir]->async_receive(lb::asio::buffer(&st->peek_byte[dir], 1),
+                                  lb::tcp::socket::message_peek,
+                                  [st, dir](const lb::error_code& ec, std::size_t) {
+                                    if (st->aborted) {
+                                      st->direction_done();
+                                    } else if (ec == lb::asio::error::eof) {
+                                      finish_direction(*st, dir);
+                                      st->direction_done();
+                                    } else if (ec) {
+                                      st->abort(ec);
+                                      st->direction_done();
+                                    } else {
+                                      on_readable(st, dir);
+                                    }
+                                  });
+}
+
+void spawn_pump(const lb::asio::any_io_executor&, const std::shared_ptr<RelayState>& st, int dir) {
+  st->splice_ok[dir] = st->options.use_splice;
+  wait_readable(st, dir);
 }
 
 void arm_watchdog(const std::shared_ptr<RelayState>& st) {
