@@ -1,5 +1,6 @@
 #include "lbd/config.hpp"
 
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <thread>
@@ -130,6 +131,29 @@ bool is_prime(std::uint64_t n) {
   return true;
 }
 
+// agent_type and agent_path of a [[pool]] (HTTP agents): a path is an origin-form target, so
+// that it goes on the request line as written.
+void read_agent_http(TableReader& t, BalanceOptions& b) {
+  b.agent.type = t.enumeration("agent_type", b.agent.type,
+                               {{"tcp", AgentType::tcp}, {"http", AgentType::http}});
+  b.agent.path = t.string("agent_path", b.agent.path);
+  // As with agent_port, the defaults may be written anywhere (conf/lbd.toml shows them);
+  // a value that could only matter to an HTTP agent elsewhere is an error.
+  if (b.agent.type == AgentType::http && b.algorithm != Algorithm::agent) {
+    t.error("agent_type", "agent_type = \"http\" is only used with algorithm = \"agent\"");
+  }
+  const bool has_control_or_space =
+      std::any_of(b.agent.path.begin(), b.agent.path.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+  if (!b.agent.path.starts_with('/') || has_control_or_space) {
+    t.error("agent_path", fmt::format("\"{}\" is not a path: it must start with '/' and contain "
+                                      "no spaces or control characters",
+                                      b.agent.path));
+  } else if (b.agent.path != "/" && b.agent.type != AgentType::http) {
+    t.error("agent_path", "agent_path is only used with agent_type = \"http\"");
+  }
+}
+
 // The balancing keys of a [[pool]] (issue #4). `server_count` lets the Maglev table size be
 // checked against the pool it serves.
 BalanceOptions read_balance(TableReader& t, std::size_t server_count) {
@@ -196,6 +220,7 @@ BalanceOptions read_balance(TableReader& t, std::size_t server_count) {
   if (b.agent.timeout > b.agent.interval) {
     t.error("agent_timeout", "agent_timeout must not exceed agent_interval");
   }
+  read_agent_http(t, b);
   return b;
 }
 

@@ -94,6 +94,7 @@ Server::~Server() {
   // Managers are deleted by handlers posted to the control io_context: run those now.
   for (auto& [name, m] : health_) m->stop();
   health_.clear();
+  agents_.clear();
   workers_.clear();
   if (admin_) admin_->stop();  // its coroutines end in the poll below
   control_.restart();
@@ -142,9 +143,15 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   // destroyed on the control thread only (their timers live there), whoever drops the last
   // reference: workers keep theirs until their next apply.
   HealthManagers health;
+  std::map<std::string, std::unique_ptr<AgentPoller>> agents;
   for (const auto& pool : config->pools) {
+    auto backends = make_backends(pool);
+    if (pool.balance.algorithm == Algorithm::agent) {
+      agents[pool.name] =
+          std::make_unique<AgentPoller>(control_.get_executor(), backends, pool.balance.agent);
+    }
     auto* raw =
-        new HealthManager(control_, pool, make_backends(pool), [this](PoolSnapshotPtr snapshot) {
+        new HealthManager(control_, pool, std::move(backends), [this](PoolSnapshotPtr snapshot) {
           if (first_snapshots_) {
             (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
           } else {
@@ -173,6 +180,13 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
   }
   health_ = health;
+  // Agents: the new pollers take over the last reports of the servers they share by name.
+  for (auto& [name, a] : agents_) a->stop();
+  for (auto& [name, a] : agents) {
+    if (auto it = agents_.find(name); it != agents_.end()) a->inherit(*it->second);
+    a->start();
+  }
+  agents_ = std::move(agents);
   for (unsigned i = 0; i < n; ++i) {
     std::vector<AcceptorSpec> added;
     for (auto& [key, sockets] : opened) {
@@ -265,6 +279,7 @@ void Server::poll_drain() {
     if (left != 0) log_->warn("shutdown: drain timeout; closing connections={}", left);
     for (auto& w : workers_) w->stop_and_join();
     for (auto& [name, m] : health_) m->stop();
+    for (auto& [name, a] : agents_) a->stop();
     if (replicator_) replicator_->stop();
     if (admin_) admin_->stop();
     // The control socket answers until here: vrrpd's tracking sees "stopping" while we drain.

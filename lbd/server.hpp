@@ -21,6 +21,7 @@
 #include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
+#include "lbd/upstream/agent_poller.hpp"
 #include "lbd/upstream/registry.hpp"
 #include "lbd/worker.hpp"
 
@@ -151,6 +152,8 @@ class Server {
   UpstreamRegistry registry_;
   StickyRegistry sticky_{lb::SteadyClock::instance()};
   HealthManagers health_;  // one per pool; replaced (state inherited) on every reload
+  // One per pool with algorithm = "agent"; replaced (reports inherited) on every reload.
+  std::map<std::string, std::unique_ptr<AgentPoller>> agents_;
   std::map<std::string, PoolSnapshotPtr>* first_snapshots_ = nullptr;  // set inside apply()
   ConfigPtr config_;
   mutable std::mutex groups_mutex_;

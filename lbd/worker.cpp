@@ -125,8 +125,9 @@ lb::awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
   lb::asio::steady_timer backoff(io_);
   for (;;) {
     lb::tcp::socket socket(io_);
+    lb::tcp::endpoint peer;
     lb::error_code ec;
-    co_await a->acceptor.async_accept(socket, redirect_error(lb::use_awaitable, ec));
+    co_await a->acceptor.async_accept(socket, peer, redirect_error(lb::use_awaitable, ec));
     if (!a->acceptor.is_open() || ec == lb::asio::error::operation_aborted) co_return;
     if (ec) {
       // EMFILE / ENFILE / ENOBUFS: back off briefly instead of spinning on the same error.
@@ -137,12 +138,12 @@ lb::awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
     }
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
     stats_.listener(a->runtime->name).connections.add();
-    lb::asio::co_spawn(io_, handle_client(std::move(socket), a->runtime),
+    lb::asio::co_spawn(io_, handle_client(std::move(socket), peer, a->runtime),
                        lb::log_exceptions(log_, "session"));
   }
 }
 
-lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
+lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpoint peer,
                                           std::shared_ptr<proxy::ListenerRuntime> runtime) {
   ConfigPtr config = config_;
   const ListenerConfig* listener = nullptr;
@@ -166,9 +167,9 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket,
   socket.set_option(lb::tcp::no_delay(true), ec);
   proxy::ClientInfo info;
   info.listener = listener;
-  info.peer = proxy::from_asio(socket.remote_endpoint(ec));
-  if (ec) co_return;  // already gone
+  info.peer = proxy::from_asio(peer);
   info.local = proxy::from_asio(socket.local_endpoint(ec));
+  if (ec) co_return;  // already gone
   if (listener->accept_proxy_protocol) {
     auto header = co_await proxy::read_proxy_header(socket, config->timeouts.request_header);
     if (!header) {

@@ -94,7 +94,8 @@ class Worker final : public proxy::WorkerContext {
   void install_pool(PoolSnapshotPtr snapshot);
   void add_acceptor(AcceptorSpec spec);
   lb::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
-  lb::awaitable<void> handle_client(lb::tcp::socket socket,
+  /// `peer`: the client's address as accept(2) returned it (no getpeername per connection).
+  lb::awaitable<void> handle_client(lb::tcp::socket socket, lb::tcp::endpoint peer,
                                     std::shared_ptr<proxy::ListenerRuntime> runtime);
 
   // Declaration order matters for destruction: io_ (and with it every session coroutine) goes

@@ -22,7 +22,7 @@ class BoundedLoad {
 
   /// Total active connections over the candidates, plus one for the pick being made. Call once
   /// per pick (O(n) relaxed loads) and pass the result to `admits`.
-  static std::uint64_t load_after_pick(const std::vector<Candidate>& candidates);
+  std::uint64_t load_after_pick() const;
 
   /// Whether `c` may take one more connection when the pool's load becomes `load_after_pick`.
   bool admits(const Candidate& c, std::uint64_t load_after_pick) const {
@@ -41,7 +41,7 @@ class BoundedLoad {
   const Backend* walk(const std::vector<Candidate>& candidates, std::size_t start,
                       std::size_t count, OwnerAt owner_at, const Backend* avoid) const {
     if (candidates.size() == 1) return candidates[0].backend;
-    const std::uint64_t load = enabled() ? load_after_pick(candidates) : 0;
+    const std::uint64_t load = enabled() ? load_after_pick() : 0;
     std::size_t pos = start;
     for (std::size_t step = 0; step < count; ++step) {
       const auto& c = candidates[owner_at(pos)];
@@ -59,6 +59,9 @@ class BoundedLoad {
  private:
   std::uint64_t permille_ = 0;
   std::uint64_t total_weight_ = 0;
+  // The candidates' backends, contiguous: the per-pick sum reads 8 bytes a candidate here
+  // instead of striding over the 16-byte Candidates.
+  std::vector<const Backend*> backends_;
 };
 
 }  // namespace lbd

@@ -33,11 +33,17 @@ struct HashKey {
   friend bool operator==(const HashKey&, const HashKey&) = default;
 };
 
-/// Parameters of the `agent` algorithm (HAProxy agent-check style, TCP).
+/// How the agent is asked: HAProxy's agent-check (connect, read one line) or an HTTP GET whose
+/// response body holds the same line.
+enum class AgentType : std::uint8_t { tcp, http };
+
+/// Parameters of the `agent` algorithm (HAProxy agent-check style, TCP or HTTP).
 struct AgentOptions {
   std::uint16_t port = 0;  // TCP port of the agent on each server's address; 0 = not configured
   std::chrono::nanoseconds interval = std::chrono::seconds(2);
   std::chrono::nanoseconds timeout = std::chrono::seconds(1);
+  AgentType type = AgentType::tcp;
+  std::string path = "/";  // http: request target of the GET
 };
 
 struct BalanceOptions {

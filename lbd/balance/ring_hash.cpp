@@ -1,6 +1,7 @@
 #include "lbd/balance/ring_hash.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "lbd/balance/candidates.hpp"
@@ -35,10 +36,34 @@ HashRing::HashRing(const std::vector<Candidate>& candidates, std::uint32_t virtu
     hashes_.push_back(h);
     owners_.push_back(i);
   }
+  build_index();
+}
+
+void HashRing::build_index() {
+  // 2^bits buckets with 2^bits ≤ points / 4 (at least 1 bucket); kMaxPoints keeps positions
+  // within 32 bits.
+  const std::size_t wanted = std::max<std::size_t>(1, hashes_.size() / 4);
+  const unsigned bits = static_cast<unsigned>(std::bit_width(wanted) - 1);
+  bucket_shift_ = 64 - bits;
+  const std::size_t buckets = std::size_t{1} << bits;
+  bucket_start_.resize(buckets + 1);
+  std::size_t pos = 0;
+  for (std::size_t k = 0; k < buckets; ++k) {
+    // Points are sorted, so one pass fills every bucket's first position.
+    while (pos < hashes_.size() && (bits == 0 ? 0 : hashes_[pos] >> bucket_shift_) < k) ++pos;
+    bucket_start_[k] = static_cast<std::uint32_t>(pos);
+  }
+  bucket_start_[buckets] = static_cast<std::uint32_t>(hashes_.size());
 }
 
 std::size_t HashRing::find(std::uint64_t hash) const {
-  const auto it = std::lower_bound(hashes_.begin(), hashes_.end(), hash);
+  // Every point before the bucket's start is < hash and every point from the next bucket's
+  // start on is > hash, so the binary search over the bucket alone gives the same position as
+  // one over the whole ring.
+  const std::size_t k = bucket_shift_ == 64 ? 0 : hash >> bucket_shift_;
+  const auto first = hashes_.begin() + bucket_start_[k];
+  const auto last = hashes_.begin() + bucket_start_[k + 1];
+  const auto it = std::lower_bound(first, last, hash);
   return it == hashes_.end() ? 0 : static_cast<std::size_t>(it - hashes_.begin());
 }
 

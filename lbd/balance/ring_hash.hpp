@@ -26,12 +26,21 @@ class HashRing {
 
   std::size_t size() const { return hashes_.size(); }
   /// Position of the first point at or after `hash` (wrapping to 0). Requires size() > 0.
+  /// O(1) expected: a bucket index narrows the binary search to about 4 points.
   std::size_t find(std::uint64_t hash) const;
   std::uint32_t owner(std::size_t position) const { return owners_[position]; }
 
  private:
+  void build_index();
+
   std::vector<std::uint64_t> hashes_;
   std::vector<std::uint32_t> owners_;
+  // bucket_start_[k] = position of the first point whose hash's top bits are ≥ k (k = hash >>
+  // bucket_shift_), with one extra entry = size(). A binary search over the whole ring was ~14
+  // dependent cache misses a pick (16,000 points at 100 servers); the buckets (a power of two,
+  // about one per 4 points, 1 byte a point) leave one or two.
+  std::vector<std::uint32_t> bucket_start_;
+  unsigned bucket_shift_ = 64;
 };
 
 class RingHashBalancer final : public Balancer {

@@ -1,10 +1,37 @@
 #include "lbd/proxy/upstream_connect.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "lbd/balance/least_time.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/proxy_protocol.hpp"
 
 namespace lbd::proxy {
+
+namespace {
+
+/// connect(2) on a non-blocking socket, a wait for writability, then SO_ERROR. Asio's
+/// async_connect does the same plus a poll(2) per connect before reading SO_ERROR.
+lb::awaitable<void> connect_nonblocking(lb::tcp::socket& socket, const lb::tcp::endpoint& target,
+                                        lb::error_code& ec) {
+  const int fd = socket.native_handle();
+  if (::connect(fd, target.data(), static_cast<socklen_t>(target.size())) == 0) co_return;
+  if (errno != EINPROGRESS) {
+    ec = lb::error_code(errno, boost::system::system_category());
+    co_return;
+  }
+  // The deadline cancels this wait (operation_aborted) when the connect takes too long.
+  co_await socket.async_wait(lb::tcp::socket::wait_write, redirect_error(lb::use_awaitable, ec));
+  if (ec) co_return;
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  if (error != 0) ec = lb::error_code(error, boost::system::system_category());
+}
+
+}  // namespace
 
 lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_retries(
     WorkerContext& worker, const PoolConfig& pool, std::chrono::nanoseconds connect_timeout,
@@ -26,10 +53,14 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
     lb::error_code ec;
     bool expired = false;
     const auto started = std::chrono::steady_clock::now();
-    {
+    const auto target = to_asio(backend->address);
+    // Non-blocking before the connect: Asio would otherwise set its internal non-blocking mode
+    // for the connect and the relay the user mode again, two ioctl(FIONBIO) instead of one.
+    socket.open(target.protocol(), ec);
+    if (!ec) socket.non_blocking(true, ec);
+    if (!ec) {
       SocketDeadline deadline(socket, connect_timeout);
-      co_await socket.async_connect(to_asio(backend->address),
-                                    redirect_error(lb::use_awaitable, ec));
+      co_await connect_nonblocking(socket, target, ec);
       expired = deadline.expired();
     }
     if (!ec && pool.balance.algorithm == Algorithm::least_time) {

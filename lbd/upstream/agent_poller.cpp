@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/log.hpp"
+#include "lbd/upstream/agent_http.hpp"
 
 namespace lbd {
 
@@ -79,7 +80,12 @@ lb::awaitable<void> AgentPoller::poll_loop(std::shared_ptr<Shared> shared, std::
   const auto& backend = *slot.backend;
   const lb::Endpoint agent{backend.address.address, shared->options.port};
   while (!shared->stopped) {
-    auto result = co_await query_agent(agent, shared->options.timeout);
+    lb::Result<AgentReport> result = lb::fail("not polled");
+    if (shared->options.type == AgentType::http) {
+      result = co_await query_http_agent(agent, shared->options.path, shared->options.timeout);
+    } else {
+      result = co_await query_agent(agent, shared->options.timeout);
+    }
     if (shared->stopped) break;
     if (result) {
       const auto before = agent_status(backend);
@@ -120,6 +126,19 @@ AgentPoller::AgentPoller(lb::asio::any_io_executor executor,
 }
 
 AgentPoller::~AgentPoller() { stop(); }
+
+void AgentPoller::inherit(const AgentPoller& previous) {
+  for (auto& slot : shared_->slots) {
+    for (const auto& old : previous.shared_->slots) {
+      if (old->backend->name == slot->backend->name) {
+        // Through apply_agent_report, which also tells the agent balancers to re-read.
+        const auto status = agent_status(*old->backend);
+        apply_agent_report(*slot->backend, AgentReport{status.weight_percent, status.state});
+        break;
+      }
+    }
+  }
+}
 
 void AgentPoller::start() {
   for (std::size_t i = 0; i < shared_->slots.size(); ++i) {

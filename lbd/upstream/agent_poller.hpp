@@ -1,6 +1,7 @@
-// Polls each backend's agent (HAProxy agent-check style, TCP): connect to the server's address on
-// the agent port, read one line, parse it, store the result in Backend::agent_status, where the
-// `agent` balancer reads it. Runs on the control thread's executor.
+// Polls each backend's agent (HAProxy agent-check style): over TCP, connect to the server's
+// address on the agent port and read one line; over HTTP (agent_http.hpp), GET a path there and
+// read the body. The parsed reply goes to Backend::agent_status, where the `agent` balancer reads
+// it. Runs on the control thread's executor.
 #pragma once
 
 #include <functional>
@@ -27,10 +28,11 @@ class AgentPoller {
   /// (tests and metrics use it; the poller stores good replies itself).
   using Observer = std::function<void(const Backend&, const lb::Result<AgentReport>&)>;
 
-  /// Polls every backend of `backends` at `options.agent.interval` (first poll at once) on its
-  /// address with port `options.agent.port`. A failed poll keeps the last reported status: as in
-  /// HAProxy, reachability is the health checker's business, not the agent's. Nothing runs before
-  /// `start()`.
+  /// Polls every backend of `backends` at `options.interval` (first poll at once) on its
+  /// address with port `options.port`, over `options.type` (HTTP: GET `options.path`). A failed
+  /// poll (unreachable agent, timeout, non-2xx status, unparsable reply) keeps the last reported
+  /// status: as in HAProxy, reachability is the health checker's business, not the agent's.
+  /// Nothing runs before `start()`.
   AgentPoller(lb::asio::any_io_executor executor,
               std::vector<std::shared_ptr<const Backend>> backends, AgentOptions options,
               Observer observer = {});
@@ -39,6 +41,10 @@ class AgentPoller {
   AgentPoller(const AgentPoller&) = delete;
   AgentPoller& operator=(const AgentPoller&) = delete;
 
+  /// On a config reload, before start(): every backend of this poller takes the agent status of
+  /// the same-named backend of `previous`, so that a reload does not reset agent weights to 100 %
+  /// until the first poll answers. Call from the executor's thread.
+  void inherit(const AgentPoller& previous);
   /// Starts one polling loop per backend. Call once, from the executor's thread.
   void start();
   /// Stops every loop: no poll starts and no status is written after this returns; a poll in

@@ -53,6 +53,8 @@ TEST_CASE("balance config: defaults when no key is given") {
   CHECK(b.agent.port == 0);
   CHECK(b.agent.interval == 2s);
   CHECK(b.agent.timeout == 1s);
+  CHECK(b.agent.type == lbd::AgentType::tcp);
+  CHECK(b.agent.path == "/");
 }
 
 TEST_CASE("balance config: every algorithm is accepted") {
@@ -85,6 +87,12 @@ agent_timeout = "200ms")");
   CHECK(a.agent.port == 7777);
   CHECK(a.agent.interval == 500ms);
   CHECK(a.agent.timeout == 200ms);
+  const auto h = options_of(R"(algorithm = "agent"
+agent_port = 7777
+agent_type = "http"
+agent_path = "/health/agent?x=1")");
+  CHECK(h.agent.type == lbd::AgentType::http);
+  CHECK(h.agent.path == "/health/agent?x=1");
 }
 
 TEST_CASE("balance config: a bad hash_key names the key and the accepted forms") {
@@ -125,6 +133,26 @@ TEST_CASE("balance config: agent needs agent_port, and only agent takes one") {
         std::string::npos);
   CHECK(errors_of("algorithm = \"agent\"\nagent_port = 5555\nagent_interval = \"100ms\"")
             .find("agent_timeout must not exceed agent_interval") != std::string::npos);
+}
+
+TEST_CASE("balance config: agent_type http needs algorithm agent, agent_path needs http") {
+  CHECK(errors_of("agent_type = \"http\"")
+            .find("pool[0].agent_type: agent_type = \"http\" is only used with algorithm = "
+                  "\"agent\"") != std::string::npos);
+  CHECK(errors_of("algorithm = \"agent\"\nagent_port = 1\nagent_path = \"/a\"")
+            .find("pool[0].agent_path: agent_path is only used with agent_type = \"http\"") !=
+        std::string::npos);
+  CHECK(errors_of("algorithm = \"agent\"\nagent_port = 1\nagent_type = \"udp\"")
+            .find("pool[0].agent_type") != std::string::npos);
+  for (const char* bad : {"agent", "/a b", "/a\\r\\nX: y", ""}) {
+    CAPTURE(bad);
+    CHECK(errors_of(std::string("algorithm = \"agent\"\nagent_port = 1\nagent_type = \"http\"\n"
+                                "agent_path = \"") +
+                    bad + "\"")
+              .find("is not a path: it must start with '/'") != std::string::npos);
+  }
+  // The defaults may be written out anywhere, as conf/lbd.toml does.
+  CHECK(errors_of("agent_type = \"tcp\"\nagent_path = \"/\"").empty());
 }
 
 TEST_CASE("balance config: durations and ranges are checked, errors are all reported") {

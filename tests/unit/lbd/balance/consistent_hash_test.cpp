@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "lbd/balance/candidates.hpp"
 #include "lbd/balance/maglev.hpp"
 #include "lbd/balance/ring_hash.hpp"
+#include "lbd/balance/rng.hpp"
 #include "lbd/balance/source_hash.hpp"
 #include "lbd/balance/stable_hash.hpp"
 #include "tests/unit/lbd/balance/pool_fixture.hpp"
@@ -205,4 +208,37 @@ TEST_CASE("ring_hash: points follow weight, at least one each, and the ring size
   // Each server's share is rounded: within half a point per server of the cap.
   CHECK(capped.size() <= lbd::HashRing::kMaxPoints + 250);
   CHECK(capped.size() >= lbd::HashRing::kMaxPoints - 250);
+}
+
+TEST_CASE("ring_hash: the bucket index finds the same point as a binary search over the ring") {
+  // Points are the servers' names hashed with seeds 0..v-1 (equal weights: v points each), so the
+  // test can rebuild the sorted ring and compare find() with std::lower_bound at every point,
+  // just around it, at both ends of the hash space and at seeded random hashes.
+  TestPool pool({{"a", 1}, {"b", 1}, {"c", 1}});
+  const auto c = lbd::candidates_by_name(*pool.snapshot);
+  lbd::Rng rng(99);
+  for (std::uint32_t v : {1u, 2u, 5u, 40u, 1000u}) {
+    lbd::HashRing ring(c, v);
+    std::vector<std::uint64_t> points;
+    for (const auto& candidate : c) {
+      for (std::uint64_t j = 0; j < v; ++j)
+        points.push_back(lbd::stable_hash(candidate.backend->name, j));
+    }
+    std::sort(points.begin(), points.end());
+    REQUIRE(ring.size() == points.size());
+    auto expected = [&](std::uint64_t h) -> std::size_t {
+      const auto it = std::lower_bound(points.begin(), points.end(), h);
+      return it == points.end() ? 0 : static_cast<std::size_t>(it - points.begin());
+    };
+    std::vector<std::uint64_t> probes{0, 1, UINT64_MAX, UINT64_MAX - 1, std::uint64_t{1} << 63};
+    for (const auto p : points) {
+      probes.push_back(p);
+      probes.push_back(p - 1);
+      probes.push_back(p + 1);
+    }
+    for (int i = 0; i < 2000; ++i) probes.push_back(rng.next());
+    int wrong = 0;
+    for (const auto h : probes) wrong += ring.find(h) != expected(h);
+    CHECK_MESSAGE(wrong == 0, "virtual nodes ", v);
+  }
 }
