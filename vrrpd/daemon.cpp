@@ -160,6 +160,14 @@ void Daemon::tell_lbd(const Instance& inst, const action::Transition& t) {
                              });
 }
 
+void Daemon::resend_states() {
+  for (const auto& [name, inst] : instances_) {
+    if (inst->state() == State::kInitialize) continue;
+    tell_lbd(*inst, action::Transition{inst->state(), inst->state(),
+                                       "current state, resent: lbd knew no role"});
+  }
+}
+
 void Daemon::apply_scripts(const Config& config) {
   std::map<std::string, std::unique_ptr<TrackScript>> next;
   for (const auto& sc : config.track_scripts) {
@@ -184,8 +192,9 @@ void Daemon::apply_track_lbd(const Config& config) {
              track_lbd_->socket() != config.lbd_control_socket) {
     // A changed tracker starts over (up, like a new track_script); an unchanged one keeps its
     // rise/fall state across the reload.
-    track_lbd_ = std::make_unique<TrackLbd>(ctx_, config.lbd_control_socket, *config.track_lbd,
-                                            [this](bool, const std::string&) { update_scripts(); });
+    track_lbd_ = std::make_unique<TrackLbd>(
+        ctx_, config.lbd_control_socket, *config.track_lbd,
+        [this](bool, const std::string&) { update_scripts(); }, [this] { resend_states(); });
     track_lbd_->start();
   }
   update_scripts();

@@ -67,6 +67,9 @@ class Daemon {
   void check_links();
   void apply_scripts(const Config& config);
   void tell_lbd(const Instance& inst, const action::Transition& t);
+  /// Sends every instance's current state to lbd (from = to = the state): lbd restarted and
+  /// knows no role.
+  void resend_states();
   void update_scripts();
   void apply_track_lbd(const Config& config);
 

@@ -44,11 +44,13 @@ bool lbd_health_verdict(const lb::Result<nlohmann::json>& reply, bool degraded_i
 }
 
 TrackLbd::TrackLbd(lb::asio::io_context& ctx, std::string socket, TrackLbdConfig config,
-                   std::function<void(bool, const std::string&)> on_flip)
+                   std::function<void(bool, const std::string&)> on_flip,
+                   std::function<void()> roles_unknown)
     : ctx_(ctx),
       socket_(std::move(socket)),
       config_(config),
       on_flip_(std::move(on_flip)),
+      roles_unknown_(std::move(roles_unknown)),
       state_(config.rise, config.fall),
       timer_(ctx) {}
 
@@ -86,6 +88,9 @@ void TrackLbd::check() {
               ->info("lbd: check {}: socket={} weight={}{}{}", ok ? "up" : "down", socket_,
                      config_.weight, ok ? "" : " reason=", ok ? "" : reason_);
           on_flip_(ok, reason_);
+        }
+        if (reply && reply->is_object() && !reply->value("roles_known", true) && roles_unknown_) {
+          roles_unknown_();
         }
         schedule(config_.interval);
       });

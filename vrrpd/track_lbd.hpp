@@ -26,8 +26,11 @@ bool lbd_health_verdict(const lb::Result<nlohmann::json>& reply, bool degraded_i
 class TrackLbd {
  public:
   /// `on_flip(up, reason)` runs on every up/down flip. Single-threaded on `ctx`.
+  /// `roles_unknown` runs after an answer that says lbd knows no VRRP role (it restarted since
+  /// the last transition), so the daemon can send the current states again.
   TrackLbd(lb::asio::io_context& ctx, std::string socket, TrackLbdConfig config,
-           std::function<void(bool up, const std::string& reason)> on_flip);
+           std::function<void(bool up, const std::string& reason)> on_flip,
+           std::function<void()> roles_unknown = {});
   ~TrackLbd();
   void start();
   bool up() const { return state_.up(); }
@@ -44,6 +47,7 @@ class TrackLbd {
   std::string socket_;
   TrackLbdConfig config_;
   std::function<void(bool, const std::string&)> on_flip_;
+  std::function<void()> roles_unknown_;
   RiseFall state_;
   std::string reason_;
   lb::asio::steady_timer timer_;

@@ -92,6 +92,14 @@ TEST_CASE(
   lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.2.log");
   CHECK(VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000))
             .has_value());
+  // The new lbd learned the role again (vrrpd resends when lbd's health says it knows none).
+  CHECK(VrrpLab::time_until(
+            [&] {
+              auto r = lb::control::request(sock, {{"cmd", "show roles"}}, ms(500));
+              return r && (*r)["roles"]["role"] == "master";
+            },
+            ms(1000))
+            .has_value());
 }
 
 TEST_CASE(
@@ -135,4 +143,33 @@ TEST_CASE(
   CHECK(lbctl("vrrp resume 51").exit_code == 0);
   CHECK(VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(2000))
             .has_value());
+}
+
+TEST_CASE("vrrpd netns: a restarted lbd learns the current roles again without a transition") {
+  if (skip()) return;
+  VrrpLab lab;
+  const std::string sock = lab.dir() + "/lbd-a.sock";
+  const auto conf = write_lbd_config(lab, "a", sock);
+  auto* lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.log");
+  REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(sock); }, ms(3000)));
+  // fall = 100: the restart below never takes the tracker down, so no transition happens.
+  lab.start("a", {Inst{.priority = 150}},
+            fmt::format("lbd_control_socket = \"{}\"\n[track_lbd]\ninterval = \"50ms\"\n"
+                        "timeout = \"40ms\"\nfall = 100\n",
+                        sock));
+  INFO(lab.logs("a"));
+  REQUIRE(VrrpLab::time_until([&] { return lab.holds("a", kVip); }, ms(3000)));
+  auto role = [&]() -> nlohmann::json {
+    auto r = lb::control::request(sock, {{"cmd", "show roles"}}, ms(500));
+    return r ? (*r)["roles"] : nlohmann::json();
+  };
+  REQUIRE(VrrpLab::time_until([&] { return role()["role"] == "master"; }, ms(1000)));
+  lbd->signal(SIGKILL);
+  CHECK(lbd->wait_for(ms(2000)) == 128 + SIGKILL);
+  lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.2.log");
+  CHECK(VrrpLab::time_until([&] { return role()["role"] == "master"; }, ms(1500)).has_value());
+  const auto r = role();
+  REQUIRE(r["vrids"].size() == 1);
+  CHECK(r["vrids"][0]["reason"] == "current state, resent: lbd knew no role");
+  CHECK(lab.holds("a", kVip));
 }
