@@ -64,7 +64,8 @@ std::string server(const json& reply) {
 std::string tables(const json& reply) {
   std::string out;
   for (const auto& tb : reply.at("tables")) {
-    out += fmt::format("table {}: {} entries", cell(tb.at("pool")), cell(tb.at("size")));
+    out += fmt::format("table {}: {} entr{}", cell(tb.at("pool")), cell(tb.at("size")),
+                       tb.at("size") == 1 ? "y" : "ies");
     if (tb.value("truncated", false)) out += fmt::format(" (first {} shown)", cell(tb.at("shown")));
     out += "\n";
     Table t({"KEY", "SERVER", "TTL", "ORIGIN"});

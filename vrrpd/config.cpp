@@ -93,6 +93,26 @@ TrackScriptConfig read_track_script(TableReader& t) {
   return c;
 }
 
+TrackLbdConfig read_track_lbd(TableReader& t) {
+  using std::chrono::milliseconds;
+  TrackLbdConfig c;
+  auto ms = [&](const char* key, milliseconds fallback) {
+    return std::chrono::duration_cast<milliseconds>(
+        t.duration(key, fallback, milliseconds(10), std::chrono::hours(1)));
+  };
+  c.interval = ms("interval", c.interval);
+  c.timeout = ms("timeout", c.timeout);
+  c.rise = static_cast<int>(t.integer("rise", c.rise, 1, 100));
+  c.fall = static_cast<int>(t.integer("fall", c.fall, 1, 100));
+  c.weight = static_cast<int>(t.integer("weight", c.weight, 0, 254));
+  c.degraded_is_down = t.boolean("degraded_is_down", c.degraded_is_down);
+  if (c.timeout > c.interval) {
+    t.error("timeout", "must not exceed interval (one health request at a time)");
+  }
+  t.reject_unknown_keys();
+  return c;
+}
+
 Config read_config(TableReader root, const std::string& file) {
   Config c;
   c.source_file = file;
@@ -120,6 +140,12 @@ Config read_config(TableReader root, const std::string& file) {
       t.error("name", fmt::format("duplicate track_script name \"{}\"", script.name));
     }
     c.track_scripts.push_back(std::move(script));
+  }
+  if (auto t = root.table("track_lbd")) {
+    c.track_lbd = read_track_lbd(*t);
+    if (c.lbd_control_socket.empty()) {
+      t->error_here("[track_lbd] needs [global] lbd_control_socket (where to ask lbd)");
+    }
   }
   auto tables = root.tables("instance");
   std::set<std::string> names;

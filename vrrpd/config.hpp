@@ -37,6 +37,20 @@ struct TrackScriptConfig {
   friend bool operator==(const TrackScriptConfig&, const TrackScriptConfig&) = default;
 };
 
+/// [track_lbd]: the local lbd, asked {"cmd":"health"} over lbd_control_socket every interval. No
+/// answer within the timeout (lbd dead, hung or not listening), "stopping", or (with
+/// degraded_is_down) "degraded" is a failure; `fall` failures in a row make it down. Every
+/// instance follows it: the node's lbd serves all of its VIPs.
+struct TrackLbdConfig {
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{500};
+  int rise = 2;
+  int fall = 2;
+  int weight = 0;  ///< 0 = Fault while down; N = priority lowered by N while down
+  bool degraded_is_down = false;
+  friend bool operator==(const TrackLbdConfig&, const TrackLbdConfig&) = default;
+};
+
 struct InstanceConfig {
   std::string name;
   std::uint8_t vrid = 0;
@@ -79,6 +93,8 @@ struct Config {
   /// Where GET /metrics (Prometheus text) is served; nullopt = no metrics endpoint.
   std::optional<lb::Endpoint> metrics_listen;
   std::vector<TrackScriptConfig> track_scripts;
+  /// Absent = lbd is not tracked.
+  std::optional<TrackLbdConfig> track_lbd;
   std::vector<InstanceConfig> instances;
 };
 

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/control/protocol.hpp"
 #include "common/control/server.hpp"
 #include "common/log.hpp"
 
@@ -94,6 +95,7 @@ lb::Result<void> Daemon::start(const Config& config) {
   watch_links();
   for (auto& [name, inst] : instances_) inst->start(links_up(inst->config()));
   apply_scripts(config);
+  apply_track_lbd(config);
   return {};
 }
 
@@ -129,6 +131,7 @@ lb::Result<void> Daemon::reload(const Config& config) {
     inst->start(links_up(inst->config()));
   }
   apply_scripts(config);
+  apply_track_lbd(config);
   log->info("reload: kept={} started={}", kept, fresh.size());
   return {};
 }
@@ -157,6 +160,14 @@ void Daemon::tell_lbd(const Instance& inst, const action::Transition& t) {
                              });
 }
 
+void Daemon::resend_states() {
+  for (const auto& [name, inst] : instances_) {
+    if (inst->state() == State::kInitialize) continue;
+    tell_lbd(*inst, action::Transition{inst->state(), inst->state(),
+                                       "current state, resent: lbd knew no role"});
+  }
+}
+
 void Daemon::apply_scripts(const Config& config) {
   std::map<std::string, std::unique_ptr<TrackScript>> next;
   for (const auto& sc : config.track_scripts) {
@@ -174,10 +185,34 @@ void Daemon::apply_scripts(const Config& config) {
   update_scripts();
 }
 
+void Daemon::apply_track_lbd(const Config& config) {
+  if (!config.track_lbd) {
+    track_lbd_.reset();
+  } else if (!track_lbd_ || track_lbd_->config() != *config.track_lbd ||
+             track_lbd_->socket() != config.lbd_control_socket) {
+    // A changed tracker starts over (up, like a new track_script); an unchanged one keeps its
+    // rise/fall state across the reload.
+    track_lbd_ = std::make_unique<TrackLbd>(
+        ctx_, config.lbd_control_socket, *config.track_lbd,
+        [this](bool, const std::string&) { update_scripts(); }, [this] { resend_states(); });
+    track_lbd_->start();
+  }
+  update_scripts();
+}
+
 void Daemon::update_scripts() {
   for (auto& [name, inst] : instances_) {
     bool fault = false;
     int weight = 0;
+    std::string reason = "tracked script down";
+    if (track_lbd_ && !track_lbd_->up()) {
+      if (track_lbd_->config().weight == 0) {
+        fault = true;
+        reason = "tracked lbd down: " + track_lbd_->reason();
+      } else {
+        weight += track_lbd_->config().weight;
+      }
+    }
     for (const auto& s : inst->config().track_scripts) {
       auto it = scripts_.find(s);
       if (it == scripts_.end() || it->second->up()) continue;
@@ -187,7 +222,7 @@ void Daemon::update_scripts() {
         weight += it->second->config().weight;
       }
     }
-    inst->set_scripts(fault, weight);
+    inst->set_scripts(fault, weight, reason);
   }
 }
 
@@ -204,13 +239,67 @@ nlohmann::json Daemon::status() const {
                     {"state", std::string(to_string(inst->state()))},
                     {"priority", c.priority},
                     {"effective_priority", inst->effective_priority()},
+                    {"switched_over", inst->switched_over()},
                     {"vips", vips}});
   }
   nlohmann::json drops = nlohmann::json::object();
   for (std::size_t i = 0; i < kDropReasonCount; ++i) {
     drops[std::string(to_string(static_cast<DropReason>(i)))] = drops_[i];
   }
-  return {{"ok", true}, {"instances", list}, {"drops", drops}};
+  nlohmann::json reply{{"ok", true}, {"instances", list}, {"drops", drops}};
+  if (track_lbd_) {
+    reply["track_lbd"] = {{"socket", track_lbd_->socket()},
+                          {"up", track_lbd_->up()},
+                          {"reason", track_lbd_->reason()},
+                          {"weight", track_lbd_->config().weight}};
+  }
+  return reply;
+}
+
+nlohmann::json Daemon::switchover(const nlohmann::json& request, bool resume) {
+  const auto instance = request.contains("instance") && request["instance"].is_string()
+                            ? std::optional(request["instance"].get<std::string>())
+                            : std::nullopt;
+  const auto vrid = request.contains("vrid") && request["vrid"].is_number_unsigned()
+                        ? std::optional(request["vrid"].get<unsigned>())
+                        : std::nullopt;
+  auto list = nlohmann::json::array();
+  bool any_ok = false;
+  std::string first_error;
+  for (auto& [name, inst] : instances_) {
+    if (instance && name != *instance) continue;
+    if (vrid && inst->config().vrid != *vrid) continue;
+    // Without a target only the instances the command applies to are touched.
+    if (!instance && !vrid && (resume ? !inst->switched_over() : inst->state() != State::kMaster)) {
+      continue;
+    }
+    auto r = resume ? inst->resume() : inst->switchover();
+    any_ok = any_ok || r.has_value();
+    if (!r && first_error.empty()) first_error = r.error().message;
+    list.push_back({{"name", name},
+                    {"vrid", inst->config().vrid},
+                    {"result", r ? std::string(resume ? "resumed: configured priority again"
+                                                      : "handed over: now backup, priority 1")
+                                 : r.error().message}});
+  }
+  if (list.empty()) {
+    if (instance || vrid) {
+      return lb::control::error_reply(instance ? fmt::format("no instance {}", *instance)
+                                               : fmt::format("no instance with vrid {}", *vrid));
+    }
+    return lb::control::error_reply(resume ? "no instance is switched over"
+                                           : "no instance is master on this node");
+  }
+  if (!any_ok) return lb::control::error_reply(first_error);
+  return {{"ok", true}, {"instances", list}};
+}
+
+nlohmann::json Daemon::handle_control(const nlohmann::json& request) {
+  const auto cmd = request["cmd"].get<std::string>();
+  if (cmd == "status") return status();
+  if (cmd == "switchover") return switchover(request, /*resume=*/false);
+  if (cmd == "resume") return switchover(request, /*resume=*/true);
+  return lb::control::error_reply(fmt::format("unknown command \"{}\"", cmd));
 }
 
 void Daemon::stop() {

@@ -18,6 +18,7 @@
 #include "vrrpd/config.hpp"
 #include "vrrpd/instance.hpp"
 #include "vrrpd/track.hpp"
+#include "vrrpd/track_lbd.hpp"
 
 namespace vrrp {
 
@@ -37,6 +38,12 @@ class Daemon {
   lb::Result<void> reload(const Config& config);
   /// Per-instance state and the drop counters, as the control socket's "status" reply.
   nlohmann::json status() const;
+  /// The control socket's `switchover` / `resume`: `request` may name an "instance" or a
+  /// "vrid"; without either, every instance that can (master / switched over) does. The reply
+  /// lists each instance with its result; ok is false when none could.
+  nlohmann::json switchover(const nlohmann::json& request, bool resume);
+  /// Answers one control-socket request (status, switchover, resume).
+  nlohmann::json handle_control(const nlohmann::json& request);
   /// Graceful stop of every instance (priority 0 from masters, VIPs released).
   void stop();
 
@@ -60,7 +67,11 @@ class Daemon {
   void check_links();
   void apply_scripts(const Config& config);
   void tell_lbd(const Instance& inst, const action::Transition& t);
+  /// Sends every instance's current state to lbd (from = to = the state): lbd restarted and
+  /// knows no role.
+  void resend_states();
   void update_scripts();
+  void apply_track_lbd(const Config& config);
 
   lb::asio::io_context& ctx_;
   AddressManager& addresses_;
@@ -71,6 +82,7 @@ class Daemon {
   std::string lbd_socket_;
   std::uint64_t lbd_failures_ = 0;
   std::map<std::string, std::unique_ptr<TrackScript>> scripts_;
+  std::unique_ptr<TrackLbd> track_lbd_;
   std::array<std::uint64_t, kDropReasonCount> drops_{};
   std::unique_ptr<lb::asio::posix::stream_descriptor> link_watch_;
   std::array<char, 8192> link_buf_{};

@@ -200,4 +200,17 @@ std::vector<Action> StateMachine::on(const event::InterfaceUp&) {
   return out;
 }
 
+std::vector<Action> StateMachine::on(const event::Switchover&) {
+  std::vector<Action> out;
+  if (state_ != State::kMaster) return out;
+  // As §6.4.3 on shutdown: priority 0 makes the backup wait only its Skew_Time. Unlike shutdown
+  // we stay in the protocol as Backup, so if no peer takes over, Master_Down_Timer brings the
+  // VIPs back here.
+  out.push_back(action::CancelAdverTimer{});
+  out.push_back(action::SendAdvert{0});
+  out.push_back(action::ReleaseVips{});
+  become_backup(out, "switchover requested by the operator");
+  return out;
+}
+
 }  // namespace vrrp

@@ -49,11 +49,16 @@ struct InterfaceDown {
   std::string reason = "tracked interface down";
 };
 struct InterfaceUp {};
+/// Beyond the RFC: an operator hands mastership to the peer (`vrrp switchover`). A master sends
+/// a priority-0 advert (the backup takes over after its Skew_Time, as on shutdown), releases the
+/// VIPs and becomes Backup; other states ignore it. The driver lowers the priority first
+/// (PriorityChanged) so that preemption does not pull mastership back.
+struct Switchover {};
 }  // namespace event
 
 using Event = std::variant<event::Startup, event::Shutdown, event::MasterDownTimerFired,
                            event::AdverTimerFired, event::AdvertReceived, event::PriorityChanged,
-                           event::InterfaceDown, event::InterfaceUp>;
+                           event::InterfaceDown, event::InterfaceUp, event::Switchover>;
 
 namespace action {
 /// Send one advertisement with this priority (0 on shutdown).
@@ -127,6 +132,7 @@ class StateMachine {
   std::vector<Action> on(const event::PriorityChanged&);
   std::vector<Action> on(const event::InterfaceDown&);
   std::vector<Action> on(const event::InterfaceUp&);
+  std::vector<Action> on(const event::Switchover&);
 
   void become_master(std::vector<Action>& out, std::string reason);
   void become_backup(std::vector<Action>& out, std::string reason);

@@ -96,16 +96,53 @@ void Instance::set_link(bool up) {
   apply_health();
 }
 
-void Instance::set_scripts(bool fault, int failing_weight) {
+void Instance::set_scripts(bool fault, int failing_weight, std::string fault_reason) {
   script_fault_ = fault;
-  const auto priority = vrrp::effective_priority(config_.priority, failing_weight);
+  failing_weight_ = failing_weight;
+  if (fault) fault_reason_ = std::move(fault_reason);
+  apply_priority();
+  apply_health();
+}
+
+void Instance::apply_priority() {
+  // A switched-over instance advertises 1, the lowest priority that still takes part: it takes
+  // the VIPs back only when no peer advertises at all.
+  const auto priority = switched_over_
+                            ? std::uint8_t{1}
+                            : vrrp::effective_priority(config_.priority, failing_weight_);
   if (priority != fsm_.priority()) {
     lb::log::get("vrrpd.instance")
-        ->info("{}: priority: configured={} effective={} failing_weight={}", config_.name,
-               config_.priority, priority, failing_weight);
+        ->info("{}: priority: configured={} effective={} failing_weight={} switched_over={}",
+               config_.name, config_.priority, priority, failing_weight_, switched_over_);
     run(event::PriorityChanged{priority});
   }
-  apply_health();
+}
+
+lb::Result<void> Instance::switchover() {
+  if (config_.priority == 255) {
+    return lb::fail(
+        fmt::format("{}: the address owner (priority 255) cannot hand over", config_.name));
+  }
+  if (fsm_.state() != State::kMaster) {
+    return lb::fail(
+        fmt::format("{}: not master (state {})", config_.name, to_string(fsm_.state())));
+  }
+  lb::log::get("vrrpd.instance")
+      ->info("{}: switchover: handing mastership to the peer (priority 1 until resume)",
+             config_.name);
+  switched_over_ = true;
+  apply_priority();
+  run(event::Switchover{});
+  return {};
+}
+
+lb::Result<void> Instance::resume() {
+  if (!switched_over_) return lb::fail(fmt::format("{}: no switchover to end", config_.name));
+  switched_over_ = false;
+  lb::log::get("vrrpd.instance")
+      ->info("{}: switchover ended: configured priority again", config_.name);
+  apply_priority();
+  return {};
 }
 
 void Instance::apply_health() {
@@ -115,7 +152,7 @@ void Instance::apply_health() {
   if (healthy) {
     run(event::InterfaceUp{});
   } else {
-    run(event::InterfaceDown{!link_up_ ? "tracked interface down" : "tracked script down"});
+    run(event::InterfaceDown{!link_up_ ? "tracked interface down" : fault_reason_});
   }
 }
 

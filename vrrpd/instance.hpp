@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/asio.hpp"
+#include "common/error.hpp"
 #include "vrrpd/address_manager.hpp"
 #include "vrrpd/announce.hpp"
 #include "vrrpd/config.hpp"
@@ -51,7 +52,17 @@ class Instance {
   void set_link(bool up);
   /// Tracked scripts: `fault` when a weight-0 script is down; `failing_weight` is the sum of the
   /// weights of the failing weighted scripts (priority lowered by it).
-  void set_scripts(bool fault, int failing_weight);
+  void set_scripts(bool fault, int failing_weight,
+                   std::string fault_reason = "tracked script down");
+  /// Operator switchover: a master advertises priority 1 from now on, sends a priority-0
+  /// advert and becomes Backup, so the peer takes over after its Skew_Time and preemption does
+  /// not pull mastership back. Lasts until resume() (or a restart, or a reload that changes this
+  /// instance). Errors: not master, or the address owner (priority 255 always preempts).
+  lb::Result<void> switchover();
+  /// Ends a switchover: the configured priority (minus failing track weights) again; with
+  /// preempt = true and a higher priority than the peer's, mastership comes back.
+  lb::Result<void> resume();
+  bool switched_over() const { return switched_over_; }
 
   State state() const { return fsm_.state(); }
   /// The priority advertised now (configured, minus failing track weights).
@@ -89,7 +100,11 @@ class Instance {
   std::uint64_t adver_gen_ = 0;
   std::uint64_t master_down_gen_ = 0;
   void apply_health();
+  void apply_priority();
   bool link_up_ = true;
+  int failing_weight_ = 0;
+  bool switched_over_ = false;
+  std::string fault_reason_ = "tracked script down";
   bool script_fault_ = false;
   bool healthy_ = true;  // what the FSM was last told
   bool vips_held_ = false;

@@ -136,11 +136,9 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<lb::control::Server> control;
   if (!config.control_socket.empty()) {
-    auto s = lb::control::Server::start(ctx, config.control_socket,
-                                        [&daemon](const nlohmann::json& req) -> nlohmann::json {
-                                          if (req["cmd"] == "status") return daemon.status();
-                                          return lb::control::error_reply("unknown command");
-                                        });
+    auto s = lb::control::Server::start(
+        ctx, config.control_socket,
+        [&daemon](const nlohmann::json& req) { return daemon.handle_control(req); });
     if (!s) {
       log->critical("{}", s.error().message);
       daemon.stop();

@@ -212,6 +212,8 @@ json handle(Server& server, const json& request) {
     auto pools = server.pool_views();
     auto body = health_json(assess_health(*pools, server.draining()));
     body["ok"] = true;
+    // vrrpd re-sends its states when false (this lbd restarted since the last transition).
+    body["roles_known"] = !server.roles().vrids.empty();
     return body;
   }
   if (cmd == "reload") {

@@ -129,16 +129,31 @@ class Lab:
             p.wait(timeout=5)
 
     def node_configs(self, node):
-        """Copies conf/<node>/ into the run dir, with the lab's advert interval."""
+        """Copies conf/<node>/ into the run dir, with the lab's advert interval and control
+        sockets in the run dir (unix socket paths are not per namespace: the configs' shared
+        /run/lbpair paths would collide between the two nodes of one machine)."""
         src = os.path.join(self.args.conf_dir, node)
         dst = os.path.join(self.run_dir, node)
         shutil.copytree(src, dst, dirs_exist_ok=True)
+        lbd_sock, vrrpd_sock = self.sockets(node)
         vrrpd = os.path.join(dst, "vrrpd.toml")
         text = open(vrrpd).read()
         ms = int(round(self.args.advert * 1000))
         text = re.sub(r'(?m)^advert_interval\s*=.*$', f'advert_interval = "{ms}ms"', text)
+        text = re.sub(r'(?m)^control_socket\s*=.*$', f'control_socket = "{vrrpd_sock}"', text)
+        text = re.sub(r'(?m)^lbd_control_socket\s*=.*$', f'lbd_control_socket = "{lbd_sock}"',
+                      text)
         open(vrrpd, "w").write(text)
+        lbd = os.path.join(dst, "lbd.toml")
+        text = open(lbd).read()
+        text = re.sub(r'(?m)^control_socket\s*=.*$', f'control_socket = "{lbd_sock}"', text)
+        open(lbd, "w").write(text)
         return dst
+
+    def sockets(self, node):
+        """The lbd and vrrpd control sockets of `node` in this lab."""
+        return (os.path.join(self.run_dir, node, "lbd.sock"),
+                os.path.join(self.run_dir, node, "vrrpd.sock"))
 
     def start_node(self, node):
         conf = self.node_configs(node)
@@ -366,6 +381,9 @@ def main():
     if not args.lbd or not args.vrrpd:
         print(f"failover_lab: lbd/vrrpd not found under {args.bin_dir}", file=sys.stderr)
         return 2
+    # lbctl is only named in the --keep instructions; an older build without it still runs.
+    lbctl = shutil.which("lbctl", path=f"{args.bin_dir}/lbctl:{args.bin_dir}")
+    args.lbctl = os.path.abspath(lbctl) if lbctl else "lbctl"
 
     lab = Lab(args)
     interrupted = []
@@ -462,12 +480,26 @@ def main():
 
 def keep_instructions(lab):
     c = lab.ns("client")
+    lbctl = lab.args.lbctl
+    lines = []
+    for node in NODES:
+        lbd_sock, vrrpd_sock = lab.sockets(node)
+        lines.append(f"  ip netns exec {lab.ns(node)} {lbctl} --lbd-socket {lbd_sock} show servers")
+        lines.append(f"  ip netns exec {lab.ns(node)} {lbctl} --lbd-socket {lbd_sock} "
+                     f"show replication")
+        lines.append(f"  ip netns exec {lab.ns(node)} {lbctl} --vrrpd-socket {vrrpd_sock} vrrp show")
+    a_lbd, a_vrrpd = lab.sockets("node-a")
     return f"""
 The lab is running (Ctrl-C tears it down). Try:
   ip netns exec {c} curl -s http://{VIP4}/            # through the VIP (cookie persistence on :80)
   ip netns exec {c} curl -s http://[{VIP6}]/          # IPv6 VIP
   ip -n {lab.ns('node-a')} addr show dev eth0        # who holds the VIP
   ip netns exec {lab.ns('node-a')} kill -9 {lab.procs['vrrpd-node-a'].pid} {lab.procs['lbd-node-a'].pid}   # kill the master by hand
+lbctl on each node (control sockets in the lab's run dir):
+""" + "\n".join(lines) + f"""
+  ip netns exec {lab.ns('node-a')} {lbctl} --lbd-socket {a_lbd} server drain web-cookie/be1
+  ip netns exec {lab.ns('node-a')} {lbctl} --vrrpd-socket {a_vrrpd} vrrp switchover   # VIP to node-b
+  ip netns exec {lab.ns('node-a')} {lbctl} --vrrpd-socket {a_vrrpd} vrrp resume       # and back
 Logs: {lab.run_dir}
 """
 

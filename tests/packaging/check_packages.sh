@@ -34,9 +34,10 @@ lintian --fail-on error "$deb" || fail "lintian reports errors"
 
 echo "== rpm contents"
 files=$(rpm -qpl "$rpmfile")
-for f in /usr/sbin/lbd /usr/sbin/vrrpd /etc/lbpair/lbd.toml /etc/lbpair/vrrpd.toml \
+for f in /usr/sbin/lbd /usr/sbin/vrrpd /usr/sbin/lbctl /etc/lbpair/lbd.toml /etc/lbpair/vrrpd.toml \
          /lib/systemd/system/lbd.service /lib/systemd/system/vrrpd.service \
-         /usr/share/man/man8/lbd.8.gz /usr/share/doc/lbpair/examples/lbd.toml; do
+         /usr/share/man/man8/lbd.8.gz /usr/share/man/man8/lbctl.8.gz \
+         /usr/share/doc/lbpair/examples/lbd.toml; do
   grep -qx "$f" <<<"$files" || fail "rpm lacks $f"
 done
 configs=$(rpm -qp --configfiles "$rpmfile")
@@ -49,7 +50,7 @@ grep -q '^libtomlplusplus' <<<"$requires" || fail "rpm does not require libtomlp
 
 echo "== deb install"
 dpkg -i "$deb" >/dev/null 2>&1 || apt-get install -y -qq "$deb" >/dev/null || fail "dpkg -i"
-for f in /usr/sbin/lbd /usr/sbin/vrrpd /etc/lbpair/lbd.toml /etc/lbpair/vrrpd.toml \
+for f in /usr/sbin/lbd /usr/sbin/vrrpd /usr/sbin/lbctl /etc/lbpair/lbd.toml /etc/lbpair/vrrpd.toml \
          /lib/systemd/system/lbd.service /usr/share/doc/lbpair/copyright; do
   [[ -e $f ]] || fail "installed package lacks $f"
 done
@@ -59,6 +60,7 @@ getent passwd lbpair >/dev/null || fail "user lbpair was not created"
 /usr/sbin/lbd --check-config -c /etc/lbpair/lbd.toml || fail "installed lbd.toml does not validate"
 /usr/sbin/vrrpd --check-config -c /etc/lbpair/vrrpd.toml || fail "installed vrrpd.toml does not validate"
 /usr/sbin/lbd --version | grep -q "$version" || fail "lbd --version"
+/usr/sbin/lbctl --version | grep -q "$version" || fail "lbctl --version"
 
 echo "== systemd-analyze verify"
 out=$(systemd-analyze verify /lib/systemd/system/lbd.service /lib/systemd/system/vrrpd.service 2>&1) || {

@@ -60,3 +60,16 @@ TEST_CASE("lbctl render: replication without [replication] says so") {
   CHECK(render("replication", json{{"ok", true}, {"replication", {{"enabled", false}}}}) ==
         "replication: not configured\n");
 }
+
+TEST_CASE("lbctl render: a stick table says entry or entries and marks a truncated dump") {
+  const json one = json::parse(R"({"ok":true,"tables":[{"pool":"web","size":1,"shown":1,
+    "truncated":false,"entries":[{"key":"192.0.2.100","server":"be2","ttl_ms":1799000,
+    "origin":"local"}]}]})");
+  CHECK(render("table", one) ==
+        "table web: 1 entry\nKEY          SERVER  TTL     ORIGIN\n192.0.2.100  be2     29m59s  "
+        "local\n");
+  const json many = json::parse(
+      R"({"ok":true,"tables":[{"pool":"web","size":5,"shown":0,"truncated":true,"entries":[]}]})");
+  CHECK(render("table", many) ==
+        "table web: 5 entries (first 0 shown)\nKEY  SERVER  TTL  ORIGIN\n");
+}

@@ -249,3 +249,27 @@ TEST_CASE("vrrp fsm: the takeover reason names Skew_Time only after a priority-0
   auto b = m2.handle(event::MasterDownTimerFired{});
   CHECK(std::get<action::Transition>(b.back()).reason.find("skew_time") != std::string::npos);
 }
+
+TEST_CASE("vrrp fsm: a switchover makes the master send priority 0, release the VIPs and back up") {
+  auto m = master_of(cfg(150));
+  auto out = m.handle(event::PriorityChanged{1});
+  CHECK(out.empty());
+  out = m.handle(event::Switchover{});
+  CHECK(has(out, action::SendAdvert{0}));
+  CHECK(has_kind<action::CancelAdverTimer>(out));
+  CHECK(has_kind<action::ReleaseVips>(out));
+  CHECK(m.state() == State::kBackup);
+  // Master_Down_Interval with priority 1: 3 x 1 s + 255/256 s.
+  CHECK(has(out, action::ArmMasterDownTimer{Micros(3'996'093)}));
+  // The peer's adverts (priority 100 > 1) keep us Backup: no preemption back.
+  out = m.handle(advert(100));
+  CHECK(m.state() == State::kBackup);
+  CHECK(has_kind<action::ArmMasterDownTimer>(out));
+}
+
+TEST_CASE("vrrp fsm: a switchover outside Master changes nothing") {
+  StateMachine m(cfg(100));
+  m.handle(event::Startup{});
+  CHECK(m.handle(event::Switchover{}).empty());
+  CHECK(m.state() == State::kBackup);
+}

@@ -1,0 +1,175 @@
+// vrrpd and lbd together in namespaces: vrrpd tracks a real lbd over its control socket (lbd
+// killed -> FAULT -> the peer takes the VIP; lbd back -> preempted back) and tells it its role;
+// `lbctl vrrp switchover` hands the VIP to the peer, where it stays until `vrrp resume`.
+#include <csignal>
+#include <fstream>
+
+#include "common/control/server.hpp"
+#include "tests/netns/vrrpd_lab.hpp"
+
+using namespace vrrptest;
+
+namespace {
+
+const char* kVip = "192.0.2.10";
+
+bool skip() {
+  if (lbtest::can_use_netns()) return false;
+  MESSAGE("skipped: needs root and ip netns");
+  return true;
+}
+
+std::string lbd_binary() { return LBPAIR_BINARY_DIR "/lbd/lbd"; }
+std::string lbctl_binary() { return LBPAIR_BINARY_DIR "/lbctl/lbctl"; }
+
+// A minimal lbd for node `node`: one L4 listener on the node's loopback, one server without
+// health checks (so its health answer is "ok"), and a control socket in the lab's dir.
+std::string write_lbd_config(VrrpLab& lab, const std::string& node, const std::string& socket) {
+  const auto path = lab.dir() + "/lbd-" + node + ".toml";
+  std::ofstream(path) << fmt::format(R"([global]
+workers = 1
+drain_timeout = "0s"
+control_socket = "{}"
+[[listener]]
+name = "l4"
+bind = "127.0.0.1:18080"
+mode = "tcp"
+pool = "web"
+[[pool]]
+name = "web"
+[[pool.server]]
+name = "be1"
+address = "127.0.0.1:9"
+)",
+                                     socket);
+  return path;
+}
+
+std::string track_lbd(const std::string& socket) {
+  return fmt::format(
+      "lbd_control_socket = \"{}\"\n[track_lbd]\ninterval = \"50ms\"\ntimeout = \"40ms\"\n"
+      "rise = 2\nfall = 2\nweight = 0\n",
+      socket);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "vrrpd netns: a killed lbd puts its node in FAULT, the peer takes the VIP, then it returns") {
+  if (skip()) return;
+  VrrpLab lab;
+  const std::string sock = lab.dir() + "/lbd-a.sock";
+  const auto conf = write_lbd_config(lab, "a", sock);
+  auto* lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.log");
+  REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(sock); }, ms(3000)));
+  lab.start("b", {Inst{.priority = 100}});
+  lab.start("a", {Inst{.priority = 150}},
+            "control_socket = \"" + lab.dir() + "/vrrpd-a.sock\"\n" + track_lbd(sock));
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(
+      VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000)));
+  // vrrpd told lbd its role.
+  CHECK(VrrpLab::time_until(
+            [&] {
+              auto r = lb::control::request(sock, {{"cmd", "show roles"}}, ms(500));
+              return r && (*r)["roles"]["role"] == "master";
+            },
+            ms(1000))
+            .has_value());
+  // SIGKILL lbd: two failed checks (~100 ms) -> FAULT -> VIP released, b takes over (skew).
+  lbd->signal(SIGKILL);
+  auto moved =
+      VrrpLab::time_until([&] { return lab.holds("b", kVip) && !lab.holds("a", kVip); }, ms(1500));
+  REQUIRE(moved.has_value());
+  MESSAGE("lbd killed -> VIP on b after " << moved->count() << " ms");
+  auto status = lb::control::request(lab.dir() + "/vrrpd-a.sock", {{"cmd", "status"}}, ms(1000));
+  REQUIRE(status);
+  CHECK((*status)["instances"][0]["state"] == "fault");
+  CHECK((*status)["track_lbd"]["up"] == false);
+  CHECK((*status)["track_lbd"]["reason"].get<std::string>().find("lbd unreachable") == 0);
+  CHECK(lab.logs("a").find("tracked lbd down") != std::string::npos);
+  // lbd back: two good checks -> a leaves FAULT and preempts.
+  lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.2.log");
+  CHECK(VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000))
+            .has_value());
+  // The new lbd learned the role again (vrrpd resends when lbd's health says it knows none).
+  CHECK(VrrpLab::time_until(
+            [&] {
+              auto r = lb::control::request(sock, {{"cmd", "show roles"}}, ms(500));
+              return r && (*r)["roles"]["role"] == "master";
+            },
+            ms(1000))
+            .has_value());
+}
+
+TEST_CASE(
+    "vrrpd netns: lbctl vrrp switchover moves the VIP to the peer, it stays, resume takes it "
+    "back") {
+  if (skip()) return;
+  VrrpLab lab;
+  const std::string sa = lab.dir() + "/vrrpd-a.sock";
+  lab.start("b", {Inst{.priority = 100}});
+  lab.start("a", {Inst{.priority = 150}}, "control_socket = \"" + sa + "\"\n");
+  INFO(lab.logs("a") << lab.logs("b"));
+  REQUIRE(
+      VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(3000)));
+  const auto lbctl = [&](const std::string& args) {
+    return lbtest::run_command(
+        fmt::format("{} --vrrpd-socket {} {} 2>&1", lbctl_binary(), sa, args));
+  };
+  const auto r = lbctl("vrrp switchover");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "vi (vrid 51): handed over: now backup, priority 1\n");
+  // b hears priority 0 and takes over after its Skew_Time (~61 ms at 100 ms adverts).
+  auto moved =
+      VrrpLab::time_until([&] { return lab.holds("b", kVip) && !lab.holds("a", kVip); }, ms(1000));
+  REQUIRE(moved.has_value());
+  MESSAGE("switchover -> VIP on b after " << moved->count() << " ms");
+  // It stays on b for twice a's Master_Down_Interval at priority 1 (~0.4 s): no preemption back.
+  const auto stay_until = Clock::now() + ms(800);
+  bool stayed = true;
+  while (Clock::now() < stay_until) {
+    stayed = stayed && lab.holds("b", kVip) && !lab.holds("a", kVip);
+    std::this_thread::sleep_for(ms(20));
+  }
+  CHECK(stayed);
+  const auto shown = lbctl("vrrp show");
+  CHECK(shown.output.find("backup (switched over)  150       1") != std::string::npos);
+  // Nothing left to hand over.
+  const auto again = lbctl("vrrp switchover");
+  CHECK(again.exit_code == 1);
+  CHECK(again.output == "lbctl: vrrpd: no instance is master on this node\n");
+  // resume: priority 150 again, preempt brings the VIP back.
+  CHECK(lbctl("vrrp resume 51").exit_code == 0);
+  CHECK(VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(2000))
+            .has_value());
+}
+
+TEST_CASE("vrrpd netns: a restarted lbd learns the current roles again without a transition") {
+  if (skip()) return;
+  VrrpLab lab;
+  const std::string sock = lab.dir() + "/lbd-a.sock";
+  const auto conf = write_lbd_config(lab, "a", sock);
+  auto* lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.log");
+  REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(sock); }, ms(3000)));
+  // fall = 100: the restart below never takes the tracker down, so no transition happens.
+  lab.start("a", {Inst{.priority = 150}},
+            fmt::format("lbd_control_socket = \"{}\"\n[track_lbd]\ninterval = \"50ms\"\n"
+                        "timeout = \"40ms\"\nfall = 100\n",
+                        sock));
+  INFO(lab.logs("a"));
+  REQUIRE(VrrpLab::time_until([&] { return lab.holds("a", kVip); }, ms(3000)));
+  auto role = [&]() -> nlohmann::json {
+    auto r = lb::control::request(sock, {{"cmd", "show roles"}}, ms(500));
+    return r ? (*r)["roles"] : nlohmann::json();
+  };
+  REQUIRE(VrrpLab::time_until([&] { return role()["role"] == "master"; }, ms(1000)));
+  lbd->signal(SIGKILL);
+  CHECK(lbd->wait_for(ms(2000)) == 128 + SIGKILL);
+  lbd = &lab.lab().spawn("a", {lbd_binary(), "-c", conf}, lab.dir() + "/lbd-a.2.log");
+  CHECK(VrrpLab::time_until([&] { return role()["role"] == "master"; }, ms(1500)).has_value());
+  const auto r = role();
+  REQUIRE(r["vrids"].size() == 1);
+  CHECK(r["vrids"][0]["reason"] == "current state, resent: lbd knew no role");
+  CHECK(lab.holds("a", kVip));
+}
