@@ -527,3 +527,36 @@ TEST_CASE("tls pass-through: curl reaches a TLS-terminating lbd through an SNI-r
   CHECK(res.output == "o /through");
   CHECK(other.connections() == 0);
 }
+
+TEST_CASE("tls: an OCSP response from ocsp_file is stapled for clients that ask") {
+  TestPki pki;
+  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});  // serial 2
+  const auto b = pki.issue("b", "b.example.com", {"b.example.com"});
+  write_file(pki.path("index.txt"),
+             "V\t301231000000Z\t\t02\tunknown\t/O=lbpair tests/CN=a.example.com\n");
+  const auto made = run_command(fmt::format(
+      "cd {0} && openssl ocsp -issuer ca.pem -cert a.pem -no_nonce -reqout req.der && "
+      "openssl ocsp -index index.txt -CA ca.pem -rsigner ca.pem -rkey ca.key -reqin req.der "
+      "-respout a.ocsp -ndays 1 2>&1",
+      pki.path("")));
+  REQUIRE_MESSAGE(made.exit_code == 0, made.output);
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  std::string section = tls_section({a, b});
+  // a gets its response; b names a file that does not exist (yet): no stapling, no error.
+  section.insert(section.find(a.key) + a.key.size() + 2,
+                 fmt::format("ocsp_file = \"{}\"\n", pki.path("a.ocsp")));
+  section += fmt::format("ocsp_file = \"{}\"\n", pki.path("b.ocsp"));
+  InProcessLbd lbd(tls_config(backend.address(), section));
+  const auto port = lbd.endpoint("web").port;
+  const auto s_client = [&](const std::string& name) {
+    return run_command(fmt::format("timeout 5 openssl s_client -connect 127.0.0.1:{} -servername "
+                                   "{} -status </dev/null 2>&1",
+                                   port, name))
+        .output;
+  };
+  const auto stapled = s_client("a.example.com");
+  CHECK(stapled.find("OCSP Response Status: successful") != std::string::npos);
+  CHECK(stapled.find("Cert Status: good") != std::string::npos);
+  CHECK(s_client("b.example.com").find("OCSP response: no response sent") != std::string::npos);
+}
