@@ -318,6 +318,27 @@ RouteConfig read_route(TableReader& t) {
   return r;
 }
 
+SniRouteConfig read_sni_route(TableReader& t) {
+  SniRouteConfig r;
+  if (auto p = t.required_string("pool")) r.pool = *p;
+  for (auto name : t.string_or_array("server_name")) {
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string_view host = name.starts_with("*.") ? std::string_view(name).substr(2) : name;
+    const bool ok =
+        !host.empty() && host.size() <= 253 && !host.starts_with('.') && !host.ends_with('.') &&
+        host.find("..") == std::string_view::npos &&
+        host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-._") == std::string_view::npos;
+    if (!ok) {
+      t.error("server_name", fmt::format("\"{}\" is not a DNS name or \"*.\" wildcard", name));
+    }
+    r.server_names.push_back(std::move(name));
+  }
+  if (r.server_names.empty()) t.error("server_name", "an sni_route needs at least one server_name");
+  t.reject_unknown_keys();
+  return r;
+}
+
 ListenerConfig read_listener(TableReader& t) {
   ListenerConfig l;
   l.name = read_name(t);
@@ -336,6 +357,10 @@ ListenerConfig read_listener(TableReader& t) {
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
   for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
+  for (auto& r : t.tables("sni_route")) l.sni_routes.push_back(read_sni_route(r));
+  if (l.mode != ListenerMode::tcp && !l.sni_routes.empty()) {
+    t.error("sni_route", "sni_route (TLS pass-through) needs mode = \"tcp\"");
+  }
   if (auto tls = t.table("tls")) {
     if (l.mode != ListenerMode::http) {
       tls->error_here("TLS termination needs mode = \"http\"");
@@ -390,6 +415,18 @@ Config read_config(TableReader root, const std::string& file) {
         l.error("pool", fmt::format("pool \"{}\" uses persistence mode \"{}\", which needs "
                                     "mode = \"http\" (tcp listeners support source_ip only)",
                                     listener.default_pool, persistence_mode_name(mode)));
+      }
+    }
+    auto sni_routes = l.tables("sni_route");
+    for (std::size_t i = 0; i < listener.sni_routes.size() && i < sni_routes.size(); ++i) {
+      const auto& pool = listener.sni_routes[i].pool;
+      if (!pool_names.contains(pool)) {
+        sni_routes[i].error("pool", fmt::format("unknown pool \"{}\"", pool));
+      } else if (c.find_pool(pool)->persistence.mode != PersistenceMode::none &&
+                 c.find_pool(pool)->persistence.mode != PersistenceMode::source_ip) {
+        sni_routes[i].error("pool", fmt::format("pool \"{}\" needs mode = \"http\" for its "
+                                                "persistence mode",
+                                                pool));
       }
     }
     auto routes = l.tables("route");  // positions for route errors

@@ -81,6 +81,13 @@ struct RouteConfig {
   std::vector<std::string> methods;
 };
 
+/// Pass-through routing on a tcp listener: a ClientHello whose server name matches one of
+/// `server_names` (exact, or "*.example.com" for one label) goes to `pool`, bytes untouched.
+struct SniRouteConfig {
+  std::vector<std::string> server_names;  // lowercase
+  std::string pool;
+};
+
 struct ListenerConfig {
   std::string name;
   std::vector<lb::Endpoint> binds;
@@ -89,6 +96,8 @@ struct ListenerConfig {
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
   std::vector<RouteConfig> routes;
+  /// [[listener.sni_route]] (mode = "tcp" only): route TLS by the ClientHello's server name.
+  std::vector<SniRouteConfig> sni_routes;
   /// [listener.tls]: terminate TLS (mode = "http" only); absent = plain.
   std::optional<proxy::ListenerTlsConfig> tls;
 };

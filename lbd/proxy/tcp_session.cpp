@@ -1,19 +1,73 @@
+// The L4 session (see tcp_session.hpp), with TLS pass-through routing by the ClientHello's SNI.
 #include "lbd/proxy/tcp_session.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "lbd/proxy/client_hello.hpp"
 #include "lbd/proxy/conn_tracking.hpp"
+#include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/request_log.hpp"
+#include "lbd/proxy/sni_route.hpp"
 #include "lbd/proxy/upstream_connect.hpp"
 #include "lbd/sticky/key_derivation.hpp"
 
 namespace lbd::proxy {
 
+namespace {
+
+/// Peeks at the client's first bytes until they hold a whole ClientHello (bounded in size and
+/// by `timeout`); the bytes stay in the socket for the backend. The server name, "" without one
+/// or when the client does not speak TLS; nullopt when the client timed out or went away.
+lb::awaitable<std::optional<std::string>> peek_server_name(
+    lb::tcp::socket& socket, std::chrono::nanoseconds timeout, const std::string& listener,
+    const std::shared_ptr<spdlog::logger>& log) {
+  SocketDeadline deadline(socket, timeout);
+  auto buf = std::make_unique<std::uint8_t[]>(kMaxClientHello);
+  lb::error_code ec;
+  for (;;) {
+    const ssize_t n =
+        ::recv(socket.native_handle(), buf.get(), kMaxClientHello, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) co_return std::nullopt;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) co_return std::nullopt;
+    if (n > 0) {
+      const auto r = parse_client_hello_sni(
+          std::span<const std::uint8_t>(buf.get(), static_cast<std::size_t>(n)));
+      if (r.status == SniStatus::found) co_return r.name;
+      if (r.status == SniStatus::no_sni) co_return std::string();
+      if (r.status == SniStatus::invalid || static_cast<std::size_t>(n) >= kMaxClientHello) {
+        log->debug("sni: listener={} no usable ClientHello: {}", listener, r.error);
+        co_return std::string();
+      }
+    }
+    // Edge-triggered readiness (as in proxy_header_reader.cpp): completes on NEW bytes only.
+    co_await socket.async_wait(lb::tcp::socket::wait_read, redirect_error(lb::use_awaitable, ec));
+    if (deadline.expired() || ec) co_return std::nullopt;
+  }
+}
+
+}  // namespace
+
 lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   const Config& config = *client.config;
   const ListenerConfig& listener = *client.info.listener;
-  const PoolConfig* pool = config.find_pool(listener.default_pool);
+  const std::string* pool_name = &listener.default_pool;
+  if (!listener.sni_routes.empty()) {
+    auto name = co_await peek_server_name(client.socket, config.timeouts.request_header,
+                                          listener.name, worker.logger());
+    if (!name) {
+      worker.logger()->debug("sni: listener={} client={} sent no ClientHello in time",
+                             listener.name, client.info.peer.to_string());
+      co_return;
+    }
+    pool_name = &sni_pool(listener, *name);
+  }
+  const PoolConfig* pool = config.find_pool(*pool_name);
   if (!pool) co_return;  // the loader guarantees the pool exists
   RequestObservation obs{.start = std::chrono::steady_clock::now(), .kind = "tcp"};
   obs.pool = pool->name;

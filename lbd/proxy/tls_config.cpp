@@ -14,6 +14,7 @@ std::vector<std::string> ListenerTlsConfig::watched_files() const {
   for (const auto& c : certificates) {
     files.push_back(c.cert_file);
     files.push_back(c.key_file);
+    if (!c.ocsp_file.empty()) files.push_back(c.ocsp_file);
   }
   if (!client_ca.empty()) files.push_back(client_ca);
   if (!ticket_key_file.empty()) files.push_back(ticket_key_file);
@@ -40,6 +41,7 @@ ListenerTlsConfig read_listener_tls(lb::config::TableReader& t) {
     TlsCertificateConfig cert;
     if (auto f = ct.required_string("cert")) cert.cert_file = *f;
     if (auto f = ct.required_string("key")) cert.key_file = *f;
+    cert.ocsp_file = ct.string("ocsp_file", "");
     ct.reject_unknown_keys();
     c.certificates.push_back(std::move(cert));
   }

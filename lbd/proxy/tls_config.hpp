@@ -22,6 +22,9 @@ enum class VerifyClient { none, optional, required };
 struct TlsCertificateConfig {
   std::string cert_file;
   std::string key_file;
+  /// DER OCSP response for this certificate, stapled when the client asks (RFC 6066 §8) and the
+  /// file exists; "" = no stapling. A file that appears or changes later is picked up by reload.
+  std::string ocsp_file;
 };
 
 struct ListenerTlsConfig {

@@ -4,10 +4,13 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -151,6 +154,9 @@ int ticket_cb(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_
   return 0;  // unknown key: full handshake
 }
 
+// OCSP stapling (RFC 6066 §8): the response of the certificate OpenSSL chose for this client.
+int status_cb(SSL* ssl, void*);
+
 std::expected<std::string, std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
@@ -165,6 +171,7 @@ struct LoadedCert {
   std::vector<X509Ptr> chain;
   PkeyPtr key;
   std::vector<std::string> names;
+  std::string ocsp;  // DER OCSP response, or empty
 };
 
 std::expected<LoadedCert, TlsContext::BuildError> load_certificate(const TlsCertificateConfig& c,
@@ -208,6 +215,21 @@ std::expected<LoadedCert, TlsContext::BuildError> load_certificate(const TlsCert
                                          "\"{}\"",
                                          c.key_file, c.cert_file)});
   }
+  if (!c.ocsp_file.empty() && ::access(c.ocsp_file.c_str(), F_OK) == 0) {
+    auto der = read_file(c.ocsp_file);
+    if (!der) return std::unexpected(E{index, "ocsp_file", der.error()});
+    const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+    OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der->size()));
+    const int status = resp ? OCSP_response_status(resp) : -1;
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+      return std::unexpected(
+          E{index, "ocsp_file",
+            fmt::format("\"{}\" is not a successful DER OCSP response", c.ocsp_file)});
+    }
+    out.ocsp = std::move(*der);
+  }
   out.names = certificate_names(out.leaf.get());
   if (out.names.empty()) {
     return std::unexpected(
@@ -220,7 +242,8 @@ std::expected<LoadedCert, TlsContext::BuildError> load_certificate(const TlsCert
 }  // namespace
 
 struct TlsContext::Impl {
-  std::vector<CtxPtr> contexts;  // [0] = default
+  std::vector<CtxPtr> contexts;             // [0] = default
+  std::map<const X509*, std::string> ocsp;  // leaf (held by a context) → DER OCSP response
   std::vector<std::vector<std::string>> names;
   std::map<std::string, SSL_CTX*, std::less<>> exact;
   std::map<std::string, SSL_CTX*, std::less<>> wildcard;  // key: ".example.com"
@@ -247,6 +270,25 @@ SSL_CTX* TlsContext::select(std::string_view server_name) const {
 }
 
 std::vector<std::vector<std::string>> TlsContext::names() const { return impl_->names; }
+
+const std::string* TlsContext::ocsp_response(const x509_st* leaf) const {
+  auto it = impl_->ocsp.find(leaf);
+  return it == impl_->ocsp.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+int status_cb(SSL* ssl, void*) {
+  const TlsContext* self = owner_of(ssl);
+  const std::string* der = self ? self->ocsp_response(SSL_get_certificate(ssl)) : nullptr;
+  if (!der) return SSL_TLSEXT_ERR_NOACK;
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(der->data(), der->size()));
+  if (!copy) return SSL_TLSEXT_ERR_NOACK;
+  SSL_set_tlsext_status_ocsp_resp(ssl, copy, static_cast<long>(der->size()));  // takes `copy`
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
 
 std::expected<std::shared_ptr<const TlsContext>, std::vector<TlsContext::BuildError>>
 TlsContext::build(const ListenerTlsConfig& config) {
@@ -337,8 +379,10 @@ TlsContext::build(const ListenerTlsConfig& config) {
       if (config.verify_client == VerifyClient::required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       SSL_CTX_set_verify(c, mode, nullptr);
     }
+    SSL_CTX_set_tlsext_status_cb(c, status_cb);
     for (std::size_t i = 0; i < certs.size(); ++i) {
       if (group_of[i] != g) continue;
+      if (!certs[i].ocsp.empty()) impl.ocsp.emplace(certs[i].leaf.get(), certs[i].ocsp);
       STACK_OF(X509)* chain = sk_X509_new_null();
       for (auto& x : certs[i].chain) sk_X509_push(chain, x.get());
       const int ok = SSL_CTX_use_cert_and_key(c, certs[i].leaf.get(), certs[i].key.get(), chain, 1);

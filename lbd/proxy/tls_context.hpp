@@ -16,6 +16,7 @@
 
 struct ssl_ctx_st;
 struct ssl_st;
+struct x509_st;
 
 namespace boost::asio::ssl {
 class context;
@@ -60,6 +61,8 @@ class TlsContext {
   ssl_ctx_st* select(std::string_view server_name) const;
   /// The names of the certificates of each context (first = default), for logs and tests.
   std::vector<std::vector<std::string>> names() const;
+  /// The stapled OCSP response (DER) for `leaf`, or nullptr (none configured or file absent).
+  const std::string* ocsp_response(const x509_st* leaf) const;
   const ListenerTlsConfig& config() const { return config_; }
   const std::vector<TicketKey>& ticket_keys() const { return ticket_keys_; }
 

@@ -424,3 +424,139 @@ TEST_CASE(
   CHECK(failed == 0);
   CHECK(ok > 0);
 }
+
+namespace {
+
+/// OpenSSL's ClientHello for `sni` (the first flight of a client), as raw bytes.
+std::string raw_client_hello(const char* sni) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, BIO_new(BIO_s_mem()), out);
+  if (sni) SSL_set_tlsext_host_name(ssl, sni);
+  SSL_connect(ssl);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string bytes(data, static_cast<std::size_t>(n));
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return bytes;
+}
+
+std::string passthrough_config(const std::vector<std::pair<std::string, std::string>>& pools,
+                               const std::string& routes) {
+  std::string s =
+      "[global]\nworkers = 1\nlog_level = \"warn\"\n[timeouts]\nrequest_header = "
+      "\"500ms\"\n[[listener]]\nname = \"tls\"\nbind = \"127.0.0.1:0\"\nmode = "
+      "\"tcp\"\npool = \"" +
+      pools.at(0).first + "\"\n" + routes + "\n";
+  for (const auto& [name, address] : pools) {
+    s += fmt::format(
+        "[[pool]]\nname = \"{0}\"\n[[pool.server]]\nname = \"{0}1\"\naddress = "
+        "\"{1}\"\n",
+        name, address);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("tls pass-through: the ClientHello's server name picks the pool, bytes untouched") {
+  TestBackend fallback(TestBackend::hello("default"));
+  TestBackend a(TestBackend::hello("a"));
+  TestBackend wild(TestBackend::hello("wild"));
+  TestBackend echo(TestBackend::echo());
+  InProcessLbd lbd(passthrough_config(
+      {{"fallback", fallback.address()},
+       {"a", a.address()},
+       {"wild", wild.address()},
+       {"echo", echo.address()}},
+      "[[listener.sni_route]]\nserver_name = \"a.example.com\"\npool = \"a\"\n"
+      "[[listener.sni_route]]\nserver_name = [\"*.example.org\"]\npool = \"wild\"\n"
+      "[[listener.sni_route]]\nserver_name = \"echo.test\"\npool = \"echo\"\n"));
+  const auto ep = lbd.endpoint("tls");
+  auto first_line = [&](const std::string& bytes) {
+    const int fd = connect_to(ep);
+    REQUIRE(fd >= 0);
+    // Sent in two pieces: the peek must wait for the rest of the hello.
+    send_all(fd, bytes.substr(0, bytes.size() / 2));
+    std::this_thread::sleep_for(5ms);
+    send_all(fd, bytes.substr(bytes.size() / 2));
+    auto line = read_line(fd);
+    ::close(fd);
+    return line;
+  };
+  CHECK(first_line(raw_client_hello("a.example.com")) == "a");
+  CHECK(first_line(raw_client_hello("A.EXAMPLE.COM")) == "a");
+  CHECK(first_line(raw_client_hello("x.example.org")) == "wild");
+  CHECK(first_line(raw_client_hello("unknown.test")) == "default");
+  CHECK(first_line(raw_client_hello(nullptr)) == "default");
+  CHECK(first_line("not TLS at all\n") == "default");
+
+  const auto hello = raw_client_hello("echo.test");
+  const int fd = connect_to(ep);
+  REQUIRE(fd >= 0);
+  REQUIRE(send_all(fd, hello + "and more"));
+  CHECK(read_exact(fd, hello.size() + 8) == hello + "and more");
+  ::close(fd);
+
+  // A client that sends nothing is closed after timeouts.request_header, no backend touched.
+  const int silent = connect_to(ep);
+  REQUIRE(silent >= 0);
+  CHECK(closed_by_peer(silent, 3000ms));
+  ::close(silent);
+  CHECK(fallback.connections() == 3);
+}
+
+TEST_CASE("tls pass-through: curl reaches a TLS-terminating lbd through an SNI-routing lbd") {
+  TestPki pki;
+  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  InProcessLbd terminator(tls_config(backend.address(), tls_section({a})));
+  TestBackend other(TestBackend::hello("other"));
+  InProcessLbd router(passthrough_config(
+      {{"other", other.address()}, {"inner", terminator.endpoint("web").to_string()}},
+      "[[listener.sni_route]]\nserver_name = \"a.example.com\"\npool = \"inner\"\n"));
+  const auto port = router.endpoint("tls").port;
+  const auto res = run_command(
+      fmt::format("curl -sS --max-time 5 --resolve a.example.com:{0}:127.0.0.1 --cacert {1} "
+                  "https://a.example.com:{0}/through 2>&1",
+                  port, pki.ca_file()));
+  CHECK(res.exit_code == 0);
+  CHECK(res.output == "o /through");
+  CHECK(other.connections() == 0);
+}
+
+TEST_CASE("tls: an OCSP response from ocsp_file is stapled for clients that ask") {
+  TestPki pki;
+  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});  // serial 2
+  const auto b = pki.issue("b", "b.example.com", {"b.example.com"});
+  write_file(pki.path("index.txt"),
+             "V\t301231000000Z\t\t02\tunknown\t/O=lbpair tests/CN=a.example.com\n");
+  const auto made = run_command(fmt::format(
+      "cd {0} && openssl ocsp -issuer ca.pem -cert a.pem -no_nonce -reqout req.der && "
+      "openssl ocsp -index index.txt -CA ca.pem -rsigner ca.pem -rkey ca.key -reqin req.der "
+      "-respout a.ocsp -ndays 1 2>&1",
+      pki.path("")));
+  REQUIRE_MESSAGE(made.exit_code == 0, made.output);
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  std::string section = tls_section({a, b});
+  // a gets its response; b names a file that does not exist (yet): no stapling, no error.
+  section.insert(section.find(a.key) + a.key.size() + 2,
+                 fmt::format("ocsp_file = \"{}\"\n", pki.path("a.ocsp")));
+  section += fmt::format("ocsp_file = \"{}\"\n", pki.path("b.ocsp"));
+  InProcessLbd lbd(tls_config(backend.address(), section));
+  const auto port = lbd.endpoint("web").port;
+  const auto s_client = [&](const std::string& name) {
+    return run_command(fmt::format("timeout 5 openssl s_client -connect 127.0.0.1:{} -servername "
+                                   "{} -status </dev/null 2>&1",
+                                   port, name))
+        .output;
+  };
+  const auto stapled = s_client("a.example.com");
+  CHECK(stapled.find("OCSP Response Status: successful") != std::string::npos);
+  CHECK(stapled.find("Cert Status: good") != std::string::npos);
+  CHECK(s_client("b.example.com").find("OCSP response: no response sent") != std::string::npos);
+}

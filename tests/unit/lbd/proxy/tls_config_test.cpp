@@ -109,6 +109,11 @@ TEST_CASE("tls config: settings are checked (version, mode, verify_client, certi
         std::string::npos);
   CHECK(load_errors(config_with("mode = \"tcp\"\n[listener.tls]\n" + certs))
             .find("TLS termination needs mode = \"http\"") != std::string::npos);
+  lbtest::write_file(pki.path("junk.der"), "junk");
+  CHECK(load_errors(config_with("[listener.tls]\n" + certs + "ocsp_file = \"" +
+                                pki.path("junk.der") + "\"\n"))
+            .find("certificate[0].ocsp_file: \"" + pki.path("junk.der") +
+                  "\" is not a successful DER OCSP response") != std::string::npos);
   lbtest::write_file(pki.path("tickets"), "short\n");
   CHECK(load_errors(config_with("[listener.tls]\nticket_key_file = \"" + pki.path("tickets") +
                                 "\"\n" + certs))
