@@ -246,6 +246,15 @@ PoolConfig read_pool(TableReader& t) {
     p.servers.push_back(std::move(server));
   }
   if (p.servers.empty()) t.error_here(fmt::format("pool \"{}\" has no [[pool.server]]", p.name));
+  if (auto tls = t.table("tls")) {
+    bool enabled = true;
+    auto c = proxy::read_pool_tls(*tls, enabled);
+    if (enabled) p.tls = std::move(c);
+  }
+  // Active checks talk to the servers as the traffic does: over TLS when the pool uses it.
+  if (p.tls) {
+    for (auto& s : p.servers) s.health.check.tls = p.tls->context;
+  }
   p.balance = read_balance(t, p.servers.size());
   t.reject_unknown_keys();
   return p;
@@ -405,6 +414,11 @@ Config read_config(TableReader root, const std::string& file) {
     } else if (listener.mode == ListenerMode::tcp) {
       // A TCP listener sees no HTTP: only the client address can key persistence there.
       const PoolConfig* pool = c.find_pool(listener.default_pool);
+      if (pool->tls) {
+        l.error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = \"http\" "
+                                    "(TLS to backends is not supported on tcp listeners)",
+                                    listener.default_pool));
+      }
       if (pool->balance.hash_key.kind != HashKey::Kind::source_ip) {
         l.error("pool", fmt::format("pool \"{}\" hashes on \"{}\", which needs mode = "
                                     "\"http\" (tcp listeners can hash on source_ip only)",
@@ -422,6 +436,11 @@ Config read_config(TableReader root, const std::string& file) {
       const auto& pool = listener.sni_routes[i].pool;
       if (!pool_names.contains(pool)) {
         sni_routes[i].error("pool", fmt::format("unknown pool \"{}\"", pool));
+      } else if (c.find_pool(pool)->tls) {
+        sni_routes[i].error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = "
+                                                "\"http\" (TLS to backends is not supported on "
+                                                "tcp listeners)",
+                                                pool));
       } else if (c.find_pool(pool)->persistence.mode != PersistenceMode::none &&
                  c.find_pool(pool)->persistence.mode != PersistenceMode::source_ip) {
         sni_routes[i].error("pool", fmt::format("pool \"{}\" needs mode = \"http\" for its "

@@ -13,6 +13,7 @@
 #include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
 #include "lbd/proxy/tls_config.hpp"
+#include "lbd/proxy/upstream_tls_config.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
 #include "lbd/upstream/health_config.hpp"
@@ -56,6 +57,9 @@ struct PoolConfig {
   std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server
   PoolHealthConfig health;                // [pool.health] and [pool.outlier] (#5)
   PersistenceOptions persistence;         // [pool.persistence] (#6)
+  /// [pool.tls]: TLS to the servers (mode = "http" listeners only); absent or enabled = false
+  /// = plain TCP.
+  std::optional<proxy::UpstreamTlsConfig> tls;
   std::vector<ServerConfig> servers;
 };
 

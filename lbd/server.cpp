@@ -199,6 +199,10 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     std::lock_guard lock(groups_mutex_);
     groups_ = std::move(next);
     runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
+    upstream_tls_.clear();
+    for (const auto& p : config->pools) {
+      if (p.tls) upstream_tls_[p.name] = p.tls->context;
+    }
   }
   if (replicator_) {
     if (config->replication != config_->replication) {
@@ -452,9 +456,19 @@ void Server::schedule_sticky_expiry() {
 
 std::string Server::tls_files_signature() const {
   std::string sig;
+  std::vector<std::string> files;
   for (const auto& l : config_->listeners) {
     if (!l.tls) continue;
-    for (const auto& file : l.tls->watched_files()) {
+    const auto f = l.tls->watched_files();
+    files.insert(files.end(), f.begin(), f.end());
+  }
+  for (const auto& p : config_->pools) {
+    if (!p.tls) continue;
+    const auto f = p.tls->watched_files();
+    files.insert(files.end(), f.begin(), f.end());
+  }
+  {
+    for (const auto& file : files) {
       struct stat st {};
       if (::stat(file.c_str(), &st) != 0) {
         sig += fmt::format("{}:missing\n", file);
@@ -518,6 +532,13 @@ std::map<std::string, std::uint64_t> Server::tls_handshake_errors(
   std::lock_guard lock(groups_mutex_);
   auto it = runtimes_.find(listener);
   return it == runtimes_.end() ? std::map<std::string, std::uint64_t>{} : it->second->tls_errors();
+}
+
+std::shared_ptr<const proxy::UpstreamTlsContext> Server::upstream_tls(
+    const std::string& pool) const {
+  std::lock_guard lock(groups_mutex_);
+  auto it = upstream_tls_.find(pool);
+  return it == upstream_tls_.end() ? nullptr : it->second;
 }
 
 std::string Server::describe() const {

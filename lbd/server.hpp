@@ -62,6 +62,8 @@ class Server {
   std::optional<repl::ReplicationStatus> replication_status() const;
   /// Failed TLS handshakes of `listener` by reason (see ListenerRuntime::count_tls_error).
   std::map<std::string, std::uint64_t> tls_handshake_errors(const std::string& listener) const;
+  /// The running TLS client context of `pool` ([pool.tls]; its handshake counters), or nullptr.
+  std::shared_ptr<const proxy::UpstreamTlsContext> upstream_tls(const std::string& pool) const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
@@ -156,6 +158,8 @@ class Server {
   std::map<std::string, std::unique_ptr<AgentPoller>> agents_;
   std::map<std::string, PoolSnapshotPtr>* first_snapshots_ = nullptr;  // set inside apply()
   ConfigPtr config_;
+  // [pool.tls] contexts of the running config by pool, under groups_mutex_ (upstream_tls()).
+  std::map<std::string, std::shared_ptr<const proxy::UpstreamTlsContext>> upstream_tls_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
   std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;  // groups_mutex_

@@ -39,6 +39,8 @@
 #include "lbd/proxy/request_log.hpp"
 #include "lbd/proxy/router.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
+#include "lbd/proxy/upstream_tls.hpp"
+#include "lbd/proxy/upstream_tls_stream.hpp"
 #include "lbd/sticky/cookie_codec.hpp"
 #include "lbd/sticky/cookie_header.hpp"
 #include "lbd/sticky/key_derivation.hpp"
@@ -535,7 +537,7 @@ class HttpSession {
     }
     // TLS: no Upgrade (WebSocket) yet: the relay after 101 splices raw sockets, which TLS
     // cannot do; the Upgrade header is dropped as hop-by-hop and the backend answers plainly.
-    const bool upgrade = !kTls && hp.upgrade();
+    bool upgrade = !kTls && hp.upgrade();
     const bool client_keep_alive = hp.keep_alive();
     const bool has_body = chunked || content_length.value_or(0) > 0;
     const unsigned client_version = req.version();
@@ -559,6 +561,7 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
+    if (pool->tls) upgrade = false;  // TLS upstream: no Upgrade yet either (same reason)
     pick_hash_.reset();
     if (uses_hash(pool->balance.algorithm)) {
       HashInputs in{.client = &client_.info.peer.address, .path = parts.path};
@@ -633,10 +636,11 @@ class HttpSession {
         tracked_name_ = backend->name;
       }
       watchdog_.watch(&raw_socket(), &up.conn.socket);
+      UpstreamStream upstream(up.conn);  // TLS or plain ([pool.tls])
 
       // Header (and the body bytes already buffered, for Content-Length bodies).
       watchdog_.arm(to.server_idle);
-      co_await asio::async_write(up.conn.socket, asio::buffer(request_head),
+      co_await asio::async_write(upstream, asio::buffer(request_head),
                                  asio::redirect_error(lb::use_awaitable, ec));
       if (ec) {
         if (can_retry && up.reused && !watchdog_.fired()) {
@@ -661,10 +665,10 @@ class HttpSession {
         if (chunked) {
           http::request_parser<http::buffer_body> bp(std::move(hp));
           bp.body_limit(kNoBodyLimit);
-          r = co_await relay_chunked(bp, stream_, cbuf_, up.conn.socket, true, limits.max_body_size,
+          r = co_await relay_chunked(bp, stream_, cbuf_, upstream, true, limits.max_body_size,
                                      to.client_idle, to.server_idle);
         } else {
-          r = co_await relay_length(stream_, cbuf_, up.conn.socket, *content_length, to.client_idle,
+          r = co_await relay_length(stream_, cbuf_, upstream, *content_length, to.client_idle,
                                     to.server_idle);
         }
         if (r != BodyResult::ok) {
@@ -687,7 +691,7 @@ class HttpSession {
         rp->body_limit(kNoBodyLimit);
         rp->eager(false);
         if (is_head) rp->skip(true);
-        const bool ok = co_await read_response_header(*rp, up.conn.socket, got_bytes, ec);
+        const bool ok = co_await read_response_header(*rp, upstream, got_bytes, ec);
         if (!ok) break;
         const auto status = rp->get().result_int();
         if (status >= 200 || status == 101) break;
@@ -732,7 +736,8 @@ class HttpSession {
 
   /// Reads the response header into `rp` from `socket` via ubuf_. False on error (`ec` set).
   lb::awaitable<bool> read_response_header(http::response_parser<http::empty_body>& rp,
-                                           tcp::socket& socket, bool& got_bytes, error_code& ec) {
+                                           UpstreamStream& socket, bool& got_bytes,
+                                           error_code& ec) {
     for (;;) {
       if (ubuf_.size() > 0) {
         got_bytes = true;
@@ -761,6 +766,7 @@ class HttpSession {
     const auto& to = cfg_.timeouts;
     error_code ec;
     watchdog_.watch(&raw_socket(), &up.conn.socket);  // `up` moved here
+    UpstreamStream upstream(up.conn);
     auto& res = rp.get();
     const unsigned status = res.result_int();
     obs_.status = status;
@@ -855,8 +861,8 @@ class HttpSession {
                                  asio::redirect_error(lb::use_awaitable, ec));
       if (ec) r = BodyResult::to_failed;
     } else if (length) {
-      r = co_await relay_length(up.conn.socket, ubuf_, stream_, *length, to.server_idle,
-                                to.client_idle, &head);
+      r = co_await relay_length(upstream, ubuf_, stream_, *length, to.server_idle, to.client_idle,
+                                &head);
     } else if (chunked) {
       co_await asio::async_write(stream_, asio::buffer(head),
                                  asio::redirect_error(lb::use_awaitable, ec));
@@ -865,12 +871,11 @@ class HttpSession {
       } else {
         http::response_parser<http::buffer_body> bp(std::move(rp));
         bp.body_limit(kNoBodyLimit);
-        r = co_await relay_chunked(bp, up.conn.socket, ubuf_, stream_, rechunk, 0, to.server_idle,
+        r = co_await relay_chunked(bp, upstream, ubuf_, stream_, rechunk, 0, to.server_idle,
                                    to.client_idle);
       }
     } else {
-      r = co_await relay_until_eof(up.conn.socket, ubuf_, stream_, to.server_idle, to.client_idle,
-                                   head);
+      r = co_await relay_until_eof(upstream, ubuf_, stream_, to.server_idle, to.client_idle, head);
     }
     if (r != BodyResult::ok) {
       // The response header may be out already: the only honest signal left is closing.
@@ -904,7 +909,9 @@ class HttpSession {
           pool_name, PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
-      if (auto c = state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body)) {
+      const UpstreamTlsContext* tls = pool.tls ? pool.tls->context.get() : nullptr;
+      if (auto c =
+              state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body, tls)) {
         co_return Upstream{std::move(*c), true};
       }
       // Connect to the server just picked, not to a second pick: with two picks per request a
@@ -920,15 +927,27 @@ class HttpSession {
         co_await socket.async_connect(to_asio(b->address),
                                       asio::redirect_error(lb::use_awaitable, ec));
         watchdog_.watch(&raw_socket(), nullptr);
+        std::optional<std::string> tls_failed;
         if (!ec) {
           socket.set_option(tcp::no_delay(true), ec);
-          co_return Upstream{UpstreamConnection{std::move(socket), std::move(lease)}, false};
+          UpstreamConnection conn{std::move(socket), std::move(lease)};
+          if (!pool.tls) co_return Upstream{std::move(conn), false};
+          watchdog_.disarm();  // the handshake has its own connect timeout
+          tls_failed = co_await start_upstream_tls(conn, pool.tls->context, b->address,
+                                                   cfg_.timeouts.connect);
+          if (!tls_failed) co_return Upstream{std::move(conn), false};
         }
         worker_.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
         worker_.report(pool_name, *b,
-                       watchdog_.fired() ? TrafficEvent::timeout : TrafficEvent::connect_failure);
-        log_->debug("connect: pool={} server={} error={}", pool_name, b->name,
-                    watchdog_.fired() ? "timeout" : ec.message());
+                       !tls_failed && watchdog_.fired() ? TrafficEvent::timeout
+                                                        : TrafficEvent::connect_failure);
+        if (tls_failed) {
+          log_->warn("tls: upstream handshake failed pool={} server={} address={} reason={}",
+                     pool_name, b->name, b->address.to_string(), *tls_failed);
+        } else {
+          log_->debug("connect: pool={} server={} error={}", pool_name, b->name,
+                      watchdog_.fired() ? "timeout" : ec.message());
+        }
       }
       avoid = b;  // the worker's connect below retries the other servers
     }

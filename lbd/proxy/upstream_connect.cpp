@@ -7,6 +7,8 @@
 #include "lbd/balance/least_time.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/proxy_protocol.hpp"
+#include "lbd/proxy/upstream_tls.hpp"
+#include "lbd/proxy/upstream_tls_context.hpp"
 
 namespace lbd::proxy {
 
@@ -79,7 +81,24 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
         const auto n = socket.write_some(lb::asio::buffer(header), ec);
         if (!ec && n != header.size()) ec = lb::asio::error::message_size;
       }
-      if (!ec) co_return UpstreamConnection{std::move(socket), std::move(lease)};
+      if (!ec && !pool.tls) co_return UpstreamConnection{std::move(socket), std::move(lease)};
+      if (!ec) {
+        // [pool.tls]: the handshake gets its own connect timeout; a failure is a failed
+        // connect (another server is tried).
+        UpstreamConnection conn{std::move(socket), std::move(lease)};
+        auto failed =
+            co_await start_upstream_tls(conn, pool.tls->context, backend->address, connect_timeout);
+        if (!failed) co_return conn;
+        worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+        worker.report(pool.name, *backend, TrafficEvent::connect_failure);
+        last = UpstreamError::connect_failed;
+        worker.logger()->warn(
+            "tls: upstream handshake failed pool={} server={} address={} "
+            "reason={}",
+            pool.name, backend->name, backend->address.to_string(), *failed);
+        ctx.avoid = backend;
+        continue;
+      }
     }
     worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
     worker.report(pool.name, *backend,

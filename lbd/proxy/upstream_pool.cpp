@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "lbd/proxy/upstream_tls.hpp"
+
 namespace lbd::proxy {
 
 bool upstream_is_reusable(lb::tcp::socket& socket) {
@@ -16,15 +18,16 @@ bool upstream_is_reusable(lb::tcp::socket& socket) {
 }
 
 std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clock::time_point now,
-                                                     std::chrono::nanoseconds max_idle,
-                                                     bool probe) {
+                                                     std::chrono::nanoseconds max_idle, bool probe,
+                                                     const UpstreamTlsContext* tls) {
   auto it = idle_.find(backend);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
   while (!list.empty()) {
     Idle entry = std::move(list.back());
     list.pop_back();
-    if (now - entry.since < max_idle && (!probe || upstream_is_reusable(entry.conn.socket))) {
+    if (now - entry.since < max_idle && tls_context_of(entry.conn) == tls &&
+        (!probe || upstream_connection_reusable(entry.conn))) {
       return std::move(entry.conn);
     }
     // Expired or closed: dropping `entry` closes the socket and releases the lease.

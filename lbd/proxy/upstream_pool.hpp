@@ -13,16 +13,21 @@
 
 namespace lbd::proxy {
 
+class UpstreamTlsContext;
+
 /// Idle backend connections of one worker. Single-threaded (the worker's thread).
 class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
 
-  /// The most recently parked connection to `backend` idle for less than `max_idle`, or nullopt.
+  /// The most recently parked connection to `backend` idle for less than `max_idle` that speaks
+  /// TLS with `tls` (nullptr = plain; a reload may switch a pool between the two), or nullopt.
   /// With `probe`, connections found closed or with unexpected bytes pending are skipped (one
-  /// recv(MSG_PEEK) each); expired or skipped connections are closed on the way.
+  /// recv(MSG_PEEK) each, see upstream_connection_reusable); expired or skipped connections are
+  /// closed on the way.
   std::optional<UpstreamConnection> take(const Backend* backend, Clock::time_point now,
-                                         std::chrono::nanoseconds max_idle, bool probe = true);
+                                         std::chrono::nanoseconds max_idle, bool probe = true,
+                                         const UpstreamTlsContext* tls = nullptr);
 
   /// Parks `conn` (its lease names the backend) for reuse; when `limit` connections to that
   /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once.

@@ -168,10 +168,38 @@ struct ClientConnection {
   ConnectionTicket ticket;
 };
 
-/// A connected backend socket and the lease that counts it.
+class UpstreamTls;  // lbd/proxy/upstream_tls_stream.hpp (Asio SSL stays out of this header)
+struct UpstreamTlsDelete {
+  void operator()(UpstreamTls* tls) const noexcept;
+};
+/// Points `tls`'s stream at `socket` after the connection moved (upstream_tls.cpp).
+void rebind_upstream_tls(UpstreamTls& tls, lb::tcp::socket& socket) noexcept;
+
+/// A connected backend socket, the lease that counts it and, for a pool with [pool.tls], the
+/// TLS state layered over the socket (the socket stays the connection's lowest layer: watchdogs,
+/// probes and close act on it; bytes go through UpstreamStream). Move-only; move it only while
+/// no operation is pending on it.
 struct UpstreamConnection {
+  UpstreamConnection(lb::tcp::socket s, BackendLease l)
+      : socket(std::move(s)), lease(std::move(l)) {}
+  UpstreamConnection(UpstreamConnection&& o) noexcept
+      : socket(std::move(o.socket)), lease(std::move(o.lease)), tls(std::move(o.tls)) {
+    if (tls) rebind_upstream_tls(*tls, socket);
+  }
+  UpstreamConnection& operator=(UpstreamConnection&& o) noexcept {
+    if (this != &o) {
+      tls.reset();
+      socket = std::move(o.socket);
+      lease = std::move(o.lease);
+      tls = std::move(o.tls);
+      if (tls) rebind_upstream_tls(*tls, socket);
+    }
+    return *this;
+  }
+
   lb::tcp::socket socket;
   BackendLease lease;
+  std::unique_ptr<UpstreamTls, UpstreamTlsDelete> tls;  // null = plain TCP
 };
 
 /// Why connect_upstream gave up; sessions map these to 503 / 502 / 504.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ class TableReader;
 }
 
 namespace lbd {
+
+namespace proxy {
+class UpstreamTlsContext;
+}
 
 enum class HealthCheckType { none, tcp, http, exec };
 
@@ -60,6 +65,9 @@ struct HealthCheckConfig {
   std::string expect;  // substring the reply must contain (needs `send` or a server banner)
   // exec
   std::string command;  // run with /bin/sh -c; exit 0 = up
+  /// http: the pool's [pool.tls] context (set by the config loader, not a key of its own): the
+  /// check then speaks HTTPS with the pool's verification settings. Null = plain.
+  std::shared_ptr<const proxy::UpstreamTlsContext> tls;
 };
 
 /// Passive outlier detection from real traffic (`[pool.outlier]`).

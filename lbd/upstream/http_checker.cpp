@@ -1,12 +1,19 @@
-// HTTP health check (see http_checker.hpp). The only file of the health subsystem using Beast.
+// HTTP health check (see http_checker.hpp), over TLS for pools with [pool.tls]. The only file of
+// the health subsystem using Beast.
 #include "lbd/upstream/http_checker.hpp"
 
 #include "common/asio.hpp"  // first: it fixes an include-order problem of Boost 1.74
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+
+#include "common/asio_ssl.hpp"
+#include "lbd/proxy/tls_context.hpp"
+#include "lbd/proxy/upstream_tls_context.hpp"
 
 #include "lbd/upstream/probe_deadline.hpp"
 
@@ -15,6 +22,42 @@ namespace lbd {
 namespace http = boost::beast::http;
 
 namespace {
+
+namespace asio = lb::asio;
+
+/// The check's connection: a socket, with TLS over it for a pool with [pool.tls].
+struct Stream {
+  Stream(const asio::any_io_executor& ex, const std::shared_ptr<const proxy::UpstreamTlsContext>& c)
+      : plain(ex) {
+    if (c) tls.emplace(lb::tcp::socket(ex), c->asio_context());
+  }
+  lb::tcp::socket& socket() { return tls ? tls->next_layer() : plain; }
+  lb::awaitable<void> write(http::request<http::empty_body>& r, lb::error_code& ec) {
+    if (tls) {
+      co_await http::async_write(*tls, r, asio::redirect_error(lb::use_awaitable, ec));
+    } else {
+      co_await http::async_write(plain, r, asio::redirect_error(lb::use_awaitable, ec));
+    }
+  }
+  lb::awaitable<void> read(boost::beast::flat_buffer& b,
+                           http::response_parser<http::string_body>& p, lb::error_code& ec) {
+    if (tls) {
+      co_await http::async_read(*tls, b, p, asio::redirect_error(lb::use_awaitable, ec));
+    } else {
+      co_await http::async_read(plain, b, p, asio::redirect_error(lb::use_awaitable, ec));
+    }
+  }
+  lb::tcp::socket plain;
+  std::optional<asio::ssl::stream<lb::tcp::socket>> tls;
+};
+
+/// "tls: certificate verify failed: hostname mismatch", "tls: wrong version number".
+std::string tls_reason(const lb::error_code& ec, SSL* ssl) {
+  if (const long v = SSL_get_verify_result(ssl); v != X509_V_OK) {
+    return fmt::format("tls: certificate verify failed: {}", X509_verify_cert_error_string(v));
+  }
+  return "tls: " + proxy::handshake_error_reason(ec, false);
+}
 
 constexpr std::uint64_t kMaxBody = 1024 * 1024;
 constexpr std::uint32_t kMaxHeader = 64 * 1024;
@@ -81,16 +124,24 @@ lb::awaitable<lb::Result<void>> HttpChecker::probe(const Backend& backend,
   namespace asio = lb::asio;
   auto ex = co_await asio::this_coro::executor;
   const auto target = check_target(config_, backend);
-  auto socket = std::make_shared<lb::tcp::socket>(ex);
-  detail::ProbeDeadline deadline(ex, timeout, [socket] {
+  // [pool.tls]: the stream is TLS over the socket; the deadline closes the socket either way.
+  auto stream = std::make_shared<Stream>(ex, config_.tls);
+  detail::ProbeDeadline deadline(ex, timeout, [stream] {
     lb::error_code ignored;
-    socket->close(ignored);
+    stream->socket().close(ignored);
   });
   lb::error_code ec;
-  co_await socket->async_connect(to_asio_endpoint(target),
-                                 asio::redirect_error(lb::use_awaitable, ec));
+  co_await stream->socket().async_connect(to_asio_endpoint(target),
+                                          asio::redirect_error(lb::use_awaitable, ec));
   if (deadline.expired()) co_return lb::fail(timeout_reason(timeout));
   if (ec) co_return lb::fail(io_reason("connect", ec));
+  if (stream->tls) {
+    config_.tls->prepare(stream->tls->native_handle(), target);
+    co_await stream->tls->async_handshake(asio::ssl::stream_base::client,
+                                          asio::redirect_error(lb::use_awaitable, ec));
+    if (deadline.expired()) co_return lb::fail(timeout_reason(timeout));
+    if (ec) co_return lb::fail(tls_reason(ec, stream->tls->native_handle()));
+  }
 
   http::request<http::empty_body> request;
   request.method_string(config_.method);
@@ -99,7 +150,7 @@ lb::awaitable<lb::Result<void>> HttpChecker::probe(const Backend& backend,
   request.set(http::field::host, config_.host.empty() ? target.to_string() : config_.host);
   request.set(http::field::user_agent, "lbd-health-check");
   request.set(http::field::connection, "close");
-  co_await http::async_write(*socket, request, asio::redirect_error(lb::use_awaitable, ec));
+  co_await stream->write(request, ec);
   if (deadline.expired()) co_return lb::fail(timeout_reason(timeout));
   if (ec) co_return lb::fail(io_reason("send", ec));
 
@@ -109,11 +160,11 @@ lb::awaitable<lb::Result<void>> HttpChecker::probe(const Backend& backend,
   parser.body_limit(kMaxBody);
   // A HEAD response announces a length but carries no body.
   if (request.method() == http::verb::head) parser.skip(true);
-  co_await http::async_read(*socket, buffer, parser, asio::redirect_error(lb::use_awaitable, ec));
+  co_await stream->read(buffer, parser, ec);
   if (deadline.expired()) co_return lb::fail(timeout_reason(timeout));
   if (ec) co_return lb::fail(io_reason("response", ec));
   deadline.finish();
-  socket->close(ec);
+  stream->socket().close(ec);
   const auto& response = parser.get();
   co_return evaluate(response.result_int(), response.body());
 }
