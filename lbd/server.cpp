@@ -467,16 +467,14 @@ std::string Server::tls_files_signature() const {
     const auto f = p.tls->watched_files();
     files.insert(files.end(), f.begin(), f.end());
   }
-  {
-    for (const auto& file : files) {
-      struct stat st {};
-      if (::stat(file.c_str(), &st) != 0) {
-        sig += fmt::format("{}:missing\n", file);
-        continue;
-      }
-      sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
-                         st.st_mtim.tv_nsec, st.st_size);
+  for (const auto& file : files) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+      sig += fmt::format("{}:missing\n", file);
+      continue;
     }
+    sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
+                       st.st_mtim.tv_nsec, st.st_size);
   }
   return sig;
 }

@@ -38,6 +38,7 @@
 #include "lbd/proxy/relay.hpp"
 #include "lbd/proxy/request_log.hpp"
 #include "lbd/proxy/router.hpp"
+#include "lbd/proxy/stream_relay.hpp"
 #include "lbd/proxy/upstream_pool.hpp"
 #include "lbd/proxy/upstream_tls.hpp"
 #include "lbd/proxy/upstream_tls_stream.hpp"
@@ -535,9 +536,7 @@ class HttpSession {
       co_await send_error(413, "request body too large");
       co_return Next::close;
     }
-    // TLS: no Upgrade (WebSocket) yet: the relay after 101 splices raw sockets, which TLS
-    // cannot do; the Upgrade header is dropped as hop-by-hop and the backend answers plainly.
-    bool upgrade = !kTls && hp.upgrade();
+    const bool upgrade = hp.upgrade();
     const bool client_keep_alive = hp.keep_alive();
     const bool has_body = chunked || content_length.value_or(0) > 0;
     const unsigned client_version = req.version();
@@ -561,7 +560,6 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
-    if (pool->tls) upgrade = false;  // TLS upstream: no Upgrade yet either (same reason)
     pick_hash_.reset();
     if (uses_hash(pool->balance.algorithm)) {
       HashInputs in{.client = &client_.info.peer.address, .path = parts.path};
@@ -772,10 +770,7 @@ class HttpSession {
     obs_.status = status;
 
     if (status == 101) {
-      if constexpr (kTls) {
-        co_await send_error(502, "101 without an upgrade request");
-        co_return Next::close;
-      } else {
+      {  // one block for every relay kind (plain splice, or streams when TLS is on a side)
         if (!upgrade) {
           co_await send_error(502, "101 without an upgrade request");
           co_return Next::close;
@@ -793,7 +788,7 @@ class HttpSession {
         obs_.bytes_out += head.size() + ubuf_.size();
         ubuf_.clear();
         if (cbuf_.size() > 0) {
-          co_await asio::async_write(up.conn.socket, cbuf_.data(),
+          co_await asio::async_write(upstream, cbuf_.data(),
                                      asio::redirect_error(lb::use_awaitable, ec));
           if (ec) co_return Next::close;
           cbuf_.clear();
@@ -802,13 +797,20 @@ class HttpSession {
         watchdog_.watch(nullptr, nullptr);
         log_->debug("http: upgraded listener={} client={} backend={}", listener_.name,
                     client_.info.peer.to_string(), backend_name_);
-        // The relay takes both sockets over and this session ends, so a long-lived upgraded
-        // connection (WebSocket) holds the relay's state only, not the session's frames. The
-        // connection slot, the backend lease and the config stay alive until the relay is done.
         RelayOptions options{.client_idle = to.client_idle,
                              .server_idle = to.server_idle,
                              .use_splice = cfg_.global.splice};
-        start_relay(std::move(stream_), std::move(up.conn.socket), worker_.relay_resources(),
+        if (kTls || up.conn.tls) {
+          // TLS on either side: no splice; this session relays through the streams and ends
+          // with the relay (stream_relay.hpp).
+          co_await relay_streams(stream_, upstream, raw_socket(), up.conn.socket,
+                                 worker_.relay_resources(), options, log_);
+          co_return Next::close;
+        }
+        // The relay takes both sockets over and this session ends, so a long-lived upgraded
+        // connection (WebSocket) holds the relay's state only, not the session's frames. The
+        // connection slot, the backend lease and the config stay alive until the relay is done.
+        start_relay(std::move(raw_socket()), std::move(up.conn.socket), worker_.relay_resources(),
                     options,
                     [config = client_.config, ticket = std::move(client_.ticket),
                      lease = std::move(up.conn.lease)](const RelayResult&) {});

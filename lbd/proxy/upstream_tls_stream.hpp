@@ -68,6 +68,7 @@ class UpstreamStream {
 
   explicit UpstreamStream(UpstreamConnection& c) : c_(&c) {}
   executor_type get_executor() { return c_->socket.get_executor(); }
+  UpstreamConnection& connection() { return *c_; }
 
   template <typename Buffers, typename Token>
   auto async_read_some(const Buffers& b, Token&& token) {

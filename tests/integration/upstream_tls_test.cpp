@@ -1,7 +1,12 @@
 // TLS from lbd to backends ([pool.tls], issue #7) through a real lbd Server in this process and
 // HTTPS origins on 127.0.0.1 with certificates made at test time: verification by CA and name,
 // SNI, insecure mode, mTLS, keep-alive and session reuse, reload, and HTTPS health checks.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <random>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -44,6 +49,99 @@ std::vector<Response> keep_alive_exchange(const lb::Endpoint& ep,
   }
   ::close(fd);
   return out;
+}
+
+/// The upgrade request of the WebSocket tests (the relay does not look at frames).
+const std::string kUpgrade =
+    "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
+std::string payload_bytes(std::size_t n) {
+  std::mt19937 rng(7);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+/// A plain backend: 101 for an Upgrade request, then an echo until EOF, then a half-close.
+TestBackend::Handler plain_upgrade_echo() {
+  return [](int fd) {
+    std::string buf;
+    auto req = read_request(fd, buf);
+    if (!req || header(req->base(), "Upgrade") != "websocket") return;
+    send_all(fd,
+             "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket"
+             "\r\n\r\n");
+    send_all(fd, buf);
+    char chunk[16384];
+    for (;;) {
+      const auto n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      send_all(fd, std::string_view(chunk, static_cast<std::size_t>(n)));
+    }
+    ::shutdown(fd, SHUT_WR);
+  };
+}
+
+/// Plain client: upgrade, send `payload`, half-close, read everything back.
+std::string ws_echo_plain(const lb::Endpoint& ep, const std::string& payload) {
+  const int fd = connect_to(ep);
+  REQUIRE(fd >= 0);
+  REQUIRE(send_all(fd, kUpgrade));
+  std::string buf;
+  auto res = read_response(fd, buf, true);
+  REQUIRE(res);
+  REQUIRE(res->result_int() == 101);
+  REQUIRE(send_all(fd, payload));
+  ::shutdown(fd, SHUT_WR);
+  auto back = buf + read_to_eof(fd);
+  ::close(fd);
+  return back;
+}
+
+/// TLS client (no verification): upgrade, send `payload`, close_notify, read until the
+/// server's close.
+std::string ws_echo_tls(const lb::Endpoint& ep, const std::string& payload) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  const int fd = connect_to(ep);
+  REQUIRE(fd >= 0);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), "a.example.com");
+  REQUIRE(SSL_connect(ssl.get()) == 1);
+  auto write_all = [&](std::string_view s) {
+    while (!s.empty()) {
+      const int n = SSL_write(ssl.get(), s.data(), static_cast<int>(s.size()));
+      REQUIRE(n > 0);
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+  };
+  write_all(kUpgrade);
+  std::string in;
+  char chunk[16384];
+  while (in.find("\r\n\r\n") == std::string::npos) {
+    const int n = SSL_read(ssl.get(), chunk, sizeof chunk);
+    REQUIRE(n > 0);
+    in.append(chunk, static_cast<std::size_t>(n));
+  }
+  REQUIRE(in.starts_with("HTTP/1.1 101"));
+  std::string back = in.substr(in.find("\r\n\r\n") + 4);
+  write_all(payload);
+  SSL_shutdown(ssl.get());  // our close_notify; reading goes on until the server's
+  for (int i = 0; i < 100000; ++i) {
+    const int n = SSL_read(ssl.get(), chunk, sizeof chunk);
+    if (n <= 0) break;
+    back.append(chunk, static_cast<std::size_t>(n));
+  }
+  ERR_clear_error();
+  ::close(fd);
+  return back;
+}
+
+/// [listener.tls] lines with `cert` as the only certificate.
+std::string listener_tls(const PemFiles& cert) {
+  return fmt::format("[listener.tls]\n[[listener.tls.certificate]]\ncert = \"{}\"\nkey = \"{}\"\n",
+                     cert.cert, cert.key);
 }
 
 std::vector<std::string> gets(int n) {
@@ -292,5 +390,41 @@ TEST_CASE("upstream tls: an HTTP health check of a TLS pool speaks TLS; a plain 
   lbd::HttpChecker wrong_checker(c);
   CHECK(reason_of(run_probe(wrong_checker, backend, 2s)) ==
         "tls: certificate verify failed: hostname mismatch");
+  CHECK(origin.requests() == 1);
+}
+
+TEST_CASE("upstream tls: WebSocket echo through a plain listener to a TLS backend") {
+  TestPki pki;
+  TlsOrigin origin("tls", pki.issue("be", "backend.test", {"backend.test"}));
+  InProcessLbd lbd(pool_tls_config(
+      {origin.address()},
+      fmt::format("ca_file = \"{}\"\nverify_name = \"backend.test\"\n", pki.ca_file())));
+  const auto payload = payload_bytes(48 * 1024);
+  CHECK(ws_echo_plain(lbd.endpoint("web"), payload) == payload);
+  CHECK(origin.requests() == 1);
+}
+
+TEST_CASE("upstream tls: WebSocket echo through a TLS listener to a plain backend") {
+  TestPki pki;
+  const auto cert = pki.issue("a", "a.example.com", {"a.example.com"});
+  TestBackend backend(plain_upgrade_echo());
+  HttpConfig cfg{.pools = {{"app", {backend.address()}}}};
+  cfg.routes = listener_tls(cert);
+  InProcessLbd lbd(cfg.text());
+  const auto payload = payload_bytes(48 * 1024);
+  CHECK(ws_echo_tls(lbd.endpoint("web"), payload) == payload);
+}
+
+TEST_CASE("upstream tls: WebSocket echo with TLS on both sides") {
+  TestPki pki;
+  const auto cert = pki.issue("a", "a.example.com", {"a.example.com"});
+  TlsOrigin origin("tls", pki.issue("be", "backend.test", {"backend.test"}));
+  HttpConfig cfg{.pools = {{"app", {origin.address()}}}};
+  cfg.routes = listener_tls(cert);
+  cfg.pool_extra =
+      fmt::format("[pool.tls]\nca_file = \"{}\"\nverify_name = \"backend.test\"\n", pki.ca_file());
+  InProcessLbd lbd(cfg.text());
+  const auto payload = payload_bytes(48 * 1024);
+  CHECK(ws_echo_tls(lbd.endpoint("web"), payload) == payload);
   CHECK(origin.requests() == 1);
 }
