@@ -428,3 +428,24 @@ TEST_CASE("upstream tls: WebSocket echo with TLS on both sides") {
   CHECK(ws_echo_tls(lbd.endpoint("web"), payload) == payload);
   CHECK(origin.requests() == 1);
 }
+
+TEST_CASE("upstream tls: a changed ca_file is picked up by the file watch") {
+  TestPki pki;
+  TestPki other("another CA");
+  TlsOrigin origin("tls", other.issue("be", "backend.test", {"backend.test"}));
+  const auto ca = pki.path("pool-ca.pem");
+  write_file(ca, read_file(pki.ca_file()));
+  const auto text = pool_tls_config(
+      {origin.address()}, fmt::format("ca_file = \"{}\"\nverify_name = \"backend.test\"\n", ca),
+      "connect_retries = 0\nupstream_keepalive = 0");
+  InProcessLbd lbd("[global]\ntls_watch_interval = \"20ms\"\n" + text.substr(text.find("workers")));
+  auto responses = keep_alive_exchange(lbd.endpoint("web"), gets(1));
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].result_int() == 502);
+  const auto ok_before = lbd.server().reloads_ok();
+  write_file(ca, read_file(other.ca_file()));
+  REQUIRE(wait_until([&] { return lbd.server().reloads_ok() > ok_before; }, 3000ms));
+  responses = keep_alive_exchange(lbd.endpoint("web"), gets(1));
+  REQUIRE(responses.size() == 1);
+  CHECK(responses[0].result_int() == 200);
+}
