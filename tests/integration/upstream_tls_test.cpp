@@ -449,3 +449,35 @@ TEST_CASE("upstream tls: a changed ca_file is picked up by the file watch") {
   REQUIRE(responses.size() == 1);
   CHECK(responses[0].result_int() == 200);
 }
+
+TEST_CASE("upstream tls: an idle upgraded TLS connection is closed after the idle timeouts") {
+  TestPki pki;
+  const auto cert = pki.issue("a", "a.example.com", {"a.example.com"});
+  TestBackend backend(plain_upgrade_echo());
+  HttpConfig cfg{.pools = {{"app", {backend.address()}}}};
+  cfg.routes = listener_tls(cert);
+  cfg.timeouts = "client_idle = \"200ms\"\nserver_idle = \"200ms\"";
+  InProcessLbd lbd(cfg.text());
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  const int fd = connect_to(lbd.endpoint("web"));
+  REQUIRE(fd >= 0);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  REQUIRE(SSL_connect(ssl.get()) == 1);
+  REQUIRE(SSL_write(ssl.get(), kUpgrade.data(), static_cast<int>(kUpgrade.size())) > 0);
+  char chunk[4096];
+  std::string in;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {  // the 101, then nothing until lbd closes
+    const int n = SSL_read(ssl.get(), chunk, sizeof chunk);
+    if (n <= 0) break;
+    in.append(chunk, static_cast<std::size_t>(n));
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  ERR_clear_error();
+  ::close(fd);
+  CHECK(in.starts_with("HTTP/1.1 101"));
+  CHECK(elapsed >= 150ms);
+  CHECK(elapsed < 2s);
+}
