@@ -35,6 +35,7 @@ struct ParkedClient {
   ClientConnection client;
   TrackedConnection tracked;        // the connection-table entry of this client
   std::size_t tracked_backend = 0;  // hash of the backend name it is tracked under
+  std::uint32_t tracked_at_s = 0;   // steady-clock second it was last re-pointed
   std::uint32_t got = 0;            // bytes the parked read put in `bytes`
   bool expired = false;             // its timeout passed before the client sent anything
   std::array<char, kReadSize> bytes;

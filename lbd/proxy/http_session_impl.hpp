@@ -318,6 +318,7 @@ class HttpSession {
       : HttpSession(worker, std::move(parked->client)) {
     tracked_ = std::move(parked->tracked);
     tracked_backend_ = parked->tracked_backend;
+    tracked_at_s_ = parked->tracked_at_s;
     state_.take(cbuf_);
     auto dst = cbuf_.prepare(std::max<std::size_t>(parked->got, kReadChunk));
     std::memcpy(dst.data(), parked->bytes.data(), parked->got);
@@ -407,6 +408,7 @@ class HttpSession {
         std::move(stream_), client_.info, std::move(client_.config), std::move(client_.ticket)});
     parked->tracked = std::move(tracked_);
     parked->tracked_backend = tracked_backend_;
+    parked->tracked_at_s = tracked_at_s_;
     state_.parking.park(std::move(parked), cfg_.timeouts.keep_alive, &resume_parked);
   }
 
@@ -662,12 +664,18 @@ class HttpSession {
             up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start);
         obs_.sticky = !persist_pool_ ? "" : backend == sticky_.prefer ? "hit" : "miss";
       }
+      // The client connection is tracked under the backend of its latest request, re-pointed at
+      // most once a second: under round robin every request changes backend, and each re-point
+      // is a remove and an add in the table and in the journal the peer is sent.
       const auto backend_hash = backend ? std::hash<std::string_view>{}(backend->name) : 0;
-      if (backend && (tracked_.id() == 0 || backend_hash != tracked_backend_)) {
-        // The client connection is tracked under the backend of its latest request.
+      const auto now_s = static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(obs_.start.time_since_epoch()).count());
+      if (backend &&
+          (tracked_.id() == 0 || (backend_hash != tracked_backend_ && now_s != tracked_at_s_))) {
         tracked_ = TrackedConnection(worker_.conn_table(), client_.info.peer, listener_.name,
                                      pool_name, backend->name, repl::ConnMode::l7);
         tracked_backend_ = backend_hash;
+        tracked_at_s_ = now_s;
       }
       watchdog_.watch(&raw_socket(), &up.conn.socket);
 
@@ -1338,6 +1346,7 @@ class HttpSession {
   StickyChoice sticky_;
   TrackedConnection tracked_;        // this client connection in the replicated connection table
   std::size_t tracked_backend_ = 0;  // hash of the backend name it is tracked under
+  std::uint32_t tracked_at_s_ = 0;   // steady-clock second of the last re-point
   std::string cookie_server_;        // cookie mode: the server a valid cookie named (empty: none)
   // Observability: the request in flight as /metrics and the access log see it.
   admin::ListenerCounters& lstats_;

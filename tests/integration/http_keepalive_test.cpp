@@ -83,3 +83,45 @@ TEST_CASE("http: idle keep-alive clients keep their slot and connection-table en
   ::close(fds[1]);
   CHECK(origin.count() == 2);
 }
+
+TEST_CASE("http: a keep-alive client's table entry follows its backend at most once a second") {
+  Origin one("one"), two("two");
+  TestBackend b1(one.handler()), b2(two.handler());
+  HttpConfig c{.pools = {{"app", {b1.address(), b2.address()}}}};  // round robin
+  InProcessLbd lbd(c.text());
+  auto& table = lbd.server().conn_table();
+  auto tracked = [&] {
+    std::vector<std::string> backends;
+    table.for_each_local([&](const lbd::repl::ConnEntry& e) { backends.push_back(e.backend); });
+    return backends;
+  };
+  const int fd = connect_to(lbd.endpoint("web"));
+  REQUIRE(fd >= 0);
+  std::string buf;
+  // Round robin alternates the backend per request; within one second the entry stays put.
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(send_all(fd, get("/")));
+    REQUIRE(read_response(fd, buf));
+  }
+  CHECK(one.count() == 3);
+  CHECK(two.count() == 3);
+  auto first = tracked();
+  REQUIRE(first.size() == 1);
+  // Six requests fit in a second, or straddle one boundary: the first add and at most one
+  // re-point (a remove and an add) were journaled — not a re-point per request (11 records).
+  CHECK(table.pull(0, 1000).records.size() <= 3);
+  // Later requests re-point it to the backend that served the latest one.
+  std::string latest;
+  const bool moved = wait_until(
+      [&] {
+        const auto before = one.count();
+        if (!send_all(fd, get("/")) || !read_response(fd, buf)) return false;
+        latest = one.count() > before ? "app0" : "app1";
+        const auto now = tracked();
+        return now.size() == 1 && now[0] == latest && latest != first[0];
+      },
+      3000ms);
+  CHECK(moved);
+  ::close(fd);
+  CHECK(wait_until([&] { return table.local_size() == 0; }, 2000ms));
+}
