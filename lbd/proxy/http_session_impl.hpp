@@ -30,6 +30,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "lbd/balance/least_time.hpp"
+#include "lbd/proxy/client_parking.hpp"
 #include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/deadline.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
@@ -97,7 +98,7 @@ struct Routing {
 
 /// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
 struct HttpWorkerState {
-  explicit HttpWorkerState(WorkerContext& w) : worker(w), drain_poll(w.io()) {}
+  explicit HttpWorkerState(WorkerContext& w) : worker(w), parking(w), drain_poll(w.io()) {}
   HttpWorkerState(const HttpWorkerState&) = delete;
   HttpWorkerState& operator=(const HttpWorkerState&) = delete;
   // The worker drops this state before its io_context (and so before the suspended sessions):
@@ -112,9 +113,10 @@ struct HttpWorkerState {
   }
   WorkerContext& worker;
   UpstreamPool upstreams;
-  ConfigPtr config;  // the config the cached routers were compiled from
+  ParkingLot parking;  // plain-TCP clients between two requests
+  ConfigPtr config;    // the config the cached routers were compiled from
   std::unordered_map<const ListenerConfig*, std::shared_ptr<const Routing>> routers;
-  IdleNode idle;  // sentinel of the intrusive list of idle client connections
+  IdleNode idle;  // sentinel of the list of idle client connections waiting in a session (TLS)
   // Free lists of read buffers and header strings: a connection holds them only while a request
   // is in flight, so idle keep-alive connections cost no buffer memory.
   std::vector<beast::flat_buffer> spare_buffers;
@@ -254,6 +256,10 @@ class Watchdog {
   std::shared_ptr<State> st_;
 };
 
+/// Plain TCP: what the parking lot calls when a parked client sent bytes, closed, timed out or
+/// was closed by a drain (defined in http_session.cpp).
+void resume_parked(WorkerContext& worker, std::unique_ptr<ParkedClient> parked, error_code ec);
+
 /// Routing's view of Beast's fields.
 class FieldsLookup final : public HeaderLookup {
  public:
@@ -310,6 +316,18 @@ class HttpSession {
     watchdog_.watch(&raw_socket(), nullptr);
   }
 
+  /// Plain TCP: the session of a parked client that sent its next request's first bytes.
+  HttpSession(WorkerContext& worker, std::unique_ptr<ParkedClient> parked) requires(!kTls)
+      : HttpSession(worker, std::move(parked->client)) {
+    tracked_ = std::move(parked->tracked);
+    tracked_backend_ = parked->tracked_backend;
+    tracked_at_s_ = parked->tracked_at_s;
+    state_.take(cbuf_);
+    auto dst = cbuf_.prepare(std::max<std::size_t>(parked->got, kReadChunk));
+    std::memcpy(dst.data(), parked->bytes.data(), parked->got);
+    cbuf_.commit(parked->got);
+  }
+
   lb::awaitable<void> run() {
     if constexpr (kTls) {
       if (!co_await tls_handshake()) {
@@ -332,6 +350,10 @@ class HttpSession {
           state_.give(cbuf_);
           state_.give(ubuf_);
           state_.give(head_);
+          if constexpr (!kTls) {
+            park();
+            co_return;
+          }
         }
         watchdog_.arm(first ? to.request_header : to.keep_alive);
         IdleNode node(&raw_socket());
@@ -380,6 +402,18 @@ class HttpSession {
     UpstreamConnection conn;
     bool reused = false;
   };
+
+  /// Plain TCP, between two requests: hands the connection to the worker's parking lot and ends
+  /// this session (its frames are freed); resume_parked() starts a new one for the next request.
+  void park() requires(!kTls) {
+    watchdog_.disarm();
+    auto parked = std::make_unique<ParkedClient>(ClientConnection{
+        std::move(stream_), client_.info, std::move(client_.config), std::move(client_.ticket)});
+    parked->tracked = std::move(tracked_);
+    parked->tracked_backend = tracked_backend_;
+    parked->tracked_at_s = tracked_at_s_;
+    state_.parking.park(std::move(parked), cfg_.timeouts.keep_alive, &resume_parked);
+  }
 
   /// The client's TCP socket under the stream (what the watchdog cancels and the end closes).
   tcp::socket& raw_socket() {
@@ -463,9 +497,13 @@ class HttpSession {
     hp.header_limit(static_cast<std::uint32_t>(limits.max_header_size));
     hp.body_limit(kNoBodyLimit);  // bodies are streamed and limited by the session
     hp.eager(false);
+    // Beast consumes the complete lines of an unfinished header (start line, whole fields) and
+    // must not see them again; they stay in cbuf_ until the end for the obs-fold check.
+    std::size_t parsed = 0;
     for (;;) {
-      if (cbuf_.size() > 0) {
-        const auto n = hp.put(cbuf_.data(), ec);
+      if (cbuf_.size() > parsed) {
+        const auto n = hp.put(cbuf_.data() + parsed, ec);
+        parsed += n;
         if (ec == http::error::need_more) {
           ec = {};
         } else if (ec == http::error::header_limit) {
@@ -475,13 +513,13 @@ class HttpSession {
           co_await send_error(400, fmt::format("malformed request: {}", ec.message()));
           co_return Next::close;
         } else if (hp.is_header_done()) {
-          const std::string_view raw(static_cast<const char*>(cbuf_.data().data()), n);
+          const std::string_view raw(static_cast<const char*>(cbuf_.data().data()), parsed);
           if (has_obs_fold(raw)) {
             co_await send_error(400, "obs-fold in request header");
             co_return Next::close;
           }
-          cbuf_.consume(n);
-          obs_.bytes_in += n;
+          cbuf_.consume(parsed);
+          obs_.bytes_in += parsed;
           break;
         }
       }
@@ -627,11 +665,18 @@ class HttpSession {
             up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start);
         obs_.sticky = !persist_pool_ ? "" : backend == sticky_.prefer ? "hit" : "miss";
       }
-      if (backend && (tracked_.id() == 0 || backend->name != tracked_name_)) {
-        // The client connection is tracked under the backend of its latest request.
+      // The client connection is tracked under the backend of its latest request, re-pointed at
+      // most once a second: under round robin every request changes backend, and each re-point
+      // is a remove and an add in the table and in the journal the peer is sent.
+      const auto backend_hash = backend ? std::hash<std::string_view>{}(backend->name) : 0;
+      const auto now_s = static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(obs_.start.time_since_epoch()).count());
+      if (backend &&
+          (tracked_.id() == 0 || (backend_hash != tracked_backend_ && now_s != tracked_at_s_))) {
         tracked_ = TrackedConnection(worker_.conn_table(), client_.info.peer, listener_.name,
                                      pool_name, backend->name, repl::ConnMode::l7);
-        tracked_name_ = backend->name;
+        tracked_backend_ = backend_hash;
+        tracked_at_s_ = now_s;
       }
       watchdog_.watch(&raw_socket(), &up.conn.socket);
       UpstreamStream upstream(up.conn);  // TLS or plain ([pool.tls])
@@ -739,13 +784,14 @@ class HttpSession {
     for (;;) {
       if (ubuf_.size() > 0) {
         got_bytes = true;
+        // Beast consumes the complete lines of an unfinished header: drop them as it goes.
         const auto n = rp.put(ubuf_.data(), ec);
+        ubuf_.consume(n);
         if (ec == http::error::need_more) {
           ec = {};
         } else if (ec) {
           co_return false;
         } else if (rp.is_header_done()) {
-          ubuf_.consume(n);
           co_return true;
         }
       }
@@ -1319,9 +1365,10 @@ class HttpSession {
   // Session persistence of the request in flight (see prepare_persistence).
   const PoolConfig* persist_pool_ = nullptr;
   StickyChoice sticky_;
-  TrackedConnection tracked_;  // this client connection in the replicated connection table
-  std::string tracked_name_;
-  std::string cookie_server_;  // cookie mode: the server a valid cookie named (empty: none)
+  TrackedConnection tracked_;        // this client connection in the replicated connection table
+  std::size_t tracked_backend_ = 0;  // hash of the backend name it is tracked under
+  std::uint32_t tracked_at_s_ = 0;   // steady-clock second of the last re-point
+  std::string cookie_server_;        // cookie mode: the server a valid cookie named (empty: none)
   // Observability: the request in flight as /metrics and the access log see it.
   admin::ListenerCounters& lstats_;
   RequestObservation obs_;

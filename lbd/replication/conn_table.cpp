@@ -40,8 +40,8 @@ std::uint64_t ConnTable::add_local(const lb::Endpoint& client, std::string_view 
               start, mode};
   Shard& sh = *shards_[id & ((1u << shard_bits_) - 1)];
   std::lock_guard lock(sh.mutex);
-  sh.entries.emplace(id, e);
-  journal_.append(ConnJournalRecord{0, ConnJournalRecord::Kind::add, std::move(e)});
+  sh.entries.emplace(id, std::move(e));
+  journal_.append(JournalSlot{0, ConnJournalRecord::Kind::add, id});
   return id;
 }
 
@@ -51,10 +51,7 @@ void ConnTable::remove_local(std::uint64_t id) {
   std::lock_guard lock(sh.mutex);
   if (sh.entries.erase(id) == 0) return;
   local_count_.fetch_sub(1, std::memory_order_relaxed);
-  ConnJournalRecord r;
-  r.kind = ConnJournalRecord::Kind::remove;
-  r.entry.id = id;
-  journal_.append(std::move(r));
+  journal_.append(JournalSlot{0, ConnJournalRecord::Kind::remove, id});
 }
 
 bool ConnTable::apply_remote_add(ConnEntry entry) {
@@ -122,7 +119,28 @@ std::optional<ConnTable::Match> ConnTable::find_remote(const lb::IpAddress& clie
 }
 
 ConnTable::JournalBatch ConnTable::pull(std::uint64_t since_seq, std::size_t max) const {
-  return journal_.pull(since_seq, max);
+  // The journal's lock is released before the shards are locked: add/remove lock a shard, then
+  // the journal, and the opposite order here could deadlock.
+  auto slots = journal_.pull(since_seq, max);
+  JournalBatch batch;
+  batch.overflowed = slots.overflowed;
+  batch.head_seq = slots.head_seq;
+  batch.oldest_seq = slots.oldest_seq;
+  batch.records.reserve(slots.records.size());
+  for (const auto& slot : slots.records) {
+    ConnJournalRecord r{.seq = slot.seq, .kind = ConnJournalRecord::Kind::remove, .entry = {}};
+    r.entry.id = slot.id;
+    if (slot.kind == ConnJournalRecord::Kind::add) {
+      const Shard& sh = *shards_[slot.id & ((1u << shard_bits_) - 1)];
+      std::lock_guard lock(sh.mutex);
+      if (auto it = sh.entries.find(slot.id); it != sh.entries.end()) {
+        r.kind = ConnJournalRecord::Kind::add;
+        r.entry = it->second;
+      }
+    }
+    batch.records.push_back(std::move(r));
+  }
+  return batch;
 }
 
 void ConnTable::for_each_local(const std::function<void(const ConnEntry&)>& fn) const {

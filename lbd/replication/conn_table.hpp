@@ -92,6 +92,9 @@ class ConnTable {
   /// entry with the latest start wins. Counts a match.
   std::optional<Match> find_remote(const lb::IpAddress& client, std::string_view listener);
 
+  /// Journal records after `since_seq` (at most `max`), adds with their entry as it is now. An
+  /// add whose connection was removed before this pull comes as a remove of that id: the peer
+  /// needs neither, and the cursor still moves past it.
   JournalBatch pull(std::uint64_t since_seq, std::size_t max) const;
   std::uint64_t journal_head() const { return journal_.head_seq(); }
   /// Every local entry, one shard at a time (for a full resync); `fn` must not call back in.
@@ -115,7 +118,15 @@ class ConnTable {
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<std::size_t> local_count_{0};
   std::atomic<std::uint64_t> local_untracked_{0};
-  Journal<ConnJournalRecord> journal_;
+  // The journal holds ids only (24 bytes a record, not a whole entry): pull() copies an added
+  // entry out of its shard, so a full 65,536-record journal costs 1.5 MB instead of 10 MB and an
+  // idle connection costs one entry, not two.
+  struct JournalSlot {
+    std::uint64_t seq = 0;
+    ConnJournalRecord::Kind kind = ConnJournalRecord::Kind::add;
+    std::uint64_t id = 0;
+  };
+  Journal<JournalSlot> journal_;
 
   mutable std::shared_mutex remote_mutex_;
   std::unordered_map<std::uint64_t, ConnEntry> remote_;

@@ -320,3 +320,36 @@ TEST_CASE("http: an HTTP/1.0 client gets a decoded body and a closed connection"
   CHECK(raw.find("Transfer-Encoding") == std::string::npos);
   CHECK(raw.ends_with("\r\n\r\nabcd"));
 }
+
+TEST_CASE("http: request and response headers longer than one read arrive whole") {
+  // The backend writes its response header in three pieces, with pauses, so lbd parses it
+  // across reads; the client sends a 6 KB request header (longer than every first read).
+  const std::string big(6000, 'b');
+  TestBackend backend([&](int fd) {
+    std::string buf;
+    while (auto req = read_request(fd, buf)) {
+      const std::string seen = header(req->base(), "X-Big") == big ? "yes" : "no";
+      for (const std::string& part :
+           {std::string("HTTP/1.1 200 OK\r\nX-One: 1\r\nX-Lo"),
+            "ng: " + std::string(5000, 'l') + "\r\nX-Seen: " + seen + "\r\n",
+            std::string("Content-Length: 2\r\n\r\nok")}) {
+        if (!send_all(fd, part)) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  });
+  InProcessLbd lbd(HttpConfig{.pools = {{"app", {backend.address()}}}}.text());
+  const int fd = connect_to(lbd.endpoint("web"));
+  REQUIRE(fd >= 0);
+  std::string buf;
+  for (int i = 0; i < 2; ++i) {  // the second one comes to a parked keep-alive connection
+    REQUIRE(send_all(fd, get("/", "example.com", "X-Big: " + big + "\r\n")));
+    auto res = read_response(fd, buf);
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+    CHECK(header(res->base(), "X-Seen") == "yes");
+    CHECK(header(res->base(), "X-Long") == std::string(5000, 'l'));
+    CHECK(res->body() == "ok");
+  }
+  ::close(fd);
+}

