@@ -1,5 +1,7 @@
 #include "lbd/worker.hpp"
 
+#include <algorithm>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,8 +170,14 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpo
   proxy::ClientInfo info;
   info.listener = listener;
   info.peer = proxy::from_asio(peer);
-  info.local = proxy::from_asio(socket.local_endpoint(ec));
-  if (ec) co_return;  // already gone
+  // The local address only goes into PROXY headers sent to backends: a getsockname per
+  // connection is skipped when no pool sends one (a PROXY header received sets it below).
+  if (std::ranges::any_of(config->pools, [](const PoolConfig& p) {
+        return p.send_proxy_protocol != ProxyProtocolSend::off;
+      })) {
+    info.local = proxy::from_asio(socket.local_endpoint(ec));
+    if (ec) co_return;  // already gone
+  }
   if (listener->accept_proxy_protocol) {
     auto header = co_await proxy::read_proxy_header(socket, config->timeouts.request_header);
     if (!header) {

@@ -155,8 +155,9 @@ class BackendLease {
 
 /// Where a client connection came from and went to (after the PROXY header, if any).
 struct ClientInfo {
-  lb::Endpoint peer;                         // the original client
-  lb::Endpoint local;                        // the address the client connected to
+  lb::Endpoint peer;   // the original client
+  lb::Endpoint local;  // the address the client connected to; only known (getsockname) when a
+                       // pool of the config sends PROXY headers, or from a received PROXY header
   const ListenerConfig* listener = nullptr;  // points into ClientConnection::config
 };
 

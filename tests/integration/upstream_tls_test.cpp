@@ -212,7 +212,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "upstream tls: a wrong verify_name gets 502; without verify_name the certificate must "
+    "upstream tls: a wrong verify_name gets 502, and without verify_name the certificate must "
     "name the server's IP address") {
   TestPki pki;
   const auto cert = pki.issue("be", "backend.test", {"backend.test"});
@@ -362,7 +362,7 @@ TEST_CASE("upstream tls: a reload switches a pool from plain to TLS") {
   CHECK(lbd.server().upstream_tls("app") != nullptr);
 }
 
-TEST_CASE("upstream tls: an HTTP health check of a TLS pool speaks TLS; a plain one fails") {
+TEST_CASE("upstream tls: an HTTP health check of a TLS pool speaks TLS, a plain one fails") {
   TestPki pki;
   TlsOrigin origin("tls", pki.issue("be", "backend.test", {"backend.test"}));
   lbd::proxy::UpstreamTlsConfig tc;

@@ -79,7 +79,7 @@ TEST_CASE("upstream tls config: no table, or enabled = false, is plain TCP") {
   CHECK_FALSE(c.pools.at(0).tls);
 }
 
-TEST_CASE("upstream tls config: insecure = true needs no CA; sni defaults to verify_name") {
+TEST_CASE("upstream tls config: insecure = true needs no CA, and sni defaults to verify_name") {
   lbd::Config c;
   REQUIRE(load_errors(config_with("insecure = true\nsni = \"x.test\"\n"), &c).empty());
   REQUIRE(c.pools.at(0).tls);
