@@ -67,6 +67,13 @@ class Server {
   std::uint64_t reloads_ok() const { return reloads_ok_.load(); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
+  /// Idle keep-alive HTTP clients parked without a session now, over every worker (any thread).
+  std::uint64_t parked_clients() const {
+    std::uint64_t n = 0;
+    for (const auto& w : workers_)
+      n += w->counters().parked_clients.load(std::memory_order_relaxed);
+    return n;
+  }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
   /// Thread-safe: where the admin listener is bound (nullopt without [admin]).
   std::optional<lb::Endpoint> admin_endpoint() const;

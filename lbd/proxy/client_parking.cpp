@@ -17,6 +17,7 @@ void ParkedClient::unlink() {
   if (q->head == this) q->head = next_;
   if (q->tail == this) q->tail = prev_;
   --q->lot->size_;
+  q->lot->publish_size();
   prev_ = next_ = nullptr;
   queue_ = nullptr;
 }
@@ -70,14 +71,19 @@ void ParkingLot::link(Queue& q, ParkedClient& p) {
   }
   q.tail = &p;
   ++size_;
+  publish_size();
 }
 
-void ParkingLot::park(std::unique_ptr<ParkedClient> parked, std::chrono::nanoseconds timeout,
-                      ResumeParked resume) {
+void ParkingLot::publish_size() {
+  worker_.counters().parked_clients.store(size_, std::memory_order_relaxed);
+}
+
+void ParkingLot::park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
+                      std::chrono::nanoseconds timeout, ResumeParked resume) {
   auto& p = *parked;
   p.got = 0;
   p.expired = false;
-  p.deadline_ = Clock::now() + timeout;
+  p.deadline_ = deadline;
   link(queue_for(timeout), p);
   arm();
   p.client.socket.async_read_some(lb::asio::buffer(p.bytes),

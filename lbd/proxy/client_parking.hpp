@@ -1,6 +1,7 @@
-// Idle keep-alive client connections between two HTTP requests, held without a coroutine: the
-// connection's state shrinks to a ParkedClient and one pending read with a plain callback, so
-// 10,000 idle clients cost about what their sockets cost (no session frames, no timer each).
+// Idle keep-alive client connections between two HTTP requests, held without a coroutine once
+// they were idle for a while (kParkAfter in http_session_impl.hpp): the connection's state
+// shrinks to a ParkedClient and one pending read with a plain callback, so 10,000 idle clients
+// cost about what their sockets cost (no session frames, no timer each).
 // One ParkingLot per worker keeps them in FIFO queues by timeout, closes the expired ones with
 // one timer, and closes them all when the worker drains.
 #pragma once
@@ -69,9 +70,10 @@ class ParkingLot {
 
   /// Starts a read of at most ParkedClient::kReadSize bytes with a callback and returns: the
   /// client is held only by that pending read. `resume` runs once: with the bytes, with the read's
-  /// error, after `timeout` without bytes (`expired`), or when the worker drains.
-  void park(std::unique_ptr<ParkedClient> parked, std::chrono::nanoseconds timeout,
-            ResumeParked resume);
+  /// error, at `deadline` without bytes (`expired`), or when the worker drains. Clients are
+  /// queued by `timeout` (their keep-alive): within one queue, deadlines must come in order.
+  void park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
+            std::chrono::nanoseconds timeout, ResumeParked resume);
 
   /// Clients parked now.
   std::size_t size() const { return size_; }
@@ -87,6 +89,7 @@ class ParkingLot {
 
   Queue& queue_for(std::chrono::nanoseconds timeout);
   void link(Queue& q, ParkedClient& p);
+  void publish_size();  // WorkerCounters::parked_clients, for Server::parked_clients()
   void arm();
   void on_timer();
 

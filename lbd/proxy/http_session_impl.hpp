@@ -68,8 +68,9 @@ constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
-/// A client connection waiting for its next request; linked into HttpWorkerState::idle so that a
-/// drain can close every idle keep-alive connection at once.
+/// A client connection waiting in its session for its next request; linked into one of
+/// HttpWorkerState's lists so that a drain can close every idle keep-alive connection at once,
+/// and (plain TCP, between requests) so that one idle for kParkAfter can be parked.
 struct IdleNode {
   explicit IdleNode(tcp::socket* s = nullptr) : socket(s) {}
   IdleNode(const IdleNode&) = delete;
@@ -78,13 +79,52 @@ struct IdleNode {
   void unlink() {
     if (!prev) return;
     prev->next = next;
-    if (next) next->prev = prev;
+    next->prev = prev;
     prev = next = nullptr;
   }
   tcp::socket* socket;
+  Clock::time_point since{};
+  bool park = false;  // set by the sweep: the read was cancelled so that the session parks
   IdleNode* prev = nullptr;
   IdleNode* next = nullptr;
 };
+
+/// A circular list of IdleNodes around a sentinel, oldest first.
+struct IdleList {
+  IdleList() { head.prev = head.next = &head; }
+  IdleList(const IdleList&) = delete;
+  IdleList& operator=(const IdleList&) = delete;
+  // The worker drops its state before its io_context (and so before the suspended sessions):
+  // detach the nodes so that their destructors do not touch the freed sentinel.
+  ~IdleList() {
+    for (auto* n = head.next; n != &head;) {
+      auto* next = n->next;
+      n->prev = n->next = nullptr;
+      n = next;
+    }
+    head.prev = head.next = nullptr;
+  }
+  bool empty() const { return head.next == &head; }
+  IdleNode* oldest() { return empty() ? nullptr : head.next; }
+  void push(IdleNode& n) {
+    n.prev = head.prev;
+    n.next = &head;
+    head.prev->next = &n;
+    head.prev = &n;
+  }
+  template <typename F>
+  void for_each(F&& f) {
+    for (auto* n = head.next; n != &head; n = n->next) f(*n);
+  }
+  IdleNode head;
+};
+
+// A plain-TCP keep-alive client idle this long is parked (client_parking.hpp): its session's
+// frames are freed. Not at once: a new session per request cost ~15% more CPU per small
+// keep-alive request (A/B with wrk), and a busy connection is rarely idle for long.
+constexpr auto kParkAfter = std::chrono::seconds(1);
+// How often the worker looks for clients to park and for a drain while clients are idle.
+constexpr auto kIdleSweep = std::chrono::milliseconds(100);
 
 /// A listener's compiled routes and the pool of each route target (null when unknown).
 struct Routing {
@@ -101,22 +141,13 @@ struct HttpWorkerState {
   explicit HttpWorkerState(WorkerContext& w) : worker(w), parking(w), drain_poll(w.io()) {}
   HttpWorkerState(const HttpWorkerState&) = delete;
   HttpWorkerState& operator=(const HttpWorkerState&) = delete;
-  // The worker drops this state before its io_context (and so before the suspended sessions):
-  // detach the idle nodes so that their destructors do not touch the freed sentinel.
-  ~HttpWorkerState() {
-    for (auto* n = idle.next; n;) {
-      auto* next = n->next;
-      n->prev = n->next = nullptr;
-      n = next;
-    }
-    idle.next = nullptr;
-  }
   WorkerContext& worker;
   UpstreamPool upstreams;
   ParkingLot parking;  // plain-TCP clients between two requests
   ConfigPtr config;    // the config the cached routers were compiled from
   std::unordered_map<const ListenerConfig*, std::shared_ptr<const Routing>> routers;
-  IdleNode idle;  // sentinel of the list of idle client connections waiting in a session (TLS)
+  IdleList idle;      // waiting in their session, never parked (TLS, or before a first request)
+  IdleList parkable;  // plain TCP between requests, oldest first: parked after kParkAfter
   // Free lists of read buffers and header strings: a connection holds them only while a request
   // is in flight, so idle keep-alive connections cost no buffer memory.
   std::vector<beast::flat_buffer> spare_buffers;
@@ -153,31 +184,36 @@ struct HttpWorkerState {
   asio::steady_timer drain_poll;
   bool polling = false;
 
-  void add_idle(IdleNode& n) {
-    n.next = idle.next;
-    n.prev = &idle;
-    if (idle.next) idle.next->prev = &n;
-    idle.next = &n;
+  void add_idle(IdleNode& n, bool can_park) {
+    n.since = Clock::now();
+    n.park = false;
+    (can_park ? parkable : idle).push(n);
     if (!polling) start_poll();
   }
 
   // The worker does not signal the drain, so one timer per worker looks for it while idle
   // connections exist (and only then), and wakes them so they close at once instead of at their
-  // keep-alive timeout.
+  // keep-alive timeout. The same timer parks the clients idle for kParkAfter.
   void start_poll() {
     polling = true;
-    drain_poll.expires_after(std::chrono::milliseconds(100));
+    drain_poll.expires_after(kIdleSweep);
     drain_poll.async_wait([this](const error_code& ec) {
       polling = false;
       if (ec) return;
+      error_code ignored;
       if (worker.draining()) {
-        for (auto* n = idle.next; n; n = n->next) {
-          error_code ignored;
-          n->socket->cancel(ignored);
-        }
+        idle.for_each([&](IdleNode& n) { n.socket->cancel(ignored); });
+        parkable.for_each([&](IdleNode& n) { n.socket->cancel(ignored); });
         return;
       }
-      if (idle.next) start_poll();
+      const auto now = Clock::now();
+      while (auto* n = parkable.oldest()) {
+        if (now - n->since < kParkAfter) break;
+        n->unlink();
+        n->park = true;
+        n->socket->cancel(ignored);  // no syscall: the pending read completes as aborted
+      }
+      if (!idle.empty() || !parkable.empty()) start_poll();
     });
   }
 };
@@ -350,18 +386,20 @@ class HttpSession {
           state_.give(cbuf_);
           state_.give(ubuf_);
           state_.give(head_);
-          if constexpr (!kTls) {
-            park();
-            co_return;
-          }
         }
         watchdog_.arm(first ? to.request_header : to.keep_alive);
         IdleNode node(&raw_socket());
-        state_.add_idle(node);
+        state_.add_idle(node, !kTls && !first);
         error_code ec;
         const auto got = co_await stream_.async_read_some(
             asio::buffer(first_bytes_), asio::redirect_error(lb::use_awaitable, ec));
         node.unlink();
+        if constexpr (!kTls) {
+          if (got == 0 && node.park && !worker_.draining()) {
+            park(node.since + to.keep_alive);
+            co_return;
+          }
+        }
         if (got > 0) {
           state_.take(cbuf_);
           auto dst = cbuf_.prepare(std::max(got, kReadChunk));
@@ -403,16 +441,17 @@ class HttpSession {
     bool reused = false;
   };
 
-  /// Plain TCP, between two requests: hands the connection to the worker's parking lot and ends
-  /// this session (its frames are freed); resume_parked() starts a new one for the next request.
-  void park() requires(!kTls) {
+  /// Plain TCP, idle between two requests for kParkAfter: hands the connection to the worker's
+  /// parking lot until `deadline` (its keep-alive end) and ends this session (its frames are
+  /// freed); resume_parked() starts a new one when the next request comes.
+  void park(Clock::time_point deadline) requires(!kTls) {
     watchdog_.disarm();
     auto parked = std::make_unique<ParkedClient>(ClientConnection{
         std::move(stream_), client_.info, std::move(client_.config), std::move(client_.ticket)});
     parked->tracked = std::move(tracked_);
     parked->tracked_backend = tracked_backend_;
     parked->tracked_at_s = tracked_at_s_;
-    state_.parking.park(std::move(parked), cfg_.timeouts.keep_alive, &resume_parked);
+    state_.parking.park(std::move(parked), deadline, cfg_.timeouts.keep_alive, &resume_parked);
   }
 
   /// The client's TCP socket under the stream (what the watchdog cancels and the end closes).

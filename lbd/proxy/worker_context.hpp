@@ -222,6 +222,7 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> sticky_hits{0};     // requests sent to their persisted server
   std::atomic<std::uint64_t> sticky_repicks{0};  // persisted server down/maint/gone: re-picked
   std::atomic<std::uint64_t> sticky_cookie_rejected{0};  // forged, altered or expired cookies
+  std::atomic<std::uint64_t> parked_clients{0};  // idle L7 clients held without a session now
 };
 
 /// Everything a session needs from its worker. Implemented by lbd::Worker; single-threaded.

@@ -1,6 +1,6 @@
-// L7 clients between two requests: they wait in the worker's parking lot (no session, no
-// coroutine), keep their connection slot and connection-table entry, and resume with the bytes
-// the parked read took — also when the next request is larger than that read.
+// L7 clients idle between two requests: after a second they wait in the worker's parking lot
+// (no session, no coroutine), keep their connection slot and connection-table entry, and resume
+// with the bytes the parked read took — also when the next request is larger than that read.
 #include <unistd.h>
 
 #include <chrono>
@@ -28,13 +28,16 @@ TEST_CASE("http: a keep-alive request larger than the parked read arrives whole"
   std::string buf;
   REQUIRE(send_all(fd, get("/first")));
   REQUIRE(read_response(fd, buf));
-  // The session parks after the first response; this header is ten times the parked read.
+  REQUIRE(wait_until([&] { return lbd.server().parked_clients() == 1; }, 3000ms));
+  // The client is parked; this header is ten times the parked read.
   const std::string big(10 * lbd::proxy::ParkedClient::kReadSize, 'x');
   REQUIRE(send_all(fd, get("/second", "example.com", "X-Big: " + big + "\r\n")));
   auto res = read_response(fd, buf);
   REQUIRE(res);
   CHECK(res->result_int() == 200);
+  CHECK(lbd.server().parked_clients() == 0);
   // And a third one split over two writes, the first shorter than the parked read.
+  REQUIRE(wait_until([&] { return lbd.server().parked_clients() == 1; }, 3000ms));
   REQUIRE(send_all(fd, "GET /third HTTP/1.1\r\n"));
   std::this_thread::sleep_for(20ms);  // let the parked read take the first piece alone
   REQUIRE(send_all(fd, "Host: example.com\r\n\r\n"));
@@ -53,7 +56,7 @@ TEST_CASE("http: idle keep-alive clients keep their slot and connection-table en
   Origin origin("o");
   TestBackend backend(origin.handler());
   HttpConfig c{.pools = {{"app", {backend.address()}}}};
-  c.timeouts = "keep_alive = \"1s\"";
+  c.timeouts = "keep_alive = \"2s\"";  // parked after 1 s idle, closed at 2 s
   c.limits = "max_connections = 2";
   InProcessLbd lbd(c.text());
   std::vector<int> fds;
@@ -66,7 +69,8 @@ TEST_CASE("http: idle keep-alive clients keep their slot and connection-table en
     REQUIRE(read_response(fd, buf));
   }
   auto& table = lbd.server().conn_table();
-  CHECK(wait_until([&] { return table.local_size() == 2; }, 2000ms));
+  REQUIRE(wait_until([&] { return lbd.server().parked_clients() == 2; }, 3000ms));
+  CHECK(table.local_size() == 2);
   // Both idle clients still hold their slots: a third connection is refused at the limit.
   const int third = connect_to(lbd.endpoint("web"));
   REQUIRE(third >= 0);
@@ -77,9 +81,11 @@ TEST_CASE("http: idle keep-alive clients keep their slot and connection-table en
   // Closing one idle client frees its entry; the other one goes at keep_alive.
   ::close(fds[0]);
   CHECK(wait_until([&] { return table.local_size() == 1; }, 2000ms));
+  CHECK(lbd.server().parked_clients() == 1);
   CHECK(read_to_eof(fds[1], &ok).empty());
   CHECK(ok);
   CHECK(wait_until([&] { return table.local_size() == 0; }, 2000ms));
+  CHECK(lbd.server().parked_clients() == 0);
   ::close(fds[1]);
   CHECK(origin.count() == 2);
 }
