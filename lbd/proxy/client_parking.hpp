@@ -1,5 +1,5 @@
 // Idle keep-alive client connections between two HTTP requests, held without a coroutine once
-// they were idle for a while (kParkAfter in http_session_impl.hpp): the connection's state
+// they were idle for 100 ms (kParkAfter in http_session_impl.hpp): the connection's state
 // shrinks to a ParkedClient and one pending read with a plain callback, so 10,000 idle clients
 // cost about what their sockets cost (no session frames, no timer each).
 // One ParkingLot per worker keeps them in FIFO queues by timeout, closes the expired ones with

@@ -1,4 +1,4 @@
-// L7 clients idle between two requests: after a second they wait in the worker's parking lot
+// L7 clients idle between two requests: after 100 ms they wait in the worker's parking lot
 // (no session, no coroutine), keep their connection slot and connection-table entry, and resume
 // with the bytes the parked read took — also when the next request is larger than that read.
 #include <unistd.h>
@@ -56,7 +56,7 @@ TEST_CASE("http: idle keep-alive clients keep their slot and connection-table en
   Origin origin("o");
   TestBackend backend(origin.handler());
   HttpConfig c{.pools = {{"app", {backend.address()}}}};
-  c.timeouts = "keep_alive = \"2s\"";  // parked after 1 s idle, closed at 2 s
+  c.timeouts = "keep_alive = \"1s\"";  // parked after 100-200 ms idle, closed at 1 s
   c.limits = "max_connections = 2";
   InProcessLbd lbd(c.text());
   std::vector<int> fds;
