@@ -149,7 +149,9 @@ TEST_CASE("lifecycle: SIGTERM stops accepting, drains open connections, exits 0"
   ChildProcess lbd({lbd_binary(), "-c", cfg.path()}, log);
   const auto ep = *lb::Endpoint::parse(addr);
   REQUIRE(wait_until([&] { return ping(ep); }, 10s));
-  CHECK(slurp(log).find("started: version=") != std::string::npos);
+  // Workers accept from inside Server::create; main() logs "started:" after it returns, so a
+  // ping can succeed before the line is written.
+  CHECK(wait_until([&] { return slurp(log).find("started: version=") != std::string::npos; }, 5s));
 
   const int held = connect_to(ep);
   REQUIRE(send_all(held, "one"));

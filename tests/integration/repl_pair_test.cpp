@@ -80,15 +80,21 @@ TEST_CASE("replication: restarting B brings a full resync in both directions") {
   const auto before = p.a.status();
 
   p.b.create();  // B restarts: empty tables, a new incarnation, a new port
-  p.b.set_peer(p.a.endpoint());
+  // Checked before B dials A: once it has, A's resync may already be arriving.
   CHECK(p.b.table->size() == 0);
+  p.b.set_peer(p.a.endpoint());
   // A sends B everything (A's own entries and those it learnt from the old B).
   REQUIRE(wait_until([&] { return p.in_sync() && p.b.table->size() == 110; }));
   CHECK(has(*p.b.table, "a99", "app1"));
   CHECK(has(*p.b.table, "b9", "app2"));
-  // (At least one each way: a simultaneous dial may build a second session that loses.)
-  CHECK(p.a.status().resyncs_sent >= before.resyncs_sent + 1);
-  CHECK(p.a.status().resyncs_received >= before.resyncs_received + 1);
+  // A's in_sync flags are per process life (already true from the first session), and A counts
+  // a resync sent once its last write returns, which may be after B applied it: wait for both
+  // counters. (At least one each way: a simultaneous dial may build a second session that loses.)
+  CHECK(wait_until([&] {
+    const auto s = p.a.status();
+    return s.resyncs_sent >= before.resyncs_sent + 1 &&
+           s.resyncs_received >= before.resyncs_received + 1;
+  }));
 }
 
 TEST_CASE("replication: B converges and resumes after cuts while A keeps updating") {
