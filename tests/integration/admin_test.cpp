@@ -10,9 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -24,25 +22,12 @@
 #include "tests/support/process.hpp"
 #include "tests/support/prometheus_text.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/support/text_file.hpp"
 
 using namespace lbtest;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream in(slurp(path));
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 // Origin answering 404 for /missing and 200 otherwise.
 Response answer(const Request& req, const std::string& name) {
@@ -144,10 +129,10 @@ TEST_CASE("admin: /metrics after 20 requests (3 answered 404) is strict and coun
   CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "failed"}}) == 0);
 
   // The access log: one JSON line per request, matching what was sent.
-  REQUIRE(wait_until([&] { return lines_of(log_path).size() == 20; }, 5s));
+  REQUIRE(wait_until([&] { return read_lines(log_path).size() == 20; }, 5s));
   int not_found = 0;
   std::set<std::string> servers;
-  for (const auto& line : lines_of(log_path)) {
+  for (const auto& line : read_lines(log_path)) {
     const auto j = nlohmann::json::parse(line);
     CHECK(j["kind"] == "http");
     CHECK(j["listener"] == "web");
@@ -249,7 +234,7 @@ TEST_CASE("access log: after a rename, SIGUSR1 makes lbd write the next lines to
   };
   REQUIRE(wait_until([&] { return request("/first"); }, 10s));
   REQUIRE(request("/second"));
-  REQUIRE(wait_until([&] { return lines_of(log_path).size() >= 2; }, 5s));
+  REQUIRE(wait_until([&] { return read_lines(log_path).size() >= 2; }, 5s));
   REQUIRE(std::rename(log_path.c_str(), (log_path + ".1").c_str()) == 0);
   lbd.signal(SIGUSR1);
   // The writer thread re-creates the path when it handles the reopen, with or without traffic.
@@ -257,9 +242,9 @@ TEST_CASE("access log: after a rename, SIGUSR1 makes lbd write the next lines to
   // a request made after the new file exists lands in it, and only once it was written.
   REQUIRE(wait_until([&] { return std::filesystem::exists(log_path); }, 5s));
   REQUIRE(request("/third"));
-  REQUIRE(wait_until([&] { return lines_of(log_path).size() >= 1; }, 5s));
-  const auto old_lines = lines_of(log_path + ".1");
-  const auto new_lines = lines_of(log_path);
+  REQUIRE(wait_until([&] { return read_lines(log_path).size() >= 1; }, 5s));
+  const auto old_lines = read_lines(log_path + ".1");
+  const auto new_lines = read_lines(log_path);
   REQUIRE(old_lines.size() == 2);
   REQUIRE(new_lines.size() == 1);
   CHECK(nlohmann::json::parse(old_lines.at(0))["target"] == "/first");
@@ -298,7 +283,7 @@ TEST_CASE("status page: headless Chromium shows every server with its state (one
       "--virtual-time-budget=5000 --dump-dom http://{}/status > {} 2>/dev/null",
       chromium, dir.path, admin.to_string(), out);
   REQUIRE(std::system(cmd.c_str()) == 0);
-  const auto dom = slurp(out);
+  const auto dom = read_text(out);
   CHECK(dom.find("data-loaded=\"1\"") != std::string::npos);
   CHECK(dom.find("<tr class=\"server state-up\" data-server=\"app0\" data-state=\"up\"") !=
         std::string::npos);
@@ -329,8 +314,8 @@ TEST_CASE(
   r = tls_exchange(lbd.endpoint("web"),
                    {.sni = "a.example.com", .max_version = TLS1_1_VERSION, .allow_legacy = true});
   CHECK_FALSE(r.handshake_ok);
-  REQUIRE(wait_until([&] { return lines_of(log_path).size() == 1; }, 5s));
-  const auto j = nlohmann::json::parse(lines_of(log_path).at(0));
+  REQUIRE(wait_until([&] { return read_lines(log_path).size() == 1; }, 5s));
+  const auto j = nlohmann::json::parse(read_lines(log_path).at(0));
   CHECK(j["target"] == "/tls");
   CHECK(j["tls_version"] == "TLSv1.2");
   CHECK_FALSE(j["tls_cipher"].get<std::string>().empty());
