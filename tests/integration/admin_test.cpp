@@ -290,6 +290,8 @@ TEST_CASE("status page: headless Chromium shows every server with its state (one
   CHECK(dom.find("<tr class=\"server state-down\" data-server=\"app1\" data-state=\"down\"") !=
         std::string::npos);
   CHECK(dom.find("id=\"role\" class=\"badge role-unknown\">unknown<") != std::string::npos);
+  CHECK(dom.find("id=\"health\" class=\"badge health-ok\"") != std::string::npos);
+  CHECK(dom.find("<div id=\"replication\">not configured</div>") != std::string::npos);
   CHECK(dom.find("data-listener=\"web\"") != std::string::npos);
 }
 

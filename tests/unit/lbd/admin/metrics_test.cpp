@@ -10,10 +10,10 @@ using namespace lbd::admin;
 TEST_CASE("metrics: a known view renders strict Prometheus text with the expected values") {
   AdminView v;
   v.node_id = "lb-a";
-  v.role = "master";
-  v.version = "0.1.0";
+  v.status.roles.node_role = lbd::repl::Role::master;
+  v.status.version = "0.1.0";
   v.workers = 2;
-  v.reloads_ok = 3;
+  v.status.reloads_ok = 3;
   v.listeners.push_back({.name = "web",
                          .mode = "http",
                          .binds = {"127.0.0.1:80"},
@@ -22,7 +22,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   PoolView p{.name = "app", .algorithm = "round_robin"};
   p.servers.push_back({.name = "a", .state = "up", .effective_weight = 2, .active = 1});
   p.servers.push_back({.name = "b\"q", .state = "down"});
-  v.pools.push_back(p);
+  v.status.pools.push_back(p);
   v.pool_health["app"] = {.flips = 5, .ejections = 1};
   v.totals.listeners["web"].connections = 10;
   v.totals.listeners["web"].responses = {0, 7, 0, 3, 0};
@@ -33,9 +33,9 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   a.latency_buckets[3] = 6;
   a.latency_sum_ns = 25'000'000;
   v.stick_tables["app"].entries = 12;
-  v.replication = lbd::repl::ReplicationStatus{};
-  v.replication->connected = true;
-  v.replication->peer_id = "lb-b";
+  v.status.replication = lbd::repl::ReplicationStatus{};
+  v.status.replication->connected = true;
+  v.status.replication->peer_id = "lb-b";
 
   std::string error;
   const auto text = render_metrics(v);
