@@ -71,6 +71,32 @@ std::string render_metrics(const AdminView& v) {
     }
   }
 
+  // TCP (mode = "tcp") listeners: no responses to time, so the connect and the session.
+  auto histogram_of = [](std::span<const double> bounds, const auto& h) {
+    return lb::metrics::HistogramValue{bounds, h.buckets, static_cast<double>(h.sum_ns) / 1e9};
+  };
+  static const ListenerTotals kNoTraffic{};
+  auto listener_totals = [&v](const std::string& name) {
+    auto it = v.totals.listeners.find(name);
+    return it == v.totals.listeners.end() ? &kNoTraffic : &it->second;
+  };
+  e.family("lbpair_listener_tcp_connect_seconds",
+           "TCP listeners: time to connect the backend (retries included), relayed connections.",
+           Type::histogram);
+  for (const auto& l : v.listeners) {
+    if (l.mode != "tcp") continue;
+    e.histogram({{"listener", l.name}},
+                histogram_of(kLatencyBounds, listener_totals(l.name)->tcp_connect));
+  }
+  e.family("lbpair_listener_tcp_session_seconds",
+           "TCP listeners: connection start to both directions closed, relayed connections.",
+           Type::histogram);
+  for (const auto& l : v.listeners) {
+    if (l.mode != "tcp") continue;
+    e.histogram({{"listener", l.name}},
+                histogram_of(kSessionBounds, listener_totals(l.name)->tcp_session));
+  }
+
   // Pools and servers.
   auto server_totals = [&v](const std::string& pool, const std::string& server) {
     static const BackendTotals kZero{};

@@ -4,6 +4,7 @@
 // status page rendered by headless Chromium.
 #include <crypt.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,6 +160,41 @@ TEST_CASE("admin: /metrics after 20 requests (3 answered 404) is strict and coun
   const auto j = nlohmann::json::parse(status->body());
   CHECK(j["access_log"]["written"] == 20);
   CHECK(j["pools"][0]["servers"][0]["requests"] == 10);
+}
+
+TEST_CASE("admin: a tcp listener's relayed connections feed its connect and session histograms") {
+  TestBackend echo(TestBackend::echo());
+  InProcessLbd lbd(fmt::format(
+      "[global]\nworkers = 2\nlog_level = \"warn\"\n[[listener]]\nname = \"l4\"\n"
+      "bind = \"127.0.0.1:0\"\nmode = \"tcp\"\npool = \"p\"\n[[pool]]\nname = \"p\"\n"
+      "[[pool.server]]\nname = \"e\"\naddress = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+      echo.address()));
+  for (int i = 0; i < 3; ++i) {
+    const int fd = connect_to(lbd.endpoint("l4"));
+    REQUIRE(fd >= 0);
+    REQUIRE(send_all(fd, "ping"));
+    CHECK(read_exact(fd, 4) == "ping");
+    ::shutdown(fd, SHUT_WR);
+    bool clean = false;
+    read_to_eof(fd, &clean);  // the relay ends once both directions are done
+    CHECK(clean);
+    ::close(fd);
+  }
+  // The session is counted when the relay's completion runs, just after the client saw EOF.
+  std::optional<lb::test::PromText> m;
+  REQUIRE(wait_until(
+      [&] {
+        const auto res = round_trip(*lbd.server().admin_endpoint(), admin_get("/metrics"));
+        std::string error;
+        m = lb::test::parse_prometheus_text(res ? res->body() : "", error);
+        return m &&
+               m->value("lbpair_listener_tcp_session_seconds_count", {{"listener", "l4"}}) == 3;
+      },
+      5s));
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_count", {{"listener", "l4"}}) == 3);
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "+Inf"}}) == 3);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_sum", {{"listener", "l4"}}) > 0);
 }
 
 TEST_CASE("admin: unknown paths get 404, other methods 405, and an oversized request 413") {

@@ -66,6 +66,39 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
                  {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
 }
 
+TEST_CASE("metrics: tcp listeners get connect and session histograms, http listeners do not") {
+  AdminView v;
+  v.listeners.push_back({.name = "l4", .mode = "tcp"});
+  v.listeners.push_back({.name = "idle", .mode = "tcp"});
+  v.listeners.push_back({.name = "web", .mode = "http"});
+  auto& l4 = v.totals.listeners["l4"];
+  l4.tcp_connect.buckets[1] = 2;  // (0.5 ms, 1 ms]
+  l4.tcp_connect.count = 2;
+  l4.tcp_connect.sum_ns = 1'500'000;
+  l4.tcp_session.buckets[6] = 1;  // (5 s, 10 s]
+  l4.tcp_session.count = 1;
+  l4.tcp_session.sum_ns = 7'000'000'000;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK(m->families.at("lbpair_listener_tcp_connect_seconds").type == "histogram");
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "0.0005"}}) == 0);
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "0.001"}}) == 2);
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_sum", {{"listener", "l4"}}) ==
+        doctest::Approx(0.0015));
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket", {{"listener", "l4"}, {"le", "5"}}) ==
+        0);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "10"}}) == 1);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "+Inf"}}) == 1);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_count", {{"listener", "idle"}}) == 0);
+  CHECK_FALSE(
+      m->value("lbpair_listener_tcp_session_seconds_count", {{"listener", "web"}}).has_value());
+}
+
 TEST_CASE("metrics: a node without replication has no replication families") {
   AdminView v;
   std::string error;
