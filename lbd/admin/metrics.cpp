@@ -120,7 +120,10 @@ std::string render_metrics(const AdminView& v) {
       e.sample({{"pool", p.name}, {"server", s.name}}, s.effective_weight);
     }
   }
-  e.family("lbpair_server_connections_active", "Connections open to the server now.", Type::gauge);
+  e.family("lbpair_server_connections_active",
+           "Connections to the server carrying a request or TCP session now (idle keep-alive "
+           "connections are not counted).",
+           Type::gauge);
   for (const auto& p : st.pools) {
     for (const auto& s : p.servers) e.sample({{"pool", p.name}, {"server", s.name}}, s.active);
   }

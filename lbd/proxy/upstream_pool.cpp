@@ -25,6 +25,7 @@ std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clo
     Idle entry = std::move(list.back());
     list.pop_back();
     if (now - entry.since < max_idle && (!probe || upstream_is_reusable(entry.conn.socket))) {
+      entry.conn.lease.unpark();
       return std::move(entry.conn);
     }
     // Expired or closed: dropping `entry` closes the socket and releases the lease.
@@ -36,6 +37,7 @@ void UpstreamPool::put(UpstreamConnection conn, Clock::time_point now, std::size
   if (limit == 0 || !conn.lease.backend()) return;
   auto& list = idle_[conn.lease.backend()];
   if (list.size() >= limit) list.erase(list.begin());  // the oldest
+  conn.lease.park();                                   // idle: not in-flight load (Backend::active)
   list.push_back(Idle{std::move(conn), now});
 }
 
