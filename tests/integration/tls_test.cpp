@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -359,16 +360,20 @@ TEST_CASE(
       (r.responses.size() == 1 && r.responses[0].ends_with("o /t") ? ok : failed)++;
     }
   });
-  // And one keep-alive connection that spans the swap.
+  // And one keep-alive connection that spans the swap: its handshake (with "one") is done before
+  // the swap starts, its second request goes once new connections get "two".
+  std::atomic<bool> handshake_done{false};
   auto long_lived = std::async(std::launch::async, [&] {
     return tls_exchange(ep,
                         {.sni = "a.example.com",
                          .before_request =
                              [&](std::size_t i) {
+                               if (i == 0) handshake_done = true;
                                if (i == 1) wait_until([&] { return served_cn() == "two"; }, 3000ms);
                              }},
                         {get_close("/1"), get_close("/2")});
   });
+  REQUIRE(wait_until([&] { return handshake_done.load(); }, 3000ms));
   std::filesystem::create_directory_symlink(pki.path("v2"), pki.path("next"));
   std::filesystem::rename(pki.path("next"), pki.path("current"));
   CHECK(wait_until([&] { return served_cn() == "two"; }, 3000ms));
