@@ -117,8 +117,10 @@ TEST_CASE("upstream pool: idle keep-alive connections do not count as ACTIVE in 
   // The pool now holds one idle connection per server and no client is being served: ACTIVE
   // (Backend::active, what least_conn compares) is 0, not the parked connections.
   auto active = [&] {
+    const auto pools = lbd.server().pool_views("app");
+    REQUIRE(pools);
     std::uint32_t n = 0;
-    for (const auto& s : lbd.server().pool_views("app")->at(0).servers) n += s.active;
+    for (const auto& s : pools->at(0).servers) n += s.active;
     return n;
   };
   CHECK(lbtest::wait_until([&] { return active() == 0; }, 2s));
