@@ -75,18 +75,14 @@ void Server::reopen_logs() {
 
 admin::AdminView Server::admin_view() {
   admin::AdminView v;
-  v.version = LBPAIR_VERSION;
+  // The control socket's model (pools, replication, the roles vrrpd reported, health), so that
+  // /status.json and `show status` say the same things the same way.
+  v.status = collect_status();
   v.workers = worker_count();
-  v.active_connections = active_.load(std::memory_order_relaxed);
   v.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  v.reloads_ok = reloads_ok_.load();
-  v.reloads_failed = reloads_failed_.load();
-  v.replication = replication_status();
-  // The role vrrpd reported over the control socket (unknown until it does).
-  v.role = std::string(repl::role_name(roles_.node_role()));
-  if (v.replication) {
-    v.node_id = v.replication->node_id;
+  if (v.status.replication) {
+    v.node_id = v.status.replication->node_id;
   } else {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -112,7 +108,6 @@ admin::AdminView Server::admin_view() {
       v.access_log_errors = access_log_->write_errors();
     }
   }
-  if (auto pools = pool_views()) v.pools = std::move(*pools);
   for (const auto& pool : config_->pools) {
     auto& h = v.pool_health[pool.name];
     if (auto r = retired_health_.find(pool.name); r != retired_health_.end()) {

@@ -1,17 +1,16 @@
+// /status.json (see admin_view_json.hpp).
 #include "lbd/admin/admin_view_json.hpp"
+
+#include "lbd/admin/status_json.hpp"
 
 namespace lbd::admin {
 
 nlohmann::json admin_view_json(const AdminView& v) {
   using nlohmann::json;
-  json out;
+  json out = node_status_json(v.status);
   out["node"] = v.node_id;
-  out["role"] = v.role;
-  out["version"] = v.version;
   out["uptime_seconds"] = v.uptime_seconds;
   out["workers"] = v.workers;
-  out["active_connections"] = v.active_connections;
-  out["reloads"] = {{"ok", v.reloads_ok}, {"failed", v.reloads_failed}};
   json listeners = json::array();
   for (const auto& l : v.listeners) {
     json j{{"name", l.name}, {"mode", l.mode}, {"binds", l.binds}, {"active", l.active}};
@@ -28,37 +27,28 @@ nlohmann::json admin_view_json(const AdminView& v) {
     listeners.push_back(std::move(j));
   }
   out["listeners"] = std::move(listeners);
-  json pools = json::array();
-  for (const auto& p : v.pools) {
-    json servers = json::array();
-    for (const auto& s : p.servers) {
-      BackendTotals t;
-      if (auto pi = v.totals.backends.find(p.name); pi != v.totals.backends.end()) {
-        if (auto si = pi->second.find(s.name); si != pi->second.end()) t = si->second;
-      }
-      servers.push_back(
-          {{"name", s.name},
-           {"address", s.address},
-           {"state", s.state},
-           {"backup", s.backup},
-           {"ejected", s.ejected},
-           {"weight", s.effective_weight},
-           {"active", s.active},
-           {"last_reason", s.reason},
-           {"requests", t.requests},
-           {"errors",
-            {{"connect", t.connect_failures}, {"timeout", t.timeouts}, {"5xx", t.responses_5xx}}},
-           {"latency_count", t.latency_count},
-           {"latency_sum_seconds", static_cast<double>(t.latency_sum_ns) / 1e9}});
-    }
+  // The pools array is node_status_json's, in the same order: add the traffic to its objects.
+  auto& pools = out["pools"];
+  for (std::size_t i = 0; i < v.status.pools.size(); ++i) {
+    const auto& p = v.status.pools[i];
+    auto& pj = pools[i];
     const auto h = v.pool_health.contains(p.name) ? v.pool_health.at(p.name) : PoolHealthCounters{};
-    pools.push_back({{"name", p.name},
-                     {"algorithm", p.algorithm},
-                     {"health_flips", h.flips},
-                     {"ejections", h.ejections},
-                     {"servers", std::move(servers)}});
+    pj["health_flips"] = h.flips;
+    pj["ejections"] = h.ejections;
+    const auto pi = v.totals.backends.find(p.name);
+    for (std::size_t k = 0; k < p.servers.size(); ++k) {
+      BackendTotals t;
+      if (pi != v.totals.backends.end()) {
+        if (auto si = pi->second.find(p.servers[k].name); si != pi->second.end()) t = si->second;
+      }
+      auto& sj = pj["servers"][k];
+      sj["requests"] = t.requests;
+      sj["errors"] = {
+          {"connect", t.connect_failures}, {"timeout", t.timeouts}, {"5xx", t.responses_5xx}};
+      sj["latency_count"] = t.latency_count;
+      sj["latency_sum_seconds"] = static_cast<double>(t.latency_sum_ns) / 1e9;
+    }
   }
-  out["pools"] = std::move(pools);
   json tables = json::object();
   for (const auto& [pool, c] : v.stick_tables) {
     tables[pool] = {{"entries", c.entries},
@@ -67,24 +57,6 @@ nlohmann::json admin_view_json(const AdminView& v) {
                     {"expirations", c.expirations}};
   }
   out["stick_tables"] = std::move(tables);
-  if (v.replication) {
-    const auto& r = *v.replication;
-    json t = json::array();
-    for (const auto& tb : r.tables) {
-      t.push_back({{"name", tb.name}, {"entries", tb.entries}, {"backlog", tb.backlog}});
-    }
-    out["replication"] = {{"node_id", r.node_id},
-                          {"peer_id", r.peer_id},
-                          {"peer_address", r.peer_address},
-                          {"connected", r.connected},
-                          {"in_sync", r.peer_has_our_data && r.we_have_peer_data},
-                          {"sessions", r.sessions},
-                          {"resyncs_sent", r.resyncs_sent},
-                          {"resyncs_received", r.resyncs_received},
-                          {"tables", std::move(t)}};
-  } else {
-    out["replication"] = nullptr;
-  }
   out["access_log"] = {{"on", v.access_log_on},
                        {"written", v.access_log_written},
                        {"dropped", v.access_log_dropped}};

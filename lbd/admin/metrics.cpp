@@ -15,22 +15,24 @@ constexpr std::array<std::string_view, kStatusClasses> kClassNames{"1xx", "2xx",
 
 std::string render_metrics(const AdminView& v) {
   Exposition e;
+  const NodeStatus& st = v.status;
+  const std::string_view role = repl::role_name(st.roles.node_role);
   const auto n = [](std::uint64_t x) { return static_cast<double>(x); };
 
   e.family("lbpair_lbd_info", "lbd build and node; the value is always 1.", Type::gauge);
-  e.sample({{"version", v.version}, {"node", v.node_id}}, 1);
+  e.sample({{"version", st.version}, {"node", v.node_id}}, 1);
   e.family("lbpair_lbd_role", "This node's VRRP role as lbd knows it (1 for the current one).",
            Type::gauge);
   for (std::string_view r : {"master", "backup", "unknown"}) {
-    e.sample({{"role", r}}, r == v.role ? 1 : 0);
+    e.sample({{"role", r}}, r == role ? 1 : 0);
   }
   e.family("lbpair_lbd_uptime_seconds", "Seconds since lbd started.", Type::gauge);
   e.sample({}, v.uptime_seconds);
   e.family("lbpair_lbd_workers", "Worker threads.", Type::gauge);
   e.sample({}, v.workers);
   e.family("lbpair_lbd_reloads_total", "Configuration reloads by result.", Type::counter);
-  e.sample({{"result", "ok"}}, n(v.reloads_ok));
-  e.sample({{"result", "failed"}}, n(v.reloads_failed));
+  e.sample({{"result", "ok"}}, n(st.reloads_ok));
+  e.sample({{"result", "failed"}}, n(st.reloads_failed));
 
   // Listeners.
   e.family("lbpair_listener_connections_total", "Client connections accepted.", Type::counter);
@@ -69,6 +71,32 @@ std::string render_metrics(const AdminView& v) {
     }
   }
 
+  // TCP (mode = "tcp") listeners: no responses to time, so the connect and the session.
+  auto histogram_of = [](std::span<const double> bounds, const auto& h) {
+    return lb::metrics::HistogramValue{bounds, h.buckets, static_cast<double>(h.sum_ns) / 1e9};
+  };
+  static const ListenerTotals kNoTraffic{};
+  auto listener_totals = [&v](const std::string& name) {
+    auto it = v.totals.listeners.find(name);
+    return it == v.totals.listeners.end() ? &kNoTraffic : &it->second;
+  };
+  e.family("lbpair_listener_tcp_connect_seconds",
+           "TCP listeners: time to connect the backend (retries included), relayed connections.",
+           Type::histogram);
+  for (const auto& l : v.listeners) {
+    if (l.mode != "tcp") continue;
+    e.histogram({{"listener", l.name}},
+                histogram_of(kLatencyBounds, listener_totals(l.name)->tcp_connect));
+  }
+  e.family("lbpair_listener_tcp_session_seconds",
+           "TCP listeners: connection start to both directions closed, relayed connections.",
+           Type::histogram);
+  for (const auto& l : v.listeners) {
+    if (l.mode != "tcp") continue;
+    e.histogram({{"listener", l.name}},
+                histogram_of(kSessionBounds, listener_totals(l.name)->tcp_session));
+  }
+
   // Pools and servers.
   auto server_totals = [&v](const std::string& pool, const std::string& server) {
     static const BackendTotals kZero{};
@@ -79,7 +107,7 @@ std::string render_metrics(const AdminView& v) {
   };
   e.family("lbpair_server_state", "Server state: 1 for the current one of up, down, drain, maint.",
            Type::gauge);
-  for (const auto& p : v.pools) {
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) {
       for (auto st : kServerStates) {
         e.sample({{"pool", p.name}, {"server", s.name}, {"state", st}}, s.state == st ? 1 : 0);
@@ -87,18 +115,21 @@ std::string render_metrics(const AdminView& v) {
     }
   }
   e.family("lbpair_server_weight", "Effective weight (0 = takes no new picks).", Type::gauge);
-  for (const auto& p : v.pools) {
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) {
       e.sample({{"pool", p.name}, {"server", s.name}}, s.effective_weight);
     }
   }
-  e.family("lbpair_server_connections_active", "Connections open to the server now.", Type::gauge);
-  for (const auto& p : v.pools) {
+  e.family("lbpair_server_connections_active",
+           "Connections to the server carrying a request or TCP session now (idle keep-alive "
+           "connections are not counted).",
+           Type::gauge);
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) e.sample({{"pool", p.name}, {"server", s.name}}, s.active);
   }
   e.family("lbpair_server_requests_total",
            "Requests the server answered (http) or connections it accepted (tcp).", Type::counter);
-  for (const auto& p : v.pools) {
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) {
       e.sample({{"pool", p.name}, {"server", s.name}}, n(server_totals(p.name, s.name)->requests));
     }
@@ -107,7 +138,7 @@ std::string render_metrics(const AdminView& v) {
            "Failures with the server: connect (a failed attempt), timeout (connect or response), "
            "5xx (a 5xx response).",
            Type::counter);
-  for (const auto& p : v.pools) {
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) {
       const auto* t = server_totals(p.name, s.name);
       e.sample({{"pool", p.name}, {"server", s.name}, {"kind", "connect"}}, n(t->connect_failures));
@@ -118,7 +149,7 @@ std::string render_metrics(const AdminView& v) {
   e.family("lbpair_server_response_seconds",
            "Time from sending the request to the server's response header (http).",
            Type::histogram);
-  for (const auto& p : v.pools) {
+  for (const auto& p : st.pools) {
     for (const auto& s : p.servers) {
       const auto* t = server_totals(p.name, s.name);
       e.histogram({{"pool", p.name}, {"server", s.name}},
@@ -132,10 +163,10 @@ std::string render_metrics(const AdminView& v) {
     auto it = v.pool_health.find(pool);
     return it == v.pool_health.end() ? PoolHealthCounters{} : it->second;
   };
-  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).flips));
+  for (const auto& p : st.pools) e.sample({{"pool", p.name}}, n(health(p.name).flips));
   e.family("lbpair_pool_outlier_ejections_total", "Servers ejected by passive outlier detection.",
            Type::counter);
-  for (const auto& p : v.pools) e.sample({{"pool", p.name}}, n(health(p.name).ejections));
+  for (const auto& p : st.pools) e.sample({{"pool", p.name}}, n(health(p.name).ejections));
 
   // Stick tables.
   e.family("lbpair_stick_table_entries", "Entries in the stick table.", Type::gauge);
@@ -149,8 +180,8 @@ std::string render_metrics(const AdminView& v) {
   for (const auto& [pool, c] : v.stick_tables) e.sample({{"pool", pool}}, n(c.expirations));
 
   // Replication (present only on a node with [replication]).
-  if (v.replication) {
-    const auto& r = *v.replication;
+  if (st.replication) {
+    const auto& r = *st.replication;
     e.family("lbpair_replication_connected", "1 when an authenticated peer session is up.",
              Type::gauge);
     e.sample({{"peer", r.peer_id}}, r.connected ? 1 : 0);

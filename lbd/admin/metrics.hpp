@@ -33,18 +33,15 @@ struct ListenerView {
 
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.
 struct AdminView {
-  std::string node_id;           // replication node id, else the host name
-  std::string role = "unknown";  // this node's VRRP role as lbd knows it
-  std::string version;
+  /// What the control socket's `show status` shows (version, pools and servers, replication,
+  /// VRRP roles, health, reloads): the one model both the control socket and /status.json use.
+  NodeStatus status;
+  std::string node_id;  // replication node id, else the host name
   double uptime_seconds = 0;
   unsigned workers = 0;
-  std::uint32_t active_connections = 0;
   std::vector<ListenerView> listeners;
-  std::vector<PoolView> pools;  // status_model.hpp: the control socket's view of the pools
   std::map<std::string, PoolHealthCounters> pool_health;
   std::map<std::string, StickyCounters> stick_tables;  // by pool
-  std::optional<repl::ReplicationStatus> replication;
-  std::uint64_t reloads_ok = 0, reloads_failed = 0;
   bool access_log_on = false;
   std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
   StatsTotals totals;

@@ -39,6 +39,8 @@ StatsTotals aggregate(const std::vector<const WorkerStats*>& workers) {
       for (std::size_t i = 0; i < l.responses.size(); ++i) l.responses[i] += c.responses[i].get();
       l.bytes_in += c.bytes_in.get();
       l.bytes_out += c.bytes_out.get();
+      l.tcp_connect.add(c.tcp_connect);
+      l.tcp_session.add(c.tcp_session);
     });
     w->for_each_backend(
         [&](const std::string& pool, const std::string& server, const BackendCounters& c) {

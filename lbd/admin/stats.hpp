@@ -33,6 +33,29 @@ class Counter {
 inline constexpr std::array<double, 14> kLatencyBounds{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
+/// Upper bounds (seconds) of the TCP session duration histogram: connections live from
+/// milliseconds (a health probe, a single request) to hours (a database or SSH session).
+inline constexpr std::array<double, 14> kSessionBounds{0.001, 0.01, 0.1, 0.5, 1,    5,    10,
+                                                       30,    60,   300, 600, 1800, 3600, 7200};
+
+/// A duration histogram with one writing thread: non-cumulative bucket counts over `bounds`
+/// (the last bucket is +Inf), the sum in nanoseconds and the count.
+template <std::size_t N>
+struct DurationHistogram {
+  std::array<Counter, N + 1> buckets;
+  Counter sum_ns;
+  Counter count;
+
+  void observe(std::chrono::nanoseconds d, const std::array<double, N>& bounds) {
+    const double seconds = std::chrono::duration<double>(d).count();
+    std::size_t i = 0;
+    while (i < N && seconds > bounds[i]) ++i;
+    buckets[i].add();
+    sum_ns.add(static_cast<std::uint64_t>(d.count() > 0 ? d.count() : 0));
+    count.add();
+  }
+};
+
 /// Status classes 1xx..5xx; index = status / 100 - 1. Other codes are not counted.
 inline constexpr std::size_t kStatusClasses = 5;
 
@@ -42,6 +65,11 @@ struct ListenerCounters {
   std::array<Counter, kStatusClasses> responses;
   Counter bytes_in;   // from clients
   Counter bytes_out;  // to clients
+  /// mode = "tcp" only, relayed connections: the backend connect, retries included (the access
+  /// log's connect_ms), and the session from its start (accept, or the ClientHello on an SNI
+  /// routing listener) until both directions are done (the access log's total_ms).
+  DurationHistogram<kLatencyBounds.size()> tcp_connect;
+  DurationHistogram<kSessionBounds.size()> tcp_session;
 
   void response(unsigned status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].add();
@@ -99,10 +127,24 @@ class WorkerStats {
 
 // ---- sums over the workers, as plain values -------------------------------------------------
 
+template <std::size_t N>
+struct HistogramTotals {
+  std::array<std::uint64_t, N + 1> buckets{};  // non-cumulative
+  std::uint64_t sum_ns = 0, count = 0;
+
+  void add(const DurationHistogram<N>& h) {
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += h.buckets[i].get();
+    sum_ns += h.sum_ns.get();
+    count += h.count.get();
+  }
+};
+
 struct ListenerTotals {
   std::uint64_t connections = 0;
   std::array<std::uint64_t, kStatusClasses> responses{};
   std::uint64_t bytes_in = 0, bytes_out = 0;
+  HistogramTotals<kLatencyBounds.size()> tcp_connect;
+  HistogramTotals<kSessionBounds.size()> tcp_session;
 };
 
 struct BackendTotals {

@@ -29,7 +29,7 @@ struct ServerView {
   std::optional<std::chrono::milliseconds> last_check_age;
   std::uint32_t weight = 0;            // configured, or set with `server weight`
   std::uint32_t effective_weight = 0;  // after slow start and admin state (0 = no new picks)
-  std::uint32_t active = 0;            // open connections over all workers
+  std::uint32_t active = 0;            // connections in use (not idle keep-alive), all workers
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
   bool candidate = false;  // takes new picks now

@@ -96,6 +96,7 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                   .prefer = sticky.prefer});
   if (upstream) {
     obs.connect = std::chrono::steady_clock::now() - connect_start;
+    lstats.tcp_connect.observe(*obs.connect, admin::kLatencyBounds);
     obs.server = upstream->lease.backend()->name;
     if (sticky.table) obs.sticky = upstream->lease.backend() == sticky.prefer ? "hit" : "miss";
   }
@@ -141,6 +142,8 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                                  result.timed_out ? "idle timeout" : result.error.message(),
                                  result.client_to_server, result.server_to_client);
         }
+        lstats.tcp_session.observe(std::chrono::steady_clock::now() - obs.start,
+                                   admin::kSessionBounds);
         obs.bytes_in = result.client_to_server;
         obs.bytes_out = result.server_to_client;
         finish_request(worker, lstats, listener->name,

@@ -28,6 +28,7 @@ std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clo
     list.pop_back();
     if (now - entry.since < max_idle && tls_context_of(entry.conn) == tls &&
         (!probe || upstream_connection_reusable(entry.conn))) {
+      entry.conn.lease.unpark();
       return std::move(entry.conn);
     }
     // Expired or closed: dropping `entry` closes the socket and releases the lease.
@@ -39,6 +40,7 @@ void UpstreamPool::put(UpstreamConnection conn, Clock::time_point now, std::size
   if (limit == 0 || !conn.lease.backend()) return;
   auto& list = idle_[conn.lease.backend()];
   if (list.size() >= limit) list.erase(list.begin());  // the oldest
+  conn.lease.park();                                   // idle: not in-flight load (Backend::active)
   list.push_back(Idle{std::move(conn), now});
 }
 

@@ -30,7 +30,8 @@ class UpstreamPool {
                                          const UpstreamTlsContext* tls = nullptr);
 
   /// Parks `conn` (its lease names the backend) for reuse; when `limit` connections to that
-  /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once.
+  /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once. A parked
+  /// connection is not counted in Backend::active until take() hands it out again.
   void put(UpstreamConnection conn, Clock::time_point now, std::size_t limit);
 
   /// Idle connections held for `backend`.

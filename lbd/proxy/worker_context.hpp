@@ -121,8 +121,11 @@ class ConnectionTicket {
   std::shared_ptr<ListenerRuntime> listener_;
 };
 
-/// Keeps one connection to `backend()` counted in Backend::active; keeps the snapshot (and so the
-/// Backend) alive. Move-only.
+/// Keeps one connection to `backend()` counted in Backend::active while it carries a client's
+/// request or TCP session; keeps the snapshot (and so the Backend) alive. An idle keep-alive
+/// connection parked in the UpstreamPool is not counted (park/unpark): Backend::active — what
+/// least_conn, p2c and bounded_load compare and `lbctl show servers` shows as ACTIVE — is the
+/// in-flight load only. Move-only; single-threaded (the worker's).
 class BackendLease {
  public:
   BackendLease() = default;
@@ -131,26 +134,41 @@ class BackendLease {
     if (backend_) backend_->active.fetch_add(1, std::memory_order_relaxed);
   }
   BackendLease(BackendLease&& o) noexcept
-      : backend_(std::exchange(o.backend_, nullptr)), snapshot_(std::move(o.snapshot_)) {}
+      : backend_(std::exchange(o.backend_, nullptr)),
+        snapshot_(std::move(o.snapshot_)),
+        parked_(std::exchange(o.parked_, false)) {}
   BackendLease& operator=(BackendLease&& o) noexcept {
     if (this != &o) {
       reset();
       backend_ = std::exchange(o.backend_, nullptr);
       snapshot_ = std::move(o.snapshot_);
+      parked_ = std::exchange(o.parked_, false);
     }
     return *this;
   }
   ~BackendLease() { reset(); }
   void reset() {
-    if (backend_) backend_->active.fetch_sub(1, std::memory_order_relaxed);
+    if (backend_ && !parked_) backend_->active.fetch_sub(1, std::memory_order_relaxed);
     backend_ = nullptr;
+    parked_ = false;
     snapshot_.reset();
+  }
+  /// The connection goes idle (into the keep-alive pool): no longer counted in Backend::active.
+  void park() {
+    if (backend_ && !parked_) backend_->active.fetch_sub(1, std::memory_order_relaxed);
+    parked_ = true;
+  }
+  /// The idle connection carries a request again: counted again.
+  void unpark() {
+    if (backend_ && parked_) backend_->active.fetch_add(1, std::memory_order_relaxed);
+    parked_ = false;
   }
   const Backend* backend() const { return backend_; }
 
  private:
   const Backend* backend_ = nullptr;
   PoolSnapshotPtr snapshot_;
+  bool parked_ = false;
 };
 
 /// Where a client connection came from and went to (after the PROXY header, if any).

@@ -7,8 +7,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "lbd/upstream/connect_deadline.hpp"
 #include "lbd/upstream/health_checker.hpp"
-#include "lbd/upstream/probe_deadline.hpp"
 
 namespace lbd {
 
@@ -25,25 +25,19 @@ constexpr std::uint32_t kMaxHeader = 8 * 1024;
 lb::awaitable<lb::Result<AgentReport>> query_http_agent(lb::Endpoint agent, std::string path,
                                                         std::chrono::nanoseconds timeout) {
   namespace asio = lb::asio;
-  auto ex = co_await asio::this_coro::executor;
-  // The deadline's action may run after this frame is gone, so the socket is shared.
-  auto socket = std::make_shared<lb::tcp::socket>(ex);
-  detail::ProbeDeadline deadline(ex, timeout, [socket] {
-    lb::error_code ignored;
-    socket->close(ignored);
-  });
+  auto connected =
+      co_await connect_with_deadline(co_await asio::this_coro::executor, agent, timeout);
+  if (!connected) co_return std::unexpected(connected.error());
+  auto& socket = connected->socket();
+  const auto timed_out = [&] { return lb::fail(timeout_reason(timeout)); };
   lb::error_code ec;
-  co_await socket->async_connect(to_asio_endpoint(agent),
-                                 asio::redirect_error(lb::use_awaitable, ec));
-  if (deadline.expired()) co_return lb::fail("connect timed out");
-  if (ec) co_return lb::fail(io_reason("connect", ec));
 
   http::request<http::empty_body> request{http::verb::get, path, 11};
   request.set(http::field::host, agent.to_string());
   request.set(http::field::user_agent, "lbd-agent-check");
   request.set(http::field::connection, "close");
-  co_await http::async_write(*socket, request, asio::redirect_error(lb::use_awaitable, ec));
-  if (deadline.expired()) co_return lb::fail("no reply within the timeout");
+  co_await http::async_write(socket, request, asio::redirect_error(lb::use_awaitable, ec));
+  if (connected->expired()) co_return timed_out();
   if (ec) co_return lb::fail(io_reason("send", ec));
 
   boost::beast::flat_buffer buffer;
@@ -53,20 +47,19 @@ lb::awaitable<lb::Result<AgentReport>> query_http_agent(lb::Endpoint agent, std:
   // The header first: Beast 1.74 lets a Content-Length above body_limit through when the body
   // is read in the same async_read (the error is reported once, by the header read), so the
   // header read's error decides before any body is read.
-  co_await http::async_read_header(*socket, buffer, parser,
+  co_await http::async_read_header(socket, buffer, parser,
                                    asio::redirect_error(lb::use_awaitable, ec));
   const auto too_long = [] { return lb::fail("reply longer than 512 bytes"); };
-  if (deadline.expired()) co_return lb::fail("no reply within the timeout");
+  if (connected->expired()) co_return timed_out();
   if (ec == http::error::body_limit) co_return too_long();
   if (ec) co_return lb::fail(io_reason("response", ec));
   if (!parser.is_done()) {
-    co_await http::async_read(*socket, buffer, parser, asio::redirect_error(lb::use_awaitable, ec));
+    co_await http::async_read(socket, buffer, parser, asio::redirect_error(lb::use_awaitable, ec));
   }
-  if (deadline.expired()) co_return lb::fail("no reply within the timeout");
+  if (connected->expired()) co_return timed_out();
   if (ec == http::error::body_limit) co_return too_long();
   if (ec) co_return lb::fail(io_reason("response", ec));
-  deadline.finish();
-  socket->close(ec);
+  connected->finish();
   if (parser.get().body().size() > kMaxBody) co_return too_long();
 
   const auto& response = parser.get();

@@ -1,12 +1,11 @@
 #include "lbd/upstream/agent_poller.hpp"
 
-#include <sys/socket.h>
-
-#include <cstring>
 #include <string>
 
 #include "common/log.hpp"
 #include "lbd/upstream/agent_http.hpp"
+#include "lbd/upstream/connect_deadline.hpp"
+#include "lbd/upstream/health_checker.hpp"
 
 namespace lbd {
 
@@ -14,46 +13,23 @@ namespace {
 
 constexpr std::size_t kMaxReply = 512;
 
-lb::tcp::endpoint to_asio(const lb::Endpoint& e) {
-  sockaddr_storage storage{};
-  const auto len = e.to_sockaddr(storage);
-  lb::tcp::endpoint out;
-  std::memcpy(out.data(), &storage, len);
-  out.resize(len);
-  return out;
-}
-
 }  // namespace
 
 lb::awaitable<lb::Result<AgentReport>> query_agent(lb::Endpoint agent,
                                                    std::chrono::nanoseconds timeout) {
   namespace asio = lb::asio;
-  auto executor = co_await asio::this_coro::executor;
-  // The deadline handler may run after this frame is gone, so what it touches is shared.
-  auto socket = std::make_shared<lb::tcp::socket>(executor);
-  auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer deadline(executor);
-  deadline.expires_after(timeout);
-  deadline.async_wait([socket, timed_out](lb::error_code ec) {
-    if (ec) return;
-    *timed_out = true;
-    lb::error_code ignored;
-    socket->close(ignored);
-  });
-
-  lb::error_code ec;
-  co_await socket->async_connect(to_asio(agent), asio::redirect_error(lb::use_awaitable, ec));
-  if (ec) {
-    deadline.cancel();
-    co_return lb::fail(*timed_out ? "connect timed out" : "connect: " + ec.message());
-  }
+  auto connected =
+      co_await connect_with_deadline(co_await asio::this_coro::executor, agent, timeout);
+  if (!connected) co_return std::unexpected(connected.error());
   std::string reply;
-  const auto n = co_await asio::async_read_until(*socket, asio::dynamic_buffer(reply, kMaxReply),
-                                                 '\n', asio::redirect_error(lb::use_awaitable, ec));
-  deadline.cancel();
-  if (*timed_out) co_return lb::fail("no reply within the timeout");
+  lb::error_code ec;
+  const auto n =
+      co_await asio::async_read_until(connected->socket(), asio::dynamic_buffer(reply, kMaxReply),
+                                      '\n', asio::redirect_error(lb::use_awaitable, ec));
+  if (connected->expired()) co_return lb::fail(timeout_reason(timeout));
+  connected->finish();
   if (ec == asio::error::not_found) co_return lb::fail("reply longer than 512 bytes");
-  if (ec && ec != asio::error::eof) co_return lb::fail("read: " + ec.message());
+  if (ec && ec != asio::error::eof) co_return lb::fail(io_reason("read", ec));
   if (!ec) reply.resize(n);  // one line; ignore anything after it
   auto parsed = parse_agent_reply(reply);
   if (!parsed) co_return lb::fail("bad reply: " + parsed.error().message);

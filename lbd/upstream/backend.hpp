@@ -25,10 +25,11 @@ struct Backend {
   const std::string name;
   const lb::Endpoint address;
   const std::uint32_t weight;           // configured weight; snapshots carry the effective one
-  const std::uint32_t max_connections;  // 0 = unlimited
+  const std::uint32_t max_connections;  // limit on `active`; 0 = unlimited
   const bool backup;
 
-  /// Connections currently open to this backend, over all workers.
+  /// Connections to this backend carrying a request or TCP session now, over all workers (idle
+  /// keep-alive connections parked in a worker's pool are not counted: see BackendLease).
   mutable std::atomic<std::uint32_t> active{0};
   /// Peak-EWMA of response latency in nanoseconds (0 = no sample yet), fed by the proxy.
   mutable std::atomic<std::uint64_t> latency_ewma_ns{0};

@@ -155,6 +155,26 @@ class Lab:
         return (os.path.join(self.run_dir, node, "lbd.sock"),
                 os.path.join(self.run_dir, node, "vrrpd.sock"))
 
+    def admin_address(self, node):
+        """host:port of the [admin] listener in conf/<node>/lbd.toml; None without one."""
+        text = open(os.path.join(self.args.conf_dir, node, "lbd.toml")).read()
+        table = re.search(r'(?ms)^\[admin\][ \t]*$(.*?)(?=^\[|\Z)', text)
+        listen = table and re.search(r'(?m)^listen\s*=\s*"([^"]+)"', table.group(1))
+        return listen.group(1) if listen else None
+
+    def lbd_role(self, node):
+        """The role lbd on `node` reports in its /metrics (lbpair_lbd_role: what vrrpd told it),
+        scraped inside the node's namespace; None when the admin listener did not answer."""
+        address = self.admin_address(node)
+        if address is None:
+            return None
+        r = sh(f"ip netns exec {self.ns(node)} curl -sf --max-time 1 http://{address}/metrics",
+               check=False)
+        if r.returncode != 0:
+            return None
+        m = re.search(r'(?m)^lbpair_lbd_role\{role="(\w+)"\} 1(?:\.0*)?$', r.stdout)
+        return m.group(1) if m else "?"
+
     def start_node(self, node):
         conf = self.node_configs(node)
         self.start_proc(f"lbd-{node}", node, [self.args.lbd, "-c", os.path.join(conf, "lbd.toml")])
@@ -325,6 +345,10 @@ def print_summary(lab, report, t0):
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
         print(f"  VIP holders at the end                {', '.join(b['vip_holders_at_end']) or 'nobody'} "
               f"(both nodes at once: {b['double_holder_ms']} ms)")
+    roles = report.get("lbd_roles_at_end")
+    if roles:
+        print("\nRole in each lbd's /metrics at the end: " +
+              ", ".join(f"{n} {r or 'no answer'}" for n, r in roles.items()))
     print(f"\nRequests: {report['requests_total']}, failed: {report['failed_total']}. "
           f"Logs and raw results: {lab.run_dir}")
 
@@ -353,6 +377,10 @@ def check(report, args):
     b = report.get("switch_back")
     if b and b["vip_holders_at_end"] != ["node-a"]:
         problems.append(f"after the restart the VIP is on {b['vip_holders_at_end']}, not node-a")
+    roles = report.get("lbd_roles_at_end")
+    if b and roles and roles != {"node-a": "master", "node-b": "backup"}:
+        problems.append(f"lbd roles in /metrics at the end are {roles}, not node-a master and "
+                        "node-b backup")
     return problems
 
 
@@ -417,6 +445,15 @@ def main():
             lab.wait_for(lambda p=log: "in sync: received" in open(p, errors="replace").read(),
                          15, f"lbd on {node} to be in sync with its peer")
         lab.event("both lbd are in sync (stick tables and connection tables)")
+        # The admin listener ([admin] in the node configs) answers /metrics on each node, and lbd
+        # knows its role from vrrpd.
+        scraped = [n for n in NODES if lab.admin_address(n)]
+        for node in scraped:
+            want = "master" if node == "node-a" else "backup"
+            lab.wait_for(lambda n=node, w=want: lab.lbd_role(n) == w, 10,
+                         f"lbd on {node} to report role {want} in /metrics")
+        if scraped:
+            lab.event("/metrics of both lbd: node-a master, node-b backup")
         if args.keep:
             print(keep_instructions(lab))
             signal.pause()
@@ -453,6 +490,7 @@ def main():
         t_end = time.time()
         records = [json.loads(line) for line in open(results)]
         report = analyze(lab, records, t_kill, t_restart, t_end)
+        report["lbd_roles_at_end"] = {n: lab.lbd_role(n) for n in NODES if lab.admin_address(n)}
         print_summary(lab, report, t0)
         if args.json:
             with open(args.json, "w") as out:
@@ -488,6 +526,9 @@ def keep_instructions(lab):
         lines.append(f"  ip netns exec {lab.ns(node)} {lbctl} --lbd-socket {lbd_sock} "
                      f"show replication")
         lines.append(f"  ip netns exec {lab.ns(node)} {lbctl} --vrrpd-socket {vrrpd_sock} vrrp show")
+        if lab.admin_address(node):
+            lines.append(f"  ip netns exec {lab.ns(node)} curl -s "
+                         f"http://{lab.admin_address(node)}/status.json   # or /metrics")
     a_lbd, a_vrrpd = lab.sockets("node-a")
     return f"""
 The lab is running (Ctrl-C tears it down). Try:

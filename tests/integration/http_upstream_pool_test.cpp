@@ -1,10 +1,15 @@
 // The per-worker upstream keep-alive pool on real loopback sockets: LIFO reuse, the idle limit,
-// expiry after server_idle, and the probe that skips connections the backend has closed.
+// expiry after server_idle, the probe that skips connections the backend has closed, and idle
+// connections left out of Backend::active (ACTIVE in `lbctl show servers`).
 #include "lbd/proxy/upstream_pool.hpp"
 
 #include <doctest/doctest.h>
 
 #include <vector>
+
+#include "tests/integration/http_config.hpp"
+#include "tests/integration/http_support.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 
@@ -40,11 +45,14 @@ TEST_CASE("upstream pool: the most recently parked connection is taken first") {
   pool.put(std::move(a), t0, 8);
   pool.put(std::move(b), t0, 8);
   CHECK(pool.idle(&f.backend) == 2);
-  CHECK(f.backend.active == 2);  // parked connections stay counted
+  CHECK(f.backend.active == 0);  // idle connections are not in-flight load
   auto got = pool.take(&f.backend, t0, 60s);
   REQUIRE(got);
   CHECK(got->socket.local_endpoint().port() == b_port);
   CHECK(pool.idle(&f.backend) == 1);
+  CHECK(f.backend.active == 1);  // handed out: counted again
+  got.reset();
+  CHECK(f.backend.active == 0);
 }
 
 TEST_CASE("upstream pool: over the idle limit the oldest connection is closed") {
@@ -53,7 +61,7 @@ TEST_CASE("upstream pool: over the idle limit the oldest connection is closed") 
   const auto t0 = Clock::now();
   for (int i = 0; i < 3; ++i) pool.put(f.connect(), t0, 2);
   CHECK(pool.idle(&f.backend) == 2);
-  CHECK(f.backend.active == 2);
+  CHECK(f.backend.active == 0);
   pool.put(f.connect(), t0, 0);  // limit 0: not kept at all
   CHECK(pool.idle(&f.backend) == 2);
   CHECK(pool.idle_total() == 2);
@@ -90,4 +98,30 @@ TEST_CASE(
   pool.put(f.connect(), t0, 8);
   f.server_side[0].close();
   CHECK(pool.take(&f.backend, t0, 60s, false).has_value());
+}
+
+TEST_CASE("upstream pool: idle keep-alive connections do not count as ACTIVE in show servers") {
+  lbtest::Origin a("a"), b("b");
+  lbtest::TestBackend ba(a.handler()), bb(b.handler());
+  lbtest::InProcessLbd lbd(
+      lbtest::HttpConfig{.pools = {{"app", {ba.address(), bb.address()}}}}.text());
+  // Round robin: two requests per server, the second on the connection the first one parked.
+  for (int i = 0; i < 4; ++i) {
+    const auto res = lbtest::round_trip(lbd.endpoint("web"),
+                                        lbtest::get("/", "example.com", "Connection: close\r\n"));
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+  }
+  CHECK(ba.connections() == 1);
+  CHECK(bb.connections() == 1);
+  // The pool now holds one idle connection per server and no client is being served: ACTIVE
+  // (Backend::active, what least_conn compares) is 0, not the parked connections.
+  auto active = [&] {
+    const auto pools = lbd.server().pool_views("app");
+    REQUIRE(pools);
+    std::uint32_t n = 0;
+    for (const auto& s : pools->at(0).servers) n += s.active;
+    return n;
+  };
+  CHECK(lbtest::wait_until([&] { return active() == 0; }, 2s));
 }

@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -14,6 +12,7 @@
 #include "tests/integration/lbd_harness.hpp"
 #include "tests/support/notify_listener.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/text_file.hpp"
 
 using namespace lbtest;
 using namespace std::chrono_literals;
@@ -56,13 +55,6 @@ bool can_connect(const lb::Endpoint& ep) {
   const int fd = connect_to(ep);
   if (fd >= 0) ::close(fd);
   return fd >= 0;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -149,7 +141,10 @@ TEST_CASE("lifecycle: SIGTERM stops accepting, drains open connections, exits 0"
   ChildProcess lbd({lbd_binary(), "-c", cfg.path()}, log);
   const auto ep = *lb::Endpoint::parse(addr);
   REQUIRE(wait_until([&] { return ping(ep); }, 10s));
-  CHECK(slurp(log).find("started: version=") != std::string::npos);
+  // Workers accept from inside Server::create; main() logs "started:" after it returns, so a
+  // ping can succeed before the line is written.
+  CHECK(wait_until([&] { return read_text(log).find("started: version=") != std::string::npos; },
+                   5s));
 
   const int held = connect_to(ep);
   REQUIRE(send_all(held, "one"));
@@ -163,7 +158,7 @@ TEST_CASE("lifecycle: SIGTERM stops accepting, drains open connections, exits 0"
   CHECK(lbd.running());
   ::close(held);
   CHECK(lbd.wait_for(10000ms) == 0);
-  CHECK(slurp(log).find("shutdown: done") != std::string::npos);
+  CHECK(read_text(log).find("shutdown: done") != std::string::npos);
 }
 
 TEST_CASE("lifecycle: the drain timeout ends connections that do not finish") {
@@ -196,9 +191,9 @@ TEST_CASE("lifecycle: SIGHUP reloads the config file, a bad file is logged and i
 
   cfg.write("[global]\nworkers = 2\nbogus_key = 1\n");
   lbd.signal(SIGHUP);
-  REQUIRE(
-      wait_until([&] { return slurp(log).find("keeping the running") != std::string::npos; }, 5s));
-  CHECK(slurp(log).find("bogus_key") != std::string::npos);
+  REQUIRE(wait_until(
+      [&] { return read_text(log).find("keeping the running") != std::string::npos; }, 5s));
+  CHECK(read_text(log).find("bogus_key") != std::string::npos);
   CHECK(ping(ep));
 
   cfg.write(config(servers({a.address()}), addr, extra_addr));

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "tests/integration/http_config.hpp"
 #include "tests/integration/http_support.hpp"
 #include "tests/integration/tls_client.hpp"
+#include "tests/integration/tls_fixture.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_pki.hpp"
 
@@ -22,21 +24,6 @@ using namespace lbtest;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// [listener.tls] with the given certificates (first = default) and extra lines.
-std::string tls_section(const std::vector<PemFiles>& certs, const std::string& extra = "") {
-  std::string s = "[listener.tls]\n" + extra + "\n";
-  for (const auto& c : certs) {
-    s += fmt::format("[[listener.tls.certificate]]\ncert = \"{}\"\nkey = \"{}\"\n", c.cert, c.key);
-  }
-  return s;
-}
-
-std::string tls_config(const std::string& backend, const std::string& section) {
-  HttpConfig cfg{.pools = {{"app", {backend}}}};
-  cfg.routes = section;
-  return cfg.text();
-}
 
 std::string get_close(std::string_view path, std::string_view host = "a.example.com") {
   return fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", path, host);
@@ -95,11 +82,8 @@ TEST_CASE("tls: RSA and ECDSA certificates for one name are chosen by the client
 }
 
 TEST_CASE("tls: TLS 1.1 is refused and counted, min_version 1.3 refuses TLS 1.2") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& lbd = f.lbd;
   auto r =
       tls_exchange(lbd.endpoint("web"),
                    {.sni = "a.example.com", .max_version = TLS1_1_VERSION, .allow_legacy = true});
@@ -114,7 +98,7 @@ TEST_CASE("tls: TLS 1.1 is refused and counted, min_version 1.3 refuses TLS 1.2"
   CHECK(errors.begin()->first == "unsupported protocol");
   CHECK(errors.begin()->second == 1);
 
-  InProcessLbd strict(tls_config(backend.address(), tls_section({a}, "min_version = \"1.3\"")));
+  InProcessLbd strict(f.config("min_version = \"1.3\""));
   r = tls_exchange(strict.endpoint("web"), {.sni = "a.example.com", .max_version = TLS1_2_VERSION});
   CHECK_FALSE(r.handshake_ok);
   r = tls_exchange(strict.endpoint("web"), {.sni = "a.example.com"});
@@ -123,11 +107,8 @@ TEST_CASE("tls: TLS 1.1 is refused and counted, min_version 1.3 refuses TLS 1.2"
 }
 
 TEST_CASE("tls: ALPN selects http/1.1 and never anything else") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& lbd = f.lbd;
   auto r = tls_exchange(lbd.endpoint("web"), {.alpn = {"h2", "http/1.1"}});
   REQUIRE(r.handshake_ok);
   CHECK(r.alpn == "http/1.1");
@@ -137,31 +118,25 @@ TEST_CASE("tls: ALPN selects http/1.1 and never anything else") {
 }
 
 TEST_CASE("tls: requests through TLS reach the backend with X-Forwarded-Proto https, keep-alive") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
-  auto r = tls_exchange(lbd.endpoint("web"), {.sni = "a.example.com", .ca_file = pki.ca_file()},
+  TlsLbd f;
+  auto& lbd = f.lbd;
+  auto r = tls_exchange(lbd.endpoint("web"), {.sni = "a.example.com", .ca_file = f.pki.ca_file()},
                         {get_close("/one"), get_close("/two")});
   REQUIRE_MESSAGE(r.handshake_ok, r.error);
   REQUIRE(r.responses.size() == 2);
   CHECK(r.responses[0].starts_with("HTTP/1.1 200"));
   CHECK(r.responses[0].ends_with("o /one"));
   CHECK(r.responses[1].ends_with("o /two"));
-  REQUIRE(origin.count() == 2);
-  const auto req = origin.seen().at(0);
+  REQUIRE(f.origin.count() == 2);
+  const auto req = f.origin.seen().at(0);
   CHECK(header(req.base(), "X-Forwarded-Proto") == "https");
   CHECK(header(req.base(), "Forwarded") == "for=127.0.0.1;host=a.example.com;proto=https");
   CHECK(header(req.base(), "X-Client-Subject") == "<none>");
 }
 
 TEST_CASE("tls: plain HTTP sent to the TLS port gets a plain-text 400 and is counted") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& lbd = f.lbd;
   const int fd = connect_to(lbd.endpoint("web"));
   REQUIRE(fd >= 0);
   REQUIRE(send_all(fd, get("/")));
@@ -169,18 +144,15 @@ TEST_CASE("tls: plain HTTP sent to the TLS port gets a plain-text 400 and is cou
   ::close(fd);
   CHECK(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"));
   CHECK(answer.ends_with("This port expects HTTPS (TLS), not HTTP\n"));
-  CHECK(origin.count() == 0);
+  CHECK(f.origin.count() == 0);
   REQUIRE(
       wait_until([&] { return lbd.server().tls_handshake_errors("web").contains("http request"); },
                  std::chrono::seconds(2)));
 }
 
 TEST_CASE("tls: a failed handshake does not disturb a concurrent good connection") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& lbd = f.lbd;
   const auto ep = lbd.endpoint("web");
   // A good client mid-handshake-free keep-alive, while garbage and half handshakes arrive.
   std::thread bad([&] {
@@ -209,33 +181,29 @@ TEST_CASE("tls: a failed handshake does not disturb a concurrent good connection
 }
 
 TEST_CASE("tls: curl with --resolve and --cacert gets the response over TLS") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& lbd = f.lbd;
   const auto port = lbd.endpoint("web").port;
   const auto res = run_command(fmt::format(
       "curl -sS --max-time 5 --resolve a.example.com:{0}:127.0.0.1 --cacert {1} "
       "-w ' %{{http_version}} %{{ssl_verify_result}}' https://a.example.com:{0}/curl 2>&1",
-      port, pki.ca_file()));
+      port, f.pki.ca_file()));
   CHECK(res.exit_code == 0);
   CHECK(res.output == "o /curl 1.1 0");
 }
 
 TEST_CASE("tls: mTLS accepts the right client, passes its subject and refuses the others") {
-  TestPki pki;
+  TlsLbd f([](const TestPki& pki) {
+    return fmt::format(
+        "client_ca = \"{}\"\nverify_client = \"required\"\nclient_subject_header = "
+        "\"X-SSL-Subject\"\n",
+        pki.ca_file());
+  });
+  auto& lbd = f.lbd;
+  auto& origin = f.origin;
   TestPki other("another CA");
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  const auto good = pki.issue("client", "alice", {}, KeyType::ec_p256, true);
+  const auto good = f.pki.issue("client", "alice", {}, KeyType::ec_p256, true);
   const auto stranger = other.issue("client", "mallory", {}, KeyType::ec_p256, true);
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(
-      tls_config(backend.address(),
-                 tls_section({a}, fmt::format("client_ca = \"{}\"\nverify_client = \"required\"\n"
-                                              "client_subject_header = \"X-SSL-Subject\"\n",
-                                              pki.ca_file()))));
   const auto ep = lbd.endpoint("web");
   const std::string forged = "GET /f HTTP/1.1\r\nHost: a\r\nX-SSL-Subject: CN=admin\r\n\r\n";
 
@@ -265,14 +233,11 @@ TEST_CASE("tls: mTLS accepts the right client, passes its subject and refuses th
 }
 
 TEST_CASE("tls: mTLS optional lets a client without a certificate in, without the header") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd lbd(tls_config(
-      backend.address(),
-      tls_section(
-          {a}, fmt::format("client_ca = \"{}\"\nverify_client = \"optional\"\n", pki.ca_file()))));
+  TlsLbd f([](const TestPki& pki) {
+    return fmt::format("client_ca = \"{}\"\nverify_client = \"optional\"\n", pki.ca_file());
+  });
+  auto& lbd = f.lbd;
+  auto& origin = f.origin;
   auto r = tls_exchange(lbd.endpoint("web"), {.sni = "a.example.com"},
                         {"GET / HTTP/1.1\r\nHost: a\r\nX-Client-Subject: CN=admin\r\n\r\n"});
   REQUIRE(r.handshake_ok);
@@ -395,16 +360,20 @@ TEST_CASE(
       (r.responses.size() == 1 && r.responses[0].ends_with("o /t") ? ok : failed)++;
     }
   });
-  // And one keep-alive connection that spans the swap.
+  // And one keep-alive connection that spans the swap: its handshake (with "one") is done before
+  // the swap starts, its second request goes once new connections get "two".
+  std::atomic<bool> handshake_done{false};
   auto long_lived = std::async(std::launch::async, [&] {
     return tls_exchange(ep,
                         {.sni = "a.example.com",
                          .before_request =
                              [&](std::size_t i) {
+                               if (i == 0) handshake_done = true;
                                if (i == 1) wait_until([&] { return served_cn() == "two"; }, 3000ms);
                              }},
                         {get_close("/1"), get_close("/2")});
   });
+  REQUIRE(wait_until([&] { return handshake_done.load(); }, 3000ms));
   std::filesystem::create_directory_symlink(pki.path("v2"), pki.path("next"));
   std::filesystem::rename(pki.path("next"), pki.path("current"));
   CHECK(wait_until([&] { return served_cn() == "two"; }, 3000ms));
@@ -509,11 +478,8 @@ TEST_CASE("tls pass-through: the ClientHello's server name picks the pool, bytes
 }
 
 TEST_CASE("tls pass-through: curl reaches a TLS-terminating lbd through an SNI-routing lbd") {
-  TestPki pki;
-  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
-  Origin origin("o");
-  TestBackend backend(origin.handler());
-  InProcessLbd terminator(tls_config(backend.address(), tls_section({a})));
+  TlsLbd f;
+  auto& terminator = f.lbd;
   TestBackend other(TestBackend::hello("other"));
   InProcessLbd router(passthrough_config(
       {{"other", other.address()}, {"inner", terminator.endpoint("web").to_string()}},
@@ -522,7 +488,7 @@ TEST_CASE("tls pass-through: curl reaches a TLS-terminating lbd through an SNI-r
   const auto res = run_command(
       fmt::format("curl -sS --max-time 5 --resolve a.example.com:{0}:127.0.0.1 --cacert {1} "
                   "https://a.example.com:{0}/through 2>&1",
-                  port, pki.ca_file()));
+                  port, f.pki.ca_file()));
   CHECK(res.exit_code == 0);
   CHECK(res.output == "o /through");
   CHECK(other.connections() == 0);

@@ -1,8 +1,9 @@
 // The failover lab (scripts/lab/failover_lab.py, what ./scripts/demo runs), shorter, as a test with
 // --strict: after SIGKILL of the master's lbd and vrrpd the VIP moves within Master_Down_Interval
 // + 200 ms, exactly one node holds it after the kill and after the restart, every sticky client
-// (cookie, source IP) and every plain client (connection table) keeps its backend, and no request
-// fails once the failover has completed.
+// (cookie, source IP) and every plain client (connection table) keeps its backend, no request
+// fails once the failover has completed, and each lbd's /metrics ([admin] of the node configs)
+// reports the role vrrpd gave it.
 #include <doctest/doctest.h>
 
 #include <fstream>

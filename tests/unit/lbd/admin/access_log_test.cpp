@@ -6,32 +6,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <doctest/doctest.h>
+
+#include "tests/support/text_file.hpp"
 
 using namespace lbd::admin;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::size_t lines(const std::string& path) {
-  const auto text = slurp(path);
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
 
 template <typename F>
 bool eventually(F f) {
@@ -70,8 +57,8 @@ TEST_CASE("access log writer: every queued line reaches the file by destruction"
     REQUIRE(log);
     for (int i = 0; i < 500; ++i) (*log)->write(record("/" + std::to_string(i)));
   }
-  const auto text = slurp(path);
-  CHECK(lines(path) == 500);
+  const auto text = lbtest::read_text(path);
+  CHECK(lbtest::read_lines(path).size() == 500);
   CHECK(text.starts_with("/0\n/1\n"));
   CHECK(text.ends_with("/499\n"));
 }
@@ -87,8 +74,8 @@ TEST_CASE("access log writer: after a rename, reopen() sends the next lines to a
   REQUIRE(eventually([&] { return log->reopens() == 1; }));
   log->write(record("/after"));
   REQUIRE(eventually([&] { return log->written() == 2; }));
-  CHECK(slurp(path + ".1") == "/before\n");
-  CHECK(slurp(path) == "/after\n");
+  CHECK(lbtest::read_text(path + ".1") == "/before\n");
+  CHECK(lbtest::read_text(path) == "/after\n");
 }
 
 TEST_CASE("access log writer: a blocked disk never blocks write(), lines are dropped and counted") {

@@ -10,10 +10,10 @@ using namespace lbd::admin;
 TEST_CASE("metrics: a known view renders strict Prometheus text with the expected values") {
   AdminView v;
   v.node_id = "lb-a";
-  v.role = "master";
-  v.version = "0.1.0";
+  v.status.roles.node_role = lbd::repl::Role::master;
+  v.status.version = "0.1.0";
   v.workers = 2;
-  v.reloads_ok = 3;
+  v.status.reloads_ok = 3;
   v.listeners.push_back({.name = "web",
                          .mode = "http",
                          .binds = {"127.0.0.1:80"},
@@ -22,7 +22,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   PoolView p{.name = "app", .algorithm = "round_robin"};
   p.servers.push_back({.name = "a", .state = "up", .effective_weight = 2, .active = 1});
   p.servers.push_back({.name = "b\"q", .state = "down"});
-  v.pools.push_back(p);
+  v.status.pools.push_back(p);
   v.pool_health["app"] = {.flips = 5, .ejections = 1};
   v.totals.listeners["web"].connections = 10;
   v.totals.listeners["web"].responses = {0, 7, 0, 3, 0};
@@ -33,9 +33,9 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   a.latency_buckets[3] = 6;
   a.latency_sum_ns = 25'000'000;
   v.stick_tables["app"].entries = 12;
-  v.replication = lbd::repl::ReplicationStatus{};
-  v.replication->connected = true;
-  v.replication->peer_id = "lb-b";
+  v.status.replication = lbd::repl::ReplicationStatus{};
+  v.status.replication->connected = true;
+  v.status.replication->peer_id = "lb-b";
 
   std::string error;
   const auto text = render_metrics(v);
@@ -64,6 +64,39 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "ok"}}) == 3);
   CHECK(m->value("lbpair_listener_tls_handshake_errors_total",
                  {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
+}
+
+TEST_CASE("metrics: tcp listeners get connect and session histograms, http listeners do not") {
+  AdminView v;
+  v.listeners.push_back({.name = "l4", .mode = "tcp"});
+  v.listeners.push_back({.name = "idle", .mode = "tcp"});
+  v.listeners.push_back({.name = "web", .mode = "http"});
+  auto& l4 = v.totals.listeners["l4"];
+  l4.tcp_connect.buckets[1] = 2;  // (0.5 ms, 1 ms]
+  l4.tcp_connect.count = 2;
+  l4.tcp_connect.sum_ns = 1'500'000;
+  l4.tcp_session.buckets[6] = 1;  // (5 s, 10 s]
+  l4.tcp_session.count = 1;
+  l4.tcp_session.sum_ns = 7'000'000'000;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK(m->families.at("lbpair_listener_tcp_connect_seconds").type == "histogram");
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "0.0005"}}) == 0);
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "0.001"}}) == 2);
+  CHECK(m->value("lbpair_listener_tcp_connect_seconds_sum", {{"listener", "l4"}}) ==
+        doctest::Approx(0.0015));
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket", {{"listener", "l4"}, {"le", "5"}}) ==
+        0);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "10"}}) == 1);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_bucket",
+                 {{"listener", "l4"}, {"le", "+Inf"}}) == 1);
+  CHECK(m->value("lbpair_listener_tcp_session_seconds_count", {{"listener", "idle"}}) == 0);
+  CHECK_FALSE(
+      m->value("lbpair_listener_tcp_session_seconds_count", {{"listener", "web"}}).has_value());
 }
 
 TEST_CASE("metrics: a node without replication has no replication families") {

@@ -51,3 +51,23 @@ TEST_CASE("stats: latencies land in the bucket whose upper bound includes them")
   CHECK(c.latency_count.get() == 4);
   CHECK(c.latency_sum_ns.get() == 500'000 + 501'000 + 20'000'000 + 11'000'000'000ULL);
 }
+
+TEST_CASE("stats: tcp connect and session histograms bucket by upper bound and add up") {
+  WorkerStats w1, w2;
+  auto& l1 = w1.listener("l4");
+  l1.tcp_connect.observe(500us, kLatencyBounds);  // exactly on the first bound: first bucket
+  l1.tcp_connect.observe(3ms, kLatencyBounds);    // (2.5 ms, 5 ms]
+  l1.tcp_session.observe(2s, kSessionBounds);     // (1 s, 5 s]
+  w2.listener("l4").tcp_connect.observe(20s, kLatencyBounds);  // beyond 10 s: +Inf
+  w2.listener("l4").tcp_session.observe(3h, kSessionBounds);   // beyond 2 h: +Inf
+
+  const auto t = aggregate({&w1, &w2}).listeners.at("l4");
+  CHECK(t.tcp_connect.count == 3);
+  CHECK(t.tcp_connect.buckets[0] == 1);
+  CHECK(t.tcp_connect.buckets[3] == 1);
+  CHECK(t.tcp_connect.buckets[kLatencyBounds.size()] == 1);
+  CHECK(t.tcp_connect.sum_ns == 20'003'500'000);
+  CHECK(t.tcp_session.count == 2);
+  CHECK(t.tcp_session.buckets[5] == 1);
+  CHECK(t.tcp_session.buckets[kSessionBounds.size()] == 1);
+}
