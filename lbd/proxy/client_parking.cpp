@@ -82,7 +82,6 @@ void ParkingLot::park(std::unique_ptr<ParkedClient> parked, Clock::time_point de
                       std::chrono::nanoseconds timeout, ResumeParked resume) {
   auto& p = *parked;
   p.got = 0;
-  p.expired = false;
   p.deadline_ = deadline;
   link(queue_for(timeout), p);
   arm();
@@ -116,7 +115,6 @@ void ParkingLot::on_timer() {
     while (q->head && (draining || q->head->deadline_ <= now)) {
       auto* p = q->head;
       p->unlink();
-      p->expired = !draining;
       lb::error_code ignored;
       p->client.socket.cancel(ignored);  // the read completes with operation_aborted
     }

@@ -38,7 +38,6 @@ struct ParkedClient {
   std::size_t tracked_backend = 0;  // hash of the backend name it is tracked under
   std::uint32_t tracked_at_s = 0;   // steady-clock second it was last re-pointed
   std::uint32_t got = 0;            // bytes the parked read put in `bytes`
-  bool expired = false;             // its timeout passed before the client sent anything
   std::array<char, kReadSize> bytes;
 
   /// Leaves its queue (idempotent; no-op once the lot is gone).
@@ -53,7 +52,7 @@ struct ParkedClient {
 };
 
 /// Runs when a parked client sent bytes (`ec` clear, `parked->got` > 0), closed or failed, timed
-/// out (`parked->expired`) or was closed by a drain. Worker thread.
+/// out or was closed by a drain (`ec` set: all of them just close it). Worker thread.
 using ResumeParked = void (*)(WorkerContext& worker, std::unique_ptr<ParkedClient> parked,
                               lb::error_code ec);
 
@@ -70,7 +69,7 @@ class ParkingLot {
 
   /// Starts a read of at most ParkedClient::kReadSize bytes with a callback and returns: the
   /// client is held only by that pending read. `resume` runs once: with the bytes, with the read's
-  /// error, at `deadline` without bytes (`expired`), or when the worker drains. Clients are
+  /// error, at `deadline` without bytes, or when the worker drains. Clients are
   /// queued by `timeout` (their keep-alive): within one queue, deadlines must come in order.
   void park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
             std::chrono::nanoseconds timeout, ResumeParked resume);
