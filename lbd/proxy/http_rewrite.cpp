@@ -111,78 +111,171 @@ std::optional<std::string_view> check_request_framing(const http::fields& fields
   return std::nullopt;
 }
 
-void remove_hop_by_hop(http::fields& fields, bool keep_upgrade) {
-  // Collect the names first: erasing while reading Connection's value would invalidate it.
-  std::vector<std::string> named;
-  auto [first, last] = fields.equal_range(http::field::connection);
-  for (auto it = first; it != last; ++it) {
-    for (auto token : http::token_list{it->value()}) named.emplace_back(token.data(), token.size());
-  }
-  for (const auto& name : named) {
-    const auto f = http::string_to_field(bsv(name));
-    if (f == http::field::content_length || f == http::field::transfer_encoding ||
-        f == http::field::host) {
-      continue;
+namespace {
+
+/// The field names listed in the Connection header(s): up to a few inline (a client sends one or
+/// two), more spill into a vector.
+class ConnectionTokens {
+ public:
+  void add(std::string_view token) {
+    if (inline_count_ < inline_.size()) {
+      inline_[inline_count_++] = token;
+    } else {
+      spill_.push_back(token);
     }
-    if (f == http::field::upgrade && keep_upgrade) continue;
-    fields.erase(bsv(name));
   }
-  fields.erase(http::field::connection);
-  fields.erase(http::field::keep_alive);
-  fields.erase(http::field::proxy_connection);
-  fields.erase(http::field::te);
-  fields.erase(http::field::trailer);
-  if (!keep_upgrade) fields.erase(http::field::upgrade);
+  bool names(std::string_view field) const {
+    for (std::size_t i = 0; i < inline_count_; ++i) {
+      if (beast::iequals(bsv(inline_[i]), bsv(field))) return true;
+    }
+    for (auto t : spill_) {
+      if (beast::iequals(bsv(t), bsv(field))) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::array<std::string_view, 8> inline_{};
+  std::size_t inline_count_ = 0;
+  std::vector<std::string_view> spill_;
+};
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(bsv(a), bsv(b)); }
+
+/// The headers the rewrite writes itself (from the message's values and the hop's).
+enum class Rewritten { none, xff, xf_proto, xf_host, forwarded, via };
+
+Rewritten rewritten_kind(const http::fields::value_type& f, bool forwarding) {
+  switch (f.name()) {
+    case http::field::via:
+      return Rewritten::via;
+    case http::field::forwarded:
+      return forwarding ? Rewritten::forwarded : Rewritten::none;
+    case http::field::unknown: {
+      if (!forwarding) return Rewritten::none;
+      const auto name = sv(f.name_string());
+      if (name.size() < 15 || (name[0] != 'x' && name[0] != 'X')) return Rewritten::none;
+      if (iequals(name, "X-Forwarded-For")) return Rewritten::xff;
+      if (iequals(name, "X-Forwarded-Proto")) return Rewritten::xf_proto;
+      if (iequals(name, "X-Forwarded-Host")) return Rewritten::xf_host;
+      return Rewritten::none;
+    }
+    default:
+      return Rewritten::none;
+  }
 }
 
-void add_forwarding_headers(http::fields& fields, const ForwardInfo& info) {
-  const auto client = info.client.unmapped();
-  std::string formatted;
-  std::string_view client_text = info.client_text;
-  if (client_text.empty()) {
-    formatted = client.to_string();
-    client_text = formatted;
-  }
-
-  auto xff = joined(fields, bsv("X-Forwarded-For"));
-  if (!xff.empty()) xff += ", ";
-  xff += client_text;
-  fields.set(bsv("X-Forwarded-For"), bsv(xff));
-  fields.set(bsv("X-Forwarded-Proto"), bsv(info.proto));
-  if (info.host.empty()) {
-    fields.erase(bsv("X-Forwarded-Host"));
-  } else {
-    fields.set(bsv("X-Forwarded-Host"), bsv(info.host));
-  }
-
-  // RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ); an IPv6
-  // node is "[...]" and so must be a quoted-string (§6).
-  auto forwarded = joined(fields, http::field::forwarded);
-  if (!forwarded.empty()) forwarded += ", ";
-  forwarded += "for=";
-  if (client.is_v6()) {
-    append_forwarded_value(forwarded, "[" + std::string(client_text) + "]");
-  } else {
-    append_forwarded_value(forwarded, client_text);
-  }
-  if (!info.host.empty()) {
-    forwarded += ";host=";
-    append_forwarded_value(forwarded, info.host);
-  }
-  forwarded += ";proto=";
-  append_forwarded_value(forwarded, info.proto);
-  fields.set(http::field::forwarded, bsv(forwarded));
-
-  add_via(fields, info.version, info.via_name);
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
 }
 
-void add_via(http::fields& fields, unsigned version, std::string_view via_name) {
-  // RFC 9110 §7.6.3: received-protocol is the version of the message as received.
-  auto via = joined(fields, http::field::via);
-  if (!via.empty()) via += ", ";
-  via += version >= 11 ? "1.1 " : "1.0 ";
-  via += via_name;
-  fields.set(http::field::via, bsv(via));
+/// Appends "Name: v1, v2, " for every kept field of `kind` (nothing when there is none), so the
+/// caller only appends its own element and the line end.
+template <typename Kept>
+void append_joined(std::string& out, const http::fields& fields, Rewritten kind, bool forwarding,
+                   std::string_view name, Kept&& kept) {
+  out += name;
+  out += ": ";
+  for (const auto& f : fields) {
+    if (rewritten_kind(f, forwarding) != kind || !kept(f)) continue;
+    out += sv(f.value());
+    out += ", ";
+  }
+}
+
+}  // namespace
+
+void append_rewritten_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw) {
+  ConnectionTokens named;
+  for (auto [it, end] = fields.equal_range(http::field::connection); it != end; ++it) {
+    for (auto token : http::token_list{it->value()}) {
+      const auto f = http::string_to_field(token);
+      // A client must not strip the framing headers or Host by naming them.
+      if (f == http::field::content_length || f == http::field::transfer_encoding ||
+          f == http::field::host || (f == http::field::upgrade && rw.keep_upgrade)) {
+        continue;
+      }
+      named.add(sv(token));
+    }
+  }
+  const bool forwarding = rw.forward != nullptr;
+  const auto kept = [&](const http::fields::value_type& f) {
+    switch (f.name()) {
+      case http::field::connection:
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::te:
+      case http::field::trailer:
+        return false;
+      case http::field::upgrade:
+        if (!rw.keep_upgrade) return false;
+        break;
+      default:
+        break;
+    }
+    const auto name = sv(f.name_string());
+    if (named.names(name)) return false;
+    for (auto d : rw.drop) {
+      if (iequals(d, name)) return false;
+    }
+    return true;
+  };
+
+  for (const auto& f : fields) {
+    if (!kept(f) || rewritten_kind(f, forwarding) != Rewritten::none) continue;
+    if (rw.cookie && f.name() == http::field::cookie) continue;
+    append_field(out, sv(f.name_string()), sv(f.value()));
+  }
+  if (rw.cookie && !rw.cookie->empty() && fields.count(http::field::cookie) > 0) {
+    append_field(out, "Cookie", *rw.cookie);
+  }
+
+  if (forwarding) {
+    const auto& info = *rw.forward;
+    const auto client = info.client.unmapped();
+    std::string formatted;
+    std::string_view client_text = info.client_text;
+    if (client_text.empty()) {
+      formatted = client.to_string();
+      client_text = formatted;
+    }
+    append_joined(out, fields, Rewritten::xff, true, "X-Forwarded-For", kept);
+    out += client_text;
+    out += "\r\n";
+    append_field(out, "X-Forwarded-Proto", info.proto);
+    if (!info.host.empty()) append_field(out, "X-Forwarded-Host", info.host);
+
+    // RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ); an IPv6
+    // node is "[...]" and so must be a quoted-string (§6).
+    append_joined(out, fields, Rewritten::forwarded, true, "Forwarded", kept);
+    out += "for=";
+    if (client.is_v6()) {
+      append_forwarded_value(out, "[" + std::string(client_text) + "]");
+    } else {
+      append_forwarded_value(out, client_text);
+    }
+    if (!info.host.empty()) {
+      out += ";host=";
+      append_forwarded_value(out, info.host);
+    }
+    out += ";proto=";
+    append_forwarded_value(out, info.proto);
+    out += "\r\n";
+  }
+
+  append_joined(out, fields, Rewritten::via, forwarding, "Via", kept);
+  out += rw.via_version >= 11 ? "1.1 " : "1.0 ";
+  out += rw.via_name;
+  out += "\r\n";
+
+  for (const auto& a : rw.add) append_field(out, a.name, a.value);
+  if (!rw.connection.empty()) append_field(out, "Connection", rw.connection);
+  out += "\r\n";
 }
 
 }  // namespace lbd::proxy

@@ -660,32 +660,42 @@ class HttpSession {
     }
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
-    remove_hop_by_hop(req.base(), upgrade);
     if (client_text_.empty()) client_text_ = client_.info.peer.address.unmapped().to_string();
-    add_forwarding_headers(req.base(), ForwardInfo{.client = client_.info.peer.address,
-                                                   .client_text = client_text_,
-                                                   .proto = kTls ? "https" : "http",
-                                                   .host = forwarded_host_,
-                                                   .version = client_version});
+    const ForwardInfo forward{.client = client_.info.peer.address,
+                              .client_text = client_text_,
+                              .proto = kTls ? "https" : "http",
+                              .host = forwarded_host_};
+    std::array<std::string_view, 2> drop;
+    std::size_t dropped = 0;
+    std::array<AddedField, 1> added;
+    std::size_t adds = 0;
+    if (expect_continue) drop[dropped++] = "Expect";  // the proxy answers 100 itself
     if constexpr (kTls) {
       // mTLS: the backend may trust this header, so a client never gets to send it.
       const auto& tls = *listener_.tls;
       if (tls.verify_client != VerifyClient::none) {
-        req.erase(bsv(tls.client_subject_header));
+        drop[dropped++] = tls.client_subject_header;
         if (!tls_.client_subject.empty()) {
-          req.set(bsv(tls.client_subject_header), bsv(tls_.client_subject));
+          added[adds++] = {tls.client_subject_header, tls_.client_subject};
         }
       }
     }
-    if (upgrade) req.set(http::field::connection, "upgrade");
-    if (expect_continue) req.erase(http::field::expect);  // the proxy answers 100 itself
     auto& request_head = head_;
     request_head.clear();
     request_head.append(method_);
     request_head += ' ';
     request_head.append(target_);
     request_head += " HTTP/1.1\r\n";
-    append_fields(request_head, req.base());
+    append_rewritten_fields(
+        request_head, req.base(),
+        FieldRewrite{.keep_upgrade = upgrade,
+                     .forward = &forward,
+                     .via_version = client_version,
+                     .connection = upgrade ? "upgrade" : "",
+                     .drop = std::span(drop.data(), dropped),
+                     .add = std::span(added.data(), adds),
+                     .cookie = cookie_rewrite_ ? std::optional<std::string_view>(*cookie_rewrite_)
+                                               : std::nullopt});
 
     const Backend* avoid = nullptr;
     for (int attempt = 0;; ++attempt) {
@@ -864,11 +874,12 @@ class HttpSession {
           co_return Next::close;
         }
         finish_persistence(res.base(), up.conn.lease.backend());
-        remove_hop_by_hop(res.base(), true);
-        add_via(res.base(), res.version());
-        res.set(http::field::connection, "upgrade");
         std::string head = fmt::format("HTTP/1.1 101 {}\r\n", sv(res.reason()));
-        append_fields(head, res.base());
+        append_rewritten_fields(head, res.base(),
+                                FieldRewrite{.keep_upgrade = true,
+                                             .via_version = res.version(),
+                                             .connection = "upgrade",
+                                             .add = set_cookie_added()});
         watchdog_.arm(to.client_idle);
         std::array<asio::const_buffer, 2> out{asio::buffer(head), ubuf_.data()};
         co_await asio::async_write(stream_, out, asio::redirect_error(lb::use_awaitable, ec));
@@ -913,9 +924,11 @@ class HttpSession {
     bool keep_client = client_keep_alive && !until_eof && !worker_.draining();
     const bool keep_upstream = rp.keep_alive() && !until_eof;
     bool rechunk = true;
+    std::array<std::string_view, 1> drop;
+    std::size_t dropped = 0;
     if (chunked && client_version < 11) {
       // HTTP/1.0 has no chunked coding: send the decoded body and close to delimit it.
-      res.erase(http::field::transfer_encoding);
+      drop[dropped++] = "Transfer-Encoding";
       rechunk = false;
       keep_client = false;
     }
@@ -923,13 +936,6 @@ class HttpSession {
     finish_persistence(res.base(), up.conn.lease.backend());
     if (const Backend* b = up.conn.lease.backend()) {
       worker_.report(pool.name, *b, status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
-    }
-    remove_hop_by_hop(res.base(), false);
-    add_via(res.base(), res.version());
-    if (!keep_client) {
-      res.set(http::field::connection, "close");
-    } else if (client_version < 11) {
-      res.set(http::field::connection, "keep-alive");
     }
     auto& head = head_;
     head.clear();
@@ -940,7 +946,13 @@ class HttpSession {
     if (reason.empty()) reason = http::obsolete_reason(res.result());
     head.append(reason.data(), reason.size());
     head += "\r\n";
-    append_fields(head, res.base());
+    append_rewritten_fields(head, res.base(),
+                            FieldRewrite{.via_version = res.version(),
+                                         .connection = !keep_client          ? "close"
+                                                       : client_version < 11 ? "keep-alive"
+                                                                             : "",
+                                         .drop = std::span(drop.data(), dropped),
+                                         .add = set_cookie_added()});
 
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
@@ -1274,9 +1286,10 @@ class HttpSession {
   /// Session persistence, request side: finds the server this request is bound to (cookie or
   /// stick table) into sticky_.prefer, and strips lbd's cookie when `indirect`.
   void prepare_persistence(const PoolConfig& pool, const std::string& pool_name,
-                           http::fields& fields) {
+                           const http::fields& fields) {
     sticky_ = StickyChoice{};
     cookie_server_.clear();
+    cookie_rewrite_.reset();
     persist_pool_ = &pool;
     const auto& p = pool.persistence;
     switch (p.mode) {
@@ -1304,14 +1317,7 @@ class HttpSession {
           log_->debug("persistence: pool={} client={} cookie refused", pool_name,
                       client_.info.peer.to_string());
         }
-        if (p.cookie.indirect) {
-          const auto rest = remove_cookie(header, p.cookie.name);
-          if (rest.empty()) {
-            fields.erase(http::field::cookie);
-          } else {
-            fields.set(http::field::cookie, rest);
-          }
-        }
+        if (p.cookie.indirect) cookie_rewrite_ = remove_cookie(header, p.cookie.name);
         return;
       }
       case PersistenceMode::source_ip:
@@ -1347,7 +1353,8 @@ class HttpSession {
 
   /// Session persistence, response side (`backend` answered): issue or re-issue the cookie,
   /// stick the request's key after a (re)pick, learn the backend's session cookie.
-  void finish_persistence(http::fields& res, const Backend* backend) {
+  void finish_persistence(const http::fields& res, const Backend* backend) {
+    set_cookie_.clear();
     if (!persist_pool_ || !backend) return;
     const auto& p = persist_pool_->persistence;
     switch (p.mode) {
@@ -1358,9 +1365,8 @@ class HttpSession {
           worker_.counters().sticky_hits.fetch_add(1, std::memory_order_relaxed);
         } else {
           const CookieCodec codec(p.cookie.keys, p.cookie.max_age);
-          res.insert(http::field::set_cookie,
-                     set_cookie_header(
-                         p.cookie, codec.encode(backend->name, std::chrono::system_clock::now())));
+          set_cookie_ = set_cookie_header(
+              p.cookie, codec.encode(backend->name, std::chrono::system_clock::now()));
         }
         return;
       case PersistenceMode::source_ip:
@@ -1381,6 +1387,13 @@ class HttpSession {
         }
         return;
     }
+  }
+
+  /// The Set-Cookie finish_persistence issued, as fields to add to the response.
+  std::span<const AddedField> set_cookie_added() {
+    if (set_cookie_.empty()) return {};
+    set_cookie_field_ = {"Set-Cookie", set_cookie_};
+    return {&set_cookie_field_, 1};
   }
 
   WorkerContext& worker_;
@@ -1411,6 +1424,9 @@ class HttpSession {
   std::size_t tracked_backend_ = 0;  // hash of the backend name it is tracked under
   std::uint32_t tracked_at_s_ = 0;   // steady-clock second of the last re-point
   std::string cookie_server_;        // cookie mode: the server a valid cookie named (empty: none)
+  std::optional<std::string> cookie_rewrite_;  // indirect cookie mode: Cookie without lbd's
+  std::string set_cookie_;  // cookie mode: the Set-Cookie value for the response (empty: none)
+  AddedField set_cookie_field_;
   // Observability: the request in flight as /metrics and the access log see it.
   admin::ListenerCounters& lstats_;
   RequestObservation obs_;

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <string>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -48,6 +49,14 @@ http::fields parse_fields(std::string_view raw) {
   p.put(boost::asio::buffer(raw.data(), raw.size()), ec);
   REQUIRE_FALSE(ec);
   return p.release().base();
+}
+
+/// What the next hop receives: `raw` (a request header) through append_rewritten_fields, parsed
+/// back into fields.
+http::fields rewritten(std::string_view raw, const lbd::proxy::FieldRewrite& rewrite) {
+  std::string out = "GET / HTTP/1.1\r\n";
+  lbd::proxy::append_rewritten_fields(out, parse_fields(raw), rewrite);
+  return parse_fields(out);
 }
 
 std::string value(const http::fields& f, std::string_view name) {
@@ -123,12 +132,12 @@ TEST_CASE("http smuggling: invalid chunk sizes are refused by Beast") {
 }
 
 TEST_CASE("http rewrite: Connection and the headers it names are removed") {
-  auto f = parse_fields(
+  const auto f = rewritten(
       "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret, Content-Length, Host\r\n"
       "X-Secret: s\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\n"
       "Proxy-Connection: keep-alive\r\nUpgrade: websocket\r\nContent-Length: 0\r\nX-Kept: "
-      "k\r\n\r\n");
-  lbd::proxy::remove_hop_by_hop(f, false);
+      "k\r\n\r\n",
+      {});
   CHECK(value(f, "Connection") == "<none>");
   CHECK(value(f, "X-Secret") == "<none>");
   CHECK(value(f, "Keep-Alive") == "<none>");
@@ -140,36 +149,52 @@ TEST_CASE("http rewrite: Connection and the headers it names are removed") {
   CHECK(value(f, "Content-Length") == "0");
   CHECK(value(f, "Host") == "h");
   CHECK(value(f, "X-Kept") == "k");
+  // A response (no forwarding) still gets this proxy in Via.
+  CHECK(value(f, "Via") == "1.1 lbd");
 }
 
-TEST_CASE("http rewrite: Upgrade is kept for an upgrade request") {
-  auto f = parse_fields(
-      "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
-  lbd::proxy::remove_hop_by_hop(f, true);
+TEST_CASE("http rewrite: more names in Connection than fit inline are all removed") {
+  std::string raw = "GET / HTTP/1.1\r\nHost: h\r\nConnection: ";
+  for (int i = 0; i < 12; ++i) raw += "X-H" + std::to_string(i) + (i < 11 ? ", " : "\r\n");
+  for (int i = 0; i < 12; ++i) raw += "x-h" + std::to_string(i) + ": v\r\n";
+  raw += "X-Kept: k\r\n\r\n";
+  const auto f = rewritten(raw, {});
+  for (int i = 0; i < 12; ++i) CHECK(value(f, "X-H" + std::to_string(i)) == "<none>");
+  CHECK(value(f, "X-Kept") == "k");
+}
+
+TEST_CASE("http rewrite: Upgrade is kept for an upgrade request and Connection is set") {
+  const auto f =
+      rewritten("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                {.keep_upgrade = true, .connection = "upgrade"});
   CHECK(value(f, "Upgrade") == "websocket");
-  CHECK(value(f, "Connection") == "<none>");
+  CHECK(value(f, "Connection") == "upgrade");
+  CHECK(f.count(boost::beast::http::field::connection) == 1);
 }
 
 TEST_CASE("http rewrite: X-Forwarded-For appends, other forwarding headers are replaced") {
-  auto f = parse_fields(
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("198.51.100.1"),
+                                     .host = "www.example.com"};
+  const auto f = rewritten(
       "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-For: 192.0.2.8\r\n"
-      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\r\n");
-  lbd::proxy::add_forwarding_headers(
-      f, {.client = *lb::IpAddress::parse("198.51.100.1"), .host = "www.example.com"});
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\r\n",
+      {.forward = &info});
   CHECK(value(f, "X-Forwarded-For") == "192.0.2.7, 192.0.2.8, 198.51.100.1");
   CHECK(f.count(boost::beast::string_view("X-Forwarded-For")) == 1);
   CHECK(value(f, "X-Forwarded-Proto") == "http");
+  CHECK(f.count(boost::beast::string_view("X-Forwarded-Proto")) == 1);
   CHECK(value(f, "X-Forwarded-Host") == "www.example.com");
+  CHECK(f.count(boost::beast::string_view("X-Forwarded-Host")) == 1);
   CHECK(value(f, "Forwarded") == "for=198.51.100.1;host=www.example.com;proto=http");
   CHECK(value(f, "Via") == "1.1 lbd");
 }
 
 TEST_CASE("http rewrite: Forwarded quotes IPv6 and host:port, and appends to earlier elements") {
-  auto f = parse_fields(
-      "GET / HTTP/1.1\r\nHost: h\r\nForwarded: for=192.0.2.1\r\nVia: 1.0 edge\r\n\r\n");
-  lbd::proxy::add_forwarding_headers(
-      f,
-      {.client = *lb::IpAddress::parse("2001:db8::1"), .host = "example.com:8080", .version = 10});
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("2001:db8::1"),
+                                     .host = "example.com:8080"};
+  const auto f =
+      rewritten("GET / HTTP/1.1\r\nHost: h\r\nForwarded: for=192.0.2.1\r\nVia: 1.0 edge\r\n\r\n",
+                {.forward = &info, .via_version = 10});
   CHECK(value(f, "Forwarded") ==
         "for=192.0.2.1, for=\"[2001:db8::1]\";host=\"example.com:8080\";proto=http");
   CHECK(value(f, "X-Forwarded-For") == "2001:db8::1");
@@ -177,9 +202,35 @@ TEST_CASE("http rewrite: Forwarded quotes IPv6 and host:port, and appends to ear
 }
 
 TEST_CASE("http rewrite: a v4-mapped IPv6 client is written as IPv4") {
-  http::fields f;
-  lbd::proxy::add_forwarding_headers(f, {.client = *lb::IpAddress::parse("::ffff:192.0.2.9")});
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("::ffff:192.0.2.9")};
+  const auto f = rewritten("GET / HTTP/1.1\r\nHost: h\r\n\r\n", {.forward = &info});
   CHECK(value(f, "X-Forwarded-For") == "192.0.2.9");
   CHECK(value(f, "Forwarded") == "for=192.0.2.9;proto=http");
   CHECK(value(f, "X-Forwarded-Host") == "<none>");
+}
+
+TEST_CASE("http rewrite: a forwarding header named in Connection is dropped before appending") {
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("198.51.100.1")};
+  const auto f = rewritten(
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Forwarded-For\r\n"
+      "X-Forwarded-For: 192.0.2.7\r\n\r\n",
+      {.forward = &info});
+  CHECK(value(f, "X-Forwarded-For") == "198.51.100.1");
+}
+
+TEST_CASE("http rewrite: dropped fields, added fields and a replaced Cookie") {
+  const std::array<std::string_view, 2> drop{"expect", "X-Client-Subject"};
+  const std::array<lbd::proxy::AddedField, 1> add{{{"X-Client-Subject", "CN=real"}}};
+  const auto f = rewritten(
+      "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nX-Client-Subject: CN=forged\r\n"
+      "Cookie: a=1; lb=x\r\nCookie: b=2\r\n\r\n",
+      {.drop = drop, .add = add, .cookie = "a=1"});
+  CHECK(value(f, "Expect") == "<none>");
+  CHECK(value(f, "X-Client-Subject") == "CN=real");
+  CHECK(f.count(boost::beast::string_view("X-Client-Subject")) == 1);
+  CHECK(value(f, "Cookie") == "a=1");
+  CHECK(f.count(boost::beast::http::field::cookie) == 1);
+  // An empty replacement drops the Cookie header.
+  const auto g = rewritten("GET / HTTP/1.1\r\nHost: h\r\nCookie: lb=x\r\n\r\n", {.cookie = ""});
+  CHECK(value(g, "Cookie") == "<none>");
 }
