@@ -165,8 +165,7 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpo
     co_return;
   }
 
-  lb::error_code ec;
-  socket.set_option(lb::tcp::no_delay(true), ec);
+  lb::error_code ec;  // TCP_NODELAY comes from the listener (listen_socket.cpp)
   proxy::ClientInfo info;
   info.listener = listener;
   info.peer = proxy::from_asio(peer);

@@ -38,6 +38,11 @@ lb::Result<ListenSocket> open_one(const lb::Endpoint& endpoint, int backlog) {
   for (auto r : {lb::net::set_reuse_port(sock.fd()), lb::net::set_freebind(sock.fd(), v6)}) {
     if (!r) return lb::fail(fmt::format("bind {}: {}", where, r.error().message));
   }
+  // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the listener's TCP
+  // state into each child): one setsockopt here instead of one per connection.
+  if (auto r = lb::net::set_no_delay(sock.fd()); !r) {
+    return lb::fail(fmt::format("bind {}: {}", where, r.error().message));
+  }
   if (v6) {
     if (auto r = lb::net::set_v6_only(sock.fd()); !r) {
       return lb::fail(fmt::format("bind {}: {}", where, r.error().message));
