@@ -61,15 +61,24 @@ ParkingLot::Queue& ParkingLot::queue_for(std::chrono::nanoseconds timeout) {
 }
 
 void ParkingLot::link(Queue& q, ParkedClient& p) {
+  // Deadlines arrive nearly in order: a client parked at once comes before one parked by the
+  // idle sweep that has waited since earlier. Walk back from the tail past the later ones
+  // (those parked within the last sweep interval) so that each queue stays in deadline order.
+  auto* after = q.tail;
+  while (after && after->deadline_ > p.deadline_) after = after->prev_;
   p.queue_ = &q;
-  p.prev_ = q.tail;
-  p.next_ = nullptr;
-  if (q.tail) {
-    q.tail->next_ = &p;
+  p.prev_ = after;
+  p.next_ = after ? after->next_ : q.head;
+  if (p.next_) {
+    p.next_->prev_ = &p;
+  } else {
+    q.tail = &p;
+  }
+  if (after) {
+    after->next_ = &p;
   } else {
     q.head = &p;
   }
-  q.tail = &p;
   ++size_;
   publish_size();
 }

@@ -1,5 +1,6 @@
 // Idle keep-alive client connections between two HTTP requests, held without a coroutine once
-// they were idle for 100 ms (kParkAfter in http_session_impl.hpp): the connection's state
+// they were idle for 100 ms, or at once when their worker already has many idle sessions
+// (kParkAfter, kIdleSessionsKept in http_session_impl.hpp): the connection's state
 // shrinks to a ParkedClient and one pending read with a plain callback, so 10,000 idle clients
 // cost about what their sockets cost (no session frames, no timer each).
 // One ParkingLot per worker keeps them in FIFO queues by timeout, closes the expired ones with
@@ -70,7 +71,7 @@ class ParkingLot {
   /// Starts a read of at most ParkedClient::kReadSize bytes with a callback and returns: the
   /// client is held only by that pending read. `resume` runs once: with the bytes, with the read's
   /// error, at `deadline` without bytes, or when the worker drains. Clients are
-  /// queued by `timeout` (their keep-alive): within one queue, deadlines must come in order.
+  /// queued by `timeout` (their keep-alive), each queue in deadline order.
   void park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
             std::chrono::nanoseconds timeout, ResumeParked resume);
 

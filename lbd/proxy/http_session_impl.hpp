@@ -68,6 +68,8 @@ constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
+struct IdleList;
+
 /// A client connection waiting in its session for its next request; linked into one of
 /// HttpWorkerState's lists so that a drain can close every idle keep-alive connection at once,
 /// and (plain TCP, between requests) so that one idle for kParkAfter can be parked.
@@ -76,13 +78,9 @@ struct IdleNode {
   IdleNode(const IdleNode&) = delete;
   IdleNode& operator=(const IdleNode&) = delete;
   ~IdleNode() { unlink(); }
-  void unlink() {
-    if (!prev) return;
-    prev->next = next;
-    next->prev = prev;
-    prev = next = nullptr;
-  }
+  inline void unlink();
   tcp::socket* socket;
+  IdleList* list = nullptr;  // the list it is linked in (null: none)
   Clock::time_point since{};
   bool park = false;  // set by the sweep: the read was cancelled so that the session parks
   IdleNode* prev = nullptr;
@@ -100,32 +98,51 @@ struct IdleList {
     for (auto* n = head.next; n != &head;) {
       auto* next = n->next;
       n->prev = n->next = nullptr;
+      n->list = nullptr;
       n = next;
     }
     head.prev = head.next = nullptr;
   }
   bool empty() const { return head.next == &head; }
+  std::size_t size() const { return size_; }
   IdleNode* oldest() { return empty() ? nullptr : head.next; }
   void push(IdleNode& n) {
     n.prev = head.prev;
     n.next = &head;
+    n.list = this;
     head.prev->next = &n;
     head.prev = &n;
+    ++size_;
   }
   template <typename F>
   void for_each(F&& f) {
     for (auto* n = head.next; n != &head; n = n->next) f(*n);
   }
   IdleNode head;
+  std::size_t size_ = 0;
 };
 
+void IdleNode::unlink() {
+  if (!prev) return;
+  prev->next = next;
+  next->prev = prev;
+  prev = next = nullptr;
+  if (list) --list->size_;
+  list = nullptr;
+}
+
 // A plain-TCP keep-alive client idle this long is parked (client_parking.hpp): its session's
-// frames are freed. Not at once: a new session per request cost ~15% more CPU per small
+// frames are freed. Not at once: a new session per request cost ~8-15% more CPU per small
 // keep-alive request (A/B with wrk), and a busy client's gaps are far shorter. Not much later
 // either: a burst of clients that then idle grows the heap to all their sessions first, and
 // glibc keeps that peak (9,900 clients in ~2 s, then idle: 5.3 KB each with 1 s, 2.2-2.8 KB
 // with 100 ms, 1.4 KB parking at once).
 constexpr auto kParkAfter = std::chrono::milliseconds(100);
+// ...unless this many plain-TCP sessions of the worker already wait for a next request: then
+// the worker holds many idle clients (a burst, or a large idle population) and memory matters
+// more than the CPU of a new session per request, so the next one parks at once. A few dozen
+// busy keep-alive clients stay under it.
+constexpr std::size_t kIdleSessionsKept = 128;
 // How often the worker looks for clients to park and for a drain while clients are idle.
 constexpr auto kIdleSweep = std::chrono::milliseconds(100);
 
@@ -397,6 +414,12 @@ class HttpSession {
           state_.give(cbuf_);
           state_.give(ubuf_);
           state_.give(head_);
+        }
+        if constexpr (!kTls) {
+          if (!first && state_.parkable.size() >= kIdleSessionsKept && !worker_.draining()) {
+            park(Clock::now() + to.keep_alive);
+            co_return;
+          }
         }
         watchdog_.arm(first ? to.request_header : to.keep_alive);
         IdleNode node(&raw_socket());

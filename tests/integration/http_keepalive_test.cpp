@@ -1,4 +1,5 @@
-// L7 clients idle between two requests: after 100 ms they wait in the worker's parking lot
+// L7 clients idle between two requests: after 100 ms (at once when the worker already has 128
+// idle sessions) they wait in the worker's parking lot
 // (no session, no coroutine), keep their connection slot and connection-table entry, and resume
 // with the bytes the parked read took — also when the next request is larger than that read.
 #include <unistd.h>
@@ -130,4 +131,48 @@ TEST_CASE("http: a keep-alive client's table entry follows its backend at most o
   CHECK(moved);
   ::close(fd);
   CHECK(wait_until([&] { return table.local_size() == 0; }, 2000ms));
+}
+
+TEST_CASE("http: with many idle sessions on a worker, the next idle client is parked at once") {
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  HttpConfig c{.pools = {{"app", {backend.address()}}}};  // one worker
+  InProcessLbd lbd(c.text());
+  constexpr int kClients = 200;  // kIdleSessionsKept (128) stay sessions for 100 ms, not these
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = connect_to(lbd.endpoint("web"));
+    REQUIRE(fd >= 0);
+    fds.push_back(fd);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int fd : fds) REQUIRE(send_all(fd, get("/")));
+  std::string buf;
+  for (int fd : fds) REQUIRE(read_response(fd, buf));
+  // The idle sweep parks nothing idle for less than 100 ms: before then, parked clients were
+  // parked at once. A box too slow to finish the requests in time cannot tell the two apart.
+  const auto judge_by = t0 + 95ms;
+  const bool judged = std::chrono::steady_clock::now() < judge_by;
+  bool parked_at_once = false;
+  while (std::chrono::steady_clock::now() < judge_by) {
+    if (lbd.server().parked_clients() >= kClients - 128) {
+      parked_at_once = true;
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  if (judged) {
+    CHECK(parked_at_once);
+  } else {
+    MESSAGE("the requests took over 95 ms here: at-once parking not judged");
+  }
+  // Every client is parked after the sweep and still served.
+  REQUIRE(wait_until([&] { return lbd.server().parked_clients() == kClients; }, 3000ms));
+  for (int i = 0; i < kClients; i += 40) {
+    REQUIRE(send_all(fds[i], get("/again")));
+    auto res = read_response(fds[i], buf);
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+  }
+  for (int fd : fds) ::close(fd);
 }
