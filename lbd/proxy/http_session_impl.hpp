@@ -33,7 +33,10 @@
 #include "lbd/proxy/client_parking.hpp"
 #include "lbd/proxy/conn_tracking.hpp"
 #include "lbd/proxy/deadline.hpp"
+#include "lbd/proxy/http_persistence.hpp"
 #include "lbd/proxy/http_rewrite.hpp"
+#include "lbd/proxy/http_watchdog.hpp"
+#include "lbd/proxy/http_worker_state.hpp"
 #include "lbd/proxy/persistence.hpp"
 #include "lbd/proxy/pick_hash.hpp"
 #include "lbd/proxy/relay.hpp"
@@ -43,9 +46,6 @@
 #include "lbd/proxy/upstream_pool.hpp"
 #include "lbd/proxy/upstream_tls.hpp"
 #include "lbd/proxy/upstream_tls_stream.hpp"
-#include "lbd/sticky/cookie_codec.hpp"
-#include "lbd/sticky/cookie_header.hpp"
-#include "lbd/sticky/key_derivation.hpp"
 
 namespace lbd::proxy {
 
@@ -68,257 +68,8 @@ constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 
-struct IdleList;
-
-/// A client connection waiting in its session for its next request; linked into one of
-/// HttpWorkerState's lists so that a drain can close every idle keep-alive connection at once,
-/// and (plain TCP, between requests) so that one idle for kParkAfter can be parked.
-struct IdleNode {
-  explicit IdleNode(tcp::socket* s = nullptr) : socket(s) {}
-  IdleNode(const IdleNode&) = delete;
-  IdleNode& operator=(const IdleNode&) = delete;
-  ~IdleNode() { unlink(); }
-  inline void unlink();
-  tcp::socket* socket;
-  IdleList* list = nullptr;  // the list it is linked in (null: none)
-  Clock::time_point since{};
-  bool park = false;  // set by the sweep: the read was cancelled so that the session parks
-  IdleNode* prev = nullptr;
-  IdleNode* next = nullptr;
-};
-
-/// A circular list of IdleNodes around a sentinel, oldest first.
-struct IdleList {
-  IdleList() { head.prev = head.next = &head; }
-  IdleList(const IdleList&) = delete;
-  IdleList& operator=(const IdleList&) = delete;
-  // The worker drops its state before its io_context (and so before the suspended sessions):
-  // detach the nodes so that their destructors do not touch the freed sentinel.
-  ~IdleList() {
-    for (auto* n = head.next; n != &head;) {
-      auto* next = n->next;
-      n->prev = n->next = nullptr;
-      n->list = nullptr;
-      n = next;
-    }
-    head.prev = head.next = nullptr;
-  }
-  bool empty() const { return head.next == &head; }
-  std::size_t size() const { return size_; }
-  IdleNode* oldest() { return empty() ? nullptr : head.next; }
-  void push(IdleNode& n) {
-    n.prev = head.prev;
-    n.next = &head;
-    n.list = this;
-    head.prev->next = &n;
-    head.prev = &n;
-    ++size_;
-  }
-  template <typename F>
-  void for_each(F&& f) {
-    for (auto* n = head.next; n != &head; n = n->next) f(*n);
-  }
-  IdleNode head;
-  std::size_t size_ = 0;
-};
-
-void IdleNode::unlink() {
-  if (!prev) return;
-  prev->next = next;
-  next->prev = prev;
-  prev = next = nullptr;
-  if (list) --list->size_;
-  list = nullptr;
-}
-
-// A plain-TCP keep-alive client idle this long is parked (client_parking.hpp): its session's
-// frames are freed. Not at once: a new session per request cost ~8-15% more CPU per small
-// keep-alive request (A/B with wrk), and a busy client's gaps are far shorter. Not much later
-// either: a burst of clients that then idle grows the heap to all their sessions first, and
-// glibc keeps that peak (9,900 clients in ~2 s, then idle: 5.3 KB each with 1 s, 2.2-2.8 KB
-// with 100 ms, 1.4 KB parking at once).
-constexpr auto kParkAfter = std::chrono::milliseconds(100);
-// ...unless this many plain-TCP sessions of the worker already wait for a next request: then
-// the worker holds many idle clients (a burst, or a large idle population) and memory matters
-// more than the CPU of a new session per request, so the next one parks at once. A few dozen
-// busy keep-alive clients stay under it.
-constexpr std::size_t kIdleSessionsKept = 128;
-// How often the worker looks for clients to park and for a drain while clients are idle.
-constexpr auto kIdleSweep = std::chrono::milliseconds(100);
-
-/// A listener's compiled routes and the pool of each route target (null when unknown).
-struct Routing {
-  Routing(const ListenerConfig& listener, const Config& config)
-      : router(Router::compile(listener)) {
-    for (const auto& name : router.pool_names()) pools.push_back(config.find_pool(name));
-  }
-  Router router;
-  std::vector<const PoolConfig*> pools;  // by router pool index
-};
-
-/// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
-struct HttpWorkerState {
-  explicit HttpWorkerState(WorkerContext& w) : worker(w), parking(w), drain_poll(w.io()) {}
-  HttpWorkerState(const HttpWorkerState&) = delete;
-  HttpWorkerState& operator=(const HttpWorkerState&) = delete;
-  WorkerContext& worker;
-  UpstreamPool upstreams;
-  ParkingLot parking;  // plain-TCP clients between two requests
-  ConfigPtr config;    // the config the cached routers were compiled from
-  std::unordered_map<const ListenerConfig*, std::shared_ptr<const Routing>> routers;
-  IdleList idle;      // waiting in their session, never parked (TLS, or before a first request)
-  IdleList parkable;  // plain TCP between requests, oldest first: parked after kParkAfter
-  // Free lists of read buffers and header strings: a connection holds them only while a request
-  // is in flight, so idle keep-alive connections cost no buffer memory. Bounded in bytes, not in
-  // count: 32 buffers were fewer than 50 busy keep-alive clients take in turn, and every miss was
-  // a 4 KiB malloc and free per request.
-  std::vector<beast::flat_buffer> spare_buffers;
-  std::vector<std::string> spare_strings;
-  std::size_t spare_bytes = 0;
-  static constexpr std::size_t kSpareBudget = 512 * 1024;
-  static constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
-
-  void take(beast::flat_buffer& b) {
-    if (b.capacity() > 0 || spare_buffers.empty()) return;
-    b = std::move(spare_buffers.back());
-    spare_buffers.pop_back();
-    spare_bytes -= b.capacity();
-  }
-  /// Keeps `b`'s storage for another connection when it holds no data; leaves `b` without storage.
-  void give(beast::flat_buffer& b) {
-    if (b.size() > 0) return;
-    if (b.capacity() > 0 && b.capacity() <= kMaxSpareCapacity &&
-        spare_bytes + b.capacity() <= kSpareBudget) {
-      spare_bytes += b.capacity();
-      spare_buffers.push_back(std::move(b));
-    }
-    b = beast::flat_buffer{};
-  }
-  void take(std::string& s) {
-    if (s.capacity() > 15 || spare_strings.empty()) return;
-    s = std::move(spare_strings.back());
-    spare_strings.pop_back();
-    spare_bytes -= s.capacity();
-  }
-  void give(std::string& s) {
-    s.clear();
-    if (s.capacity() > 15 && s.capacity() <= kMaxSpareCapacity &&
-        spare_bytes + s.capacity() <= kSpareBudget) {
-      spare_bytes += s.capacity();
-      spare_strings.push_back(std::move(s));
-    }
-    s = std::string{};
-  }
-  asio::steady_timer drain_poll;
-  bool polling = false;
-
-  void add_idle(IdleNode& n, bool can_park) {
-    n.since = Clock::now();
-    n.park = false;
-    (can_park ? parkable : idle).push(n);
-    if (!polling) start_poll();
-  }
-
-  // The worker does not signal the drain, so one timer per worker looks for it while idle
-  // connections exist (and only then), and wakes them so they close at once instead of at their
-  // keep-alive timeout. The same timer parks the clients idle for kParkAfter.
-  void start_poll() {
-    polling = true;
-    drain_poll.expires_after(kIdleSweep);
-    drain_poll.async_wait([this](const error_code& ec) {
-      polling = false;
-      if (ec) return;
-      error_code ignored;
-      if (worker.draining()) {
-        idle.for_each([&](IdleNode& n) { n.socket->cancel(ignored); });
-        parkable.for_each([&](IdleNode& n) { n.socket->cancel(ignored); });
-        return;
-      }
-      const auto now = Clock::now();
-      while (auto* n = parkable.oldest()) {
-        if (now - n->since < kParkAfter) break;
-        n->unlink();
-        n->park = true;
-        n->socket->cancel(ignored);  // no syscall: the pending read completes as aborted
-      }
-      if (!idle.empty() || !parkable.empty()) start_poll();
-    });
-  }
-};
-
-inline HttpWorkerState& worker_state(WorkerContext& worker) {
-  auto& slot = worker.extension_slot();
-  if (!slot) slot = std::make_shared<HttpWorkerState>(worker);
-  return *static_cast<HttpWorkerState*>(slot.get());
-}
-
 inline std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 inline beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
-
-/// One timer per connection that cancels the session's sockets when its deadline passes. Moving
-/// the deadline is a field write; the timer is only re-armed when it fires early or when the new
-/// deadline is earlier than the armed one, which keeps timer traffic off the per-request path.
-class Watchdog {
- public:
-  explicit Watchdog(const asio::any_io_executor& ex) : st_(std::make_shared<State>(ex)) {}
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-  ~Watchdog() {
-    st_->stopped = true;
-    st_->a = st_->b = nullptr;
-    st_->timer.cancel();
-  }
-
-  void watch(tcp::socket* a, tcp::socket* b) {
-    st_->a = a;
-    st_->b = b;
-  }
-  /// Cancels the watched sockets `timeout` from now unless re-armed or disarmed before.
-  void arm(nanoseconds timeout) {
-    auto& s = *st_;
-    s.fired = false;
-    s.deadline = Clock::now() + timeout;
-    if (!s.waiting) {
-      wait(st_);
-    } else if (s.deadline < s.timer.expiry()) {
-      s.timer.cancel();  // the handler re-waits for the earlier deadline
-    }
-  }
-  void disarm() { st_->deadline = Clock::time_point::max(); }
-  bool fired() const { return st_->fired; }
-
- private:
-  struct State {
-    explicit State(const asio::any_io_executor& ex) : timer(ex) {}
-    asio::steady_timer timer;
-    Clock::time_point deadline = Clock::time_point::max();
-    tcp::socket* a = nullptr;
-    tcp::socket* b = nullptr;
-    bool waiting = false;
-    bool stopped = false;
-    bool fired = false;
-  };
-
-  static void wait(const std::shared_ptr<State>& st) {
-    st->waiting = true;
-    st->timer.expires_at(st->deadline);
-    st->timer.async_wait([st](const error_code&) {
-      st->waiting = false;
-      if (st->stopped || st->deadline == Clock::time_point::max()) return;
-      if (st->deadline <= Clock::now()) {
-        st->fired = true;
-        st->deadline = Clock::time_point::max();
-        error_code ignored;
-        if (st->a) st->a->cancel(ignored);
-        if (st->b) st->b->cancel(ignored);
-        return;
-      }
-      wait(st);
-    });
-  }
-
-  std::shared_ptr<State> st_;
-};
 
 /// Plain TCP: what the parking lot calls when a parked client sent bytes, closed, timed out or
 /// was closed by a drain (defined in http_session.cpp).
@@ -683,11 +434,11 @@ class HttpSession {
         in.cookie_header = sv(it->value());
       pick_hash_ = pick_hash(pool->balance, in);
     }
-    prepare_persistence(*pool, pool_name, req.base());
+    persistence_.prepare(worker_, *pool, pool_name, req.base(), client_.info.peer.address, target_);
     // After a failover, a client of the old master goes back to the backend it was using there.
-    if (!sticky_.prefer) {
-      sticky_.prefer =
-          peer_connection_target(worker_, pool_name, client_.info.peer.address, listener_.name);
+    if (!persistence_.prefer()) {
+      persistence_.prefer_backend(
+          peer_connection_target(worker_, pool_name, client_.info.peer.address, listener_.name));
     }
 
     // Rewrite for the backend and serialise the header once (reused on a retry).
@@ -717,16 +468,14 @@ class HttpSession {
     request_head += ' ';
     request_head.append(target_);
     request_head += " HTTP/1.1\r\n";
-    append_rewritten_fields(
-        request_head, req.base(),
-        FieldRewrite{.keep_upgrade = upgrade,
-                     .forward = &forward,
-                     .via_version = client_version,
-                     .connection = upgrade ? "upgrade" : "",
-                     .drop = std::span(drop.data(), dropped),
-                     .add = std::span(added.data(), adds),
-                     .cookie = cookie_rewrite_ ? std::optional<std::string_view>(*cookie_rewrite_)
-                                               : std::nullopt});
+    append_rewritten_fields(request_head, req.base(),
+                            FieldRewrite{.keep_upgrade = upgrade,
+                                         .forward = &forward,
+                                         .via_version = client_version,
+                                         .connection = upgrade ? "upgrade" : "",
+                                         .drop = std::span(drop.data(), dropped),
+                                         .add = std::span(added.data(), adds),
+                                         .cookie = persistence_.cookie_rewrite()});
 
     const Backend* avoid = nullptr;
     for (int attempt = 0;; ++attempt) {
@@ -746,7 +495,9 @@ class HttpSession {
         obs_.server = backend->name;
         obs_.connect =
             up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start);
-        obs_.sticky = !persist_pool_ ? "" : backend == sticky_.prefer ? "hit" : "miss";
+        obs_.sticky = !persistence_.active()             ? ""
+                      : backend == persistence_.prefer() ? "hit"
+                                                         : "miss";
       }
       // The client connection is tracked under the backend of its latest request, re-pointed at
       // most once a second: under round robin every request changes backend, and each re-point
@@ -904,13 +655,13 @@ class HttpSession {
           co_await send_error(502, "101 without an upgrade request");
           co_return Next::close;
         }
-        finish_persistence(res.base(), up.conn.lease.backend());
+        persistence_.finish(worker_, res.base(), up.conn.lease.backend());
         std::string head = fmt::format("HTTP/1.1 101 {}\r\n", sv(res.reason()));
         append_rewritten_fields(head, res.base(),
                                 FieldRewrite{.keep_upgrade = true,
                                              .via_version = res.version(),
                                              .connection = "upgrade",
-                                             .add = set_cookie_added()});
+                                             .add = persistence_.set_cookie()});
         watchdog_.arm(to.client_idle);
         std::array<asio::const_buffer, 2> out{asio::buffer(head), ubuf_.data()};
         co_await asio::async_write(stream_, out, asio::redirect_error(lb::use_awaitable, ec));
@@ -964,7 +715,7 @@ class HttpSession {
       keep_client = false;
     }
 
-    finish_persistence(res.base(), up.conn.lease.backend());
+    persistence_.finish(worker_, res.base(), up.conn.lease.backend());
     if (const Backend* b = up.conn.lease.backend()) {
       worker_.report(pool.name, *b, status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
     }
@@ -983,7 +734,7 @@ class HttpSession {
                                                        : client_version < 11 ? "keep-alive"
                                                                              : "",
                                          .drop = std::span(drop.data(), dropped),
-                                         .add = set_cookie_added()});
+                                         .add = persistence_.set_cookie()});
 
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
@@ -1039,7 +790,8 @@ class HttpSession {
     if (allow_reuse && pool.upstream_keepalive > 0 &&
         pool.send_proxy_protocol == ProxyProtocolSend::off) {
       const auto* b = worker_.pick(
-          pool_name, PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
+          pool_name,
+          PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = persistence_.prefer()});
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
       // Probing costs a syscall; without a body a dead connection is caught by the replay.
       const UpstreamTlsContext* tls = pool.tls ? pool.tls->context.get() : nullptr;
@@ -1087,7 +839,7 @@ class HttpSession {
     watchdog_.disarm();  // connect_upstream applies the connect timeout itself
     auto r = co_await worker_.connect_upstream(
         pool_name, client_.info,
-        PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = sticky_.prefer});
+        PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = persistence_.prefer()});
     if (!r) {
       switch (r.error()) {
         case UpstreamError::no_backend:
@@ -1314,119 +1066,6 @@ class HttpSession {
                    logging ? client_.info.peer.to_string() : std::string(), obs_);
   }
 
-  /// Session persistence, request side: finds the server this request is bound to (cookie or
-  /// stick table) into sticky_.prefer, and strips lbd's cookie when `indirect`.
-  void prepare_persistence(const PoolConfig& pool, const std::string& pool_name,
-                           const http::fields& fields) {
-    sticky_ = StickyChoice{};
-    cookie_server_.clear();
-    cookie_rewrite_.reset();
-    persist_pool_ = &pool;
-    const auto& p = pool.persistence;
-    switch (p.mode) {
-      case PersistenceMode::none:
-        persist_pool_ = nullptr;
-        return;
-      case PersistenceMode::cookie: {
-        auto it = fields.find(http::field::cookie);
-        if (it == fields.end()) return;
-        const std::string header(sv(it->value()));
-        const auto value = stick_key::cookie_value(header, p.cookie.name);
-        if (!value) return;
-        const auto verified = CookieCodec(p.cookie.keys, p.cookie.max_age)
-                                  .verify(*value, std::chrono::system_clock::now());
-        if (verified.claims) {
-          auto snapshot = worker_.pool_snapshot(pool_name);
-          sticky_.prefer = sticky_target(snapshot.get(), verified.claims->server);
-          if (sticky_.prefer) {
-            cookie_server_ = verified.claims->server;
-          } else {
-            worker_.counters().sticky_repicks.fetch_add(1, std::memory_order_relaxed);
-          }
-        } else {
-          worker_.counters().sticky_cookie_rejected.fetch_add(1, std::memory_order_relaxed);
-          log_->debug("persistence: pool={} client={} cookie refused", pool_name,
-                      client_.info.peer.to_string());
-        }
-        if (p.cookie.indirect) cookie_rewrite_ = remove_cookie(header, p.cookie.name);
-        return;
-      }
-      case PersistenceMode::source_ip:
-        sticky_ = lookup_sticky(
-            worker_, pool_name,
-            stick_key::from_address(client_.info.peer.address, p.ipv4_mask, p.ipv6_mask));
-        return;
-      case PersistenceMode::header: {
-        std::string key;
-        if (auto it = fields.find(bsv(p.header)); it != fields.end()) {
-          key = stick_key::from_header_value(sv(it->value())).value_or("");
-        }
-        sticky_ = lookup_sticky(worker_, pool_name, std::move(key));
-        return;
-      }
-      case PersistenceMode::learned_cookie: {
-        std::optional<std::string> key;
-        if (auto it = fields.find(http::field::cookie); it != fields.end()) {
-          if (auto v = stick_key::cookie_value(sv(it->value()), p.learn_cookie)) {
-            key = stick_key::from_session_value(*v);
-          }
-        }
-        if (!key && !p.url_parameter.empty()) {
-          if (auto v = stick_key::url_parameter(target_, p.url_parameter)) {
-            key = stick_key::from_session_value(*v);
-          }
-        }
-        sticky_ = lookup_sticky(worker_, pool_name, key.value_or(""));
-        return;
-      }
-    }
-  }
-
-  /// Session persistence, response side (`backend` answered): issue or re-issue the cookie,
-  /// stick the request's key after a (re)pick, learn the backend's session cookie.
-  void finish_persistence(const http::fields& res, const Backend* backend) {
-    set_cookie_.clear();
-    if (!persist_pool_ || !backend) return;
-    const auto& p = persist_pool_->persistence;
-    switch (p.mode) {
-      case PersistenceMode::none:
-        return;
-      case PersistenceMode::cookie:
-        if (cookie_server_ == backend->name) {
-          worker_.counters().sticky_hits.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          const CookieCodec codec(p.cookie.keys, p.cookie.max_age);
-          set_cookie_ = set_cookie_header(
-              p.cookie, codec.encode(backend->name, std::chrono::system_clock::now()));
-        }
-        return;
-      case PersistenceMode::source_ip:
-      case PersistenceMode::header:
-        commit_sticky(worker_, sticky_, backend, true);
-        return;
-      case PersistenceMode::learned_cookie:
-        // A known session whose server went away is re-stuck; unknown values are learned below
-        // when the backend issues them.
-        commit_sticky(worker_, sticky_, backend, false);
-        if (!sticky_.table) return;
-        for (auto [it, end] = res.equal_range(http::field::set_cookie); it != end; ++it) {
-          const auto parsed = stick_key::parse_set_cookie(sv(it->value()));
-          if (!parsed || parsed->name != p.learn_cookie) continue;
-          if (auto key = stick_key::from_session_value(parsed->value)) {
-            sticky_.table->stick(*key, backend->name);
-          }
-        }
-        return;
-    }
-  }
-
-  /// The Set-Cookie finish_persistence issued, as fields to add to the response.
-  std::span<const AddedField> set_cookie_added() {
-    if (set_cookie_.empty()) return {};
-    set_cookie_field_ = {"Set-Cookie", set_cookie_};
-    return {&set_cookie_field_, 1};
-  }
-
   WorkerContext& worker_;
   ClientConnection client_;  // its socket moved into stream_
   ClientStream stream_;
@@ -1448,16 +1087,10 @@ class HttpSession {
   std::string_view target_ = "-";
   std::string_view backend_name_ = "-";
   std::optional<std::uint64_t> pick_hash_;  // PickContext::hash of the request in flight
-  // Session persistence of the request in flight (see prepare_persistence).
-  const PoolConfig* persist_pool_ = nullptr;
-  StickyChoice sticky_;
+  HttpPersistence persistence_;             // session persistence of the request in flight
   TrackedConnection tracked_;        // this client connection in the replicated connection table
   std::size_t tracked_backend_ = 0;  // hash of the backend name it is tracked under
   std::uint32_t tracked_at_s_ = 0;   // steady-clock second of the last re-point
-  std::string cookie_server_;        // cookie mode: the server a valid cookie named (empty: none)
-  std::optional<std::string> cookie_rewrite_;  // indirect cookie mode: Cookie without lbd's
-  std::string set_cookie_;  // cookie mode: the Set-Cookie value for the response (empty: none)
-  AddedField set_cookie_field_;
   // Observability: the request in flight as /metrics and the access log see it.
   admin::ListenerCounters& lstats_;
   RequestObservation obs_;
