@@ -22,16 +22,15 @@ void ParkedClient::unlink() {
   queue_ = nullptr;
 }
 
-/// The parked read's completion handler: owns the parked client while the read is pending.
-struct ParkingLot::ReadDone {
+/// The parked wait's completion handler: owns the parked client while the wait is pending.
+struct ParkingLot::WaitDone {
   std::unique_ptr<ParkedClient> parked;
   WorkerContext* worker;
   ResumeParked resume;
 
-  void operator()(const lb::error_code& ec, std::size_t n) {
+  void operator()(const lb::error_code& ec) {
     parked->unlink();
-    parked->got = static_cast<std::uint32_t>(n);
-    resume(*worker, std::move(parked), n > 0 ? lb::error_code{} : ec);
+    resume(*worker, std::move(parked), ec);
   }
 };
 
@@ -90,12 +89,13 @@ void ParkingLot::publish_size() {
 void ParkingLot::park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
                       std::chrono::nanoseconds timeout, ResumeParked resume) {
   auto& p = *parked;
-  p.got = 0;
   p.deadline_ = deadline;
   link(queue_for(timeout), p);
   arm();
-  p.client.socket.async_read_some(lb::asio::buffer(p.bytes),
-                                  ReadDone{std::move(parked), &worker_, resume});
+  // A wait, not a read into a buffer of the struct: ~130 bytes less per idle client, for an
+  // EPOLL_CTL_MOD per park (Asio re-arms the descriptor for a wait).
+  p.client.socket.async_wait(lb::tcp::socket::wait_read,
+                             WaitDone{std::move(parked), &worker_, resume});
 }
 
 void ParkingLot::arm() {
@@ -125,7 +125,7 @@ void ParkingLot::on_timer() {
       auto* p = q->head;
       p->unlink();
       lb::error_code ignored;
-      p->client.socket.cancel(ignored);  // the read completes with operation_aborted
+      p->client.socket.cancel(ignored);  // the wait completes with operation_aborted
     }
   }
   timer_at_ = Clock::time_point::max();

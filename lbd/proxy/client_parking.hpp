@@ -1,13 +1,12 @@
 // Idle keep-alive client connections between two HTTP requests, held without a coroutine once
 // they were idle for 100 ms, or at once when their worker already has many idle sessions
 // (kParkAfter, kIdleSessionsKept in http_session_impl.hpp): the connection's state
-// shrinks to a ParkedClient and one pending read with a plain callback, so 10,000 idle clients
+// shrinks to a ParkedClient and one pending wait with a plain callback, so 10,000 idle clients
 // cost about what their sockets cost (no session frames, no timer each).
 // One ParkingLot per worker keeps them in FIFO queues by timeout, closes the expired ones with
 // one timer, and closes them all when the worker drains.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,11 +23,6 @@ class ParkingLot;
 
 /// What survives of an HTTP client connection between two requests.
 struct ParkedClient {
-  /// Bytes the parked read may take: a short API request fits, so it needs one read; a larger
-  /// one is read on by the session it resumes (one more recv, against ~1 KB more per idle client
-  /// had this been a full read buffer).
-  static constexpr std::size_t kReadSize = 128;
-
   explicit ParkedClient(ClientConnection c) : client(std::move(c)) {}
   ParkedClient(const ParkedClient&) = delete;
   ParkedClient& operator=(const ParkedClient&) = delete;
@@ -38,8 +32,6 @@ struct ParkedClient {
   TrackedConnection tracked;        // the connection-table entry of this client
   std::size_t tracked_backend = 0;  // hash of the backend name it is tracked under
   std::uint32_t tracked_at_s = 0;   // steady-clock second it was last re-pointed
-  std::uint32_t got = 0;            // bytes the parked read put in `bytes`
-  std::array<char, kReadSize> bytes;
 
   /// Leaves its queue (idempotent; no-op once the lot is gone).
   void unlink();
@@ -52,8 +44,8 @@ struct ParkedClient {
   std::chrono::steady_clock::time_point deadline_{};
 };
 
-/// Runs when a parked client sent bytes (`ec` clear, `parked->got` > 0), closed or failed, timed
-/// out or was closed by a drain (`ec` set: all of them just close it). Worker thread.
+/// Runs when a parked client became readable (`ec` clear: bytes, or its close, wait to be read),
+/// timed out or was closed by a drain (`ec` set: both just close it). Worker thread.
 using ResumeParked = void (*)(WorkerContext& worker, std::unique_ptr<ParkedClient> parked,
                               lb::error_code ec);
 
@@ -68,9 +60,10 @@ class ParkingLot {
   ParkingLot(const ParkingLot&) = delete;
   ParkingLot& operator=(const ParkingLot&) = delete;
 
-  /// Starts a read of at most ParkedClient::kReadSize bytes with a callback and returns: the
-  /// client is held only by that pending read. `resume` runs once: with the bytes, with the read's
-  /// error, at `deadline` without bytes, or when the worker drains. Clients are
+  /// Starts a wait for the client's socket to become readable, with a callback, and returns: the
+  /// client is held only by that pending wait (no read buffer: a parked client costs its socket
+  /// and this struct). `resume` runs once: when readable, at `deadline`, or when the worker
+  /// drains. Clients are
   /// queued by `timeout` (their keep-alive), each queue in deadline order.
   void park(std::unique_ptr<ParkedClient> parked, Clock::time_point deadline,
             std::chrono::nanoseconds timeout, ResumeParked resume);
@@ -85,7 +78,7 @@ class ParkingLot {
     ParkedClient* head = nullptr;  // oldest, expires first
     ParkedClient* tail = nullptr;
   };
-  struct ReadDone;
+  struct WaitDone;
 
   Queue& queue_for(std::chrono::nanoseconds timeout);
   void link(Queue& q, ParkedClient& p);

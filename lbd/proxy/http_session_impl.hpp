@@ -137,10 +137,8 @@ class HttpSession {
     tracked_ = std::move(parked->tracked);
     tracked_backend_ = parked->tracked_backend;
     tracked_at_s_ = parked->tracked_at_s;
-    state_.take(cbuf_);
-    auto dst = cbuf_.prepare(std::max<std::size_t>(parked->got, kReadChunk));
-    std::memcpy(dst.data(), parked->bytes.data(), parked->got);
-    cbuf_.commit(parked->got);
+    // The client's next request is readable now: run() reads it as a first request (header
+    // timeout, never parked before it arrives).
   }
 
   lb::awaitable<void> run() {
