@@ -18,6 +18,7 @@
 
 #include "common/net/ip_address.hpp"
 #include "lbd/replication/journal.hpp"
+#include "lbd/replication/name_table.hpp"
 #include "lbd/replication/wire.hpp"
 
 namespace lbd::repl {
@@ -103,6 +104,8 @@ class ConnTable {
   void for_each_remote(const std::function<void(const ConnEntry&)>& fn) const;
 
   std::size_t local_size() const { return local_count_.load(std::memory_order_relaxed); }
+  /// Distinct listener, pool and backend names the local entries refer to (interned once).
+  std::size_t interned_names() const { return names_.size(); }
   std::size_t remote_size() const { return remote_count_.load(std::memory_order_relaxed); }
   ConnTableCounters counters() const;
 
@@ -112,7 +115,11 @@ class ConnTable {
     std::size_t operator()(const lb::IpAddress& a) const;
   };
 
+  struct LocalEntry;
+  ConnEntry expand(std::uint64_t id, const LocalEntry& e) const;
+
   const Options options_;
+  NameTable names_;  // local entries hold ids of their names
   std::vector<std::unique_ptr<Shard>> shards_;
   unsigned shard_bits_ = 0;
   std::atomic<std::uint64_t> next_id_{0};

@@ -66,6 +66,32 @@ TEST_CASE("conn_table: local connections are added, removed and journaled") {
   CHECK(n == 1);
 }
 
+TEST_CASE("conn_table: local entries keep each listener, pool and backend name once") {
+  repl::ConnTable t;
+  for (int i = 0; i < 1000; ++i) {
+    t.add_local(ep("192.0.2.1:40000"), "web", "app", i % 2 ? "app1" : "app2", kT0,
+                repl::ConnMode::l7);
+  }
+  t.add_local(ep("192.0.2.9:40000"), "tcp", "app", "app3", kT0 + 5s, repl::ConnMode::l4);
+  CHECK(t.interned_names() == 6);  // web, app, app1, app2, tcp, app3
+  int app1 = 0, app2 = 0, app3 = 0;
+  t.for_each_local([&](const repl::ConnEntry& e) {
+    if (e.backend == "app1") ++app1;
+    if (e.backend == "app2") ++app2;
+    if (e.backend == "app3") {
+      ++app3;
+      CHECK(e.listener == "tcp");
+      CHECK(e.pool == "app");
+      CHECK(e.client == ep("192.0.2.9:40000"));
+      CHECK(e.start == kT0 + 5s);
+      CHECK(e.mode == repl::ConnMode::l4);
+    }
+  });
+  CHECK(app1 == 500);
+  CHECK(app2 == 500);
+  CHECK(app3 == 1);
+}
+
 TEST_CASE("conn_table: the local side is bounded, extra connections are untracked, not refused") {
   repl::ConnTable t({.max_local = 2});
   CHECK(t.add_local(ep("192.0.2.1:1"), "web", "app", "a", kT0, repl::ConnMode::l4) != 0);
