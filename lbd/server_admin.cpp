@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "lbd/proxy/upstream_tls_context.hpp"
 #include "lbd/server.hpp"
 
 namespace lbd {
@@ -100,6 +101,11 @@ admin::AdminView Server::admin_view() {
         lv.tls_handshake_errors = it->second->tls_errors();
       }
       v.listeners.push_back(std::move(lv));
+    }
+    for (const auto& [pool, ctx] : upstream_tls_) {
+      v.upstream_tls[pool] = admin::UpstreamTlsView{.full = ctx->full_handshakes(),
+                                                    .resumed = ctx->resumed_handshakes(),
+                                                    .errors = ctx->handshake_errors()};
     }
     if (access_log_) {
       v.access_log_on = true;

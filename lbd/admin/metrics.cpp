@@ -71,6 +71,23 @@ std::string render_metrics(const AdminView& v) {
     }
   }
 
+  e.family("lbpair_pool_upstream_tls_handshakes_total",
+           "TLS handshakes lbd completed with the servers of a pool with [pool.tls], full or "
+           "resumed (since its last reload).",
+           Type::counter);
+  for (const auto& [pool, t] : v.upstream_tls) {
+    e.sample({{"pool", pool}, {"kind", "full"}}, n(t.full));
+    e.sample({{"pool", pool}, {"kind", "resumed"}}, n(t.resumed));
+  }
+  e.family("lbpair_pool_upstream_tls_handshake_errors_total",
+           "Failed TLS handshakes with the servers of a pool, by reason (since its last reload).",
+           Type::counter);
+  for (const auto& [pool, t] : v.upstream_tls) {
+    for (const auto& [reason, count] : t.errors) {
+      e.sample({{"pool", pool}, {"reason", reason}}, n(count));
+    }
+  }
+
   // TCP (mode = "tcp") listeners: no responses to time, so the connect and the session.
   auto histogram_of = [](std::span<const double> bounds, const auto& h) {
     return lb::metrics::HistogramValue{bounds, h.buckets, static_cast<double>(h.sum_ns) / 1e9};

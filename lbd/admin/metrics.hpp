@@ -31,6 +31,14 @@ struct ListenerView {
   std::map<std::string, std::uint64_t> tls_handshake_errors;
 };
 
+/// Handshakes lbd made as a TLS client to the servers of one pool with [pool.tls], since its
+/// context was built (a reload builds a new one and starts over).
+struct UpstreamTlsView {
+  std::uint64_t full = 0;
+  std::uint64_t resumed = 0;
+  std::map<std::string, std::uint64_t> errors;  // failed handshakes by reason
+};
+
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.
 struct AdminView {
   /// What the control socket's `show status` shows (version, pools and servers, replication,
@@ -41,7 +49,8 @@ struct AdminView {
   unsigned workers = 0;
   std::vector<ListenerView> listeners;
   std::map<std::string, PoolHealthCounters> pool_health;
-  std::map<std::string, StickyCounters> stick_tables;  // by pool
+  std::map<std::string, StickyCounters> stick_tables;   // by pool
+  std::map<std::string, UpstreamTlsView> upstream_tls;  // by pool, pools with [pool.tls] only
   bool access_log_on = false;
   std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
   StatsTotals totals;

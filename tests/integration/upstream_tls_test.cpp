@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include "lbd/admin/metrics.hpp"
 #include "lbd/proxy/upstream_tls_context.hpp"
 #include "lbd/upstream/http_checker.hpp"
 #include "tests/integration/health_test_support.hpp"
@@ -309,6 +310,14 @@ TEST_CASE("upstream tls: new connections to a server resume its TLS session") {
   auto ctx = lbd.server().upstream_tls("app");
   CHECK(ctx->full_handshakes() == 1);
   CHECK(ctx->resumed_handshakes() == 3);
+  // The same counts reach /metrics.
+  const auto view = lbd.server().admin_view();
+  REQUIRE(view.upstream_tls.count("app") == 1);
+  CHECK(view.upstream_tls.at("app").full == 1);
+  CHECK(view.upstream_tls.at("app").resumed == 3);
+  const auto text = lbd::admin::render_metrics(view);
+  CHECK(text.find("lbpair_pool_upstream_tls_handshakes_total{pool=\"app\",kind=\"resumed\"} 3") !=
+        std::string::npos);
 }
 
 TEST_CASE(

@@ -19,6 +19,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
                          .binds = {"127.0.0.1:80"},
                          .active = 4,
                          .tls_handshake_errors = {{"unsupported protocol", 2}}});
+  v.upstream_tls["app"] = {.full = 4, .resumed = 9, .errors = {{"certificate verify failed", 1}}};
   PoolView p{.name = "app", .algorithm = "round_robin"};
   p.servers.push_back({.name = "a", .state = "up", .effective_weight = 2, .active = 1});
   p.servers.push_back({.name = "b\"q", .state = "down"});
@@ -64,6 +65,13 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "ok"}}) == 3);
   CHECK(m->value("lbpair_listener_tls_handshake_errors_total",
                  {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
+  CHECK(m->families.at("lbpair_pool_upstream_tls_handshakes_total").type == "counter");
+  CHECK(m->value("lbpair_pool_upstream_tls_handshakes_total",
+                 {{"pool", "app"}, {"kind", "full"}}) == 4);
+  CHECK(m->value("lbpair_pool_upstream_tls_handshakes_total",
+                 {{"pool", "app"}, {"kind", "resumed"}}) == 9);
+  CHECK(m->value("lbpair_pool_upstream_tls_handshake_errors_total",
+                 {{"pool", "app"}, {"reason", "certificate verify failed"}}) == 1);
 }
 
 TEST_CASE("metrics: tcp listeners get connect and session histograms, http listeners do not") {
