@@ -365,6 +365,22 @@ ListenerConfig read_listener(TableReader& t) {
   if (auto p = t.required_string("pool")) l.default_pool = *p;
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
+  if (t.has("forward_headers")) {
+    l.forward_headers = 0;
+    for (const auto& name : t.string_array("forward_headers")) {
+      if (auto bit = proxy::forward_header_bit(name)) {
+        l.forward_headers |= *bit;
+      } else {
+        t.error("forward_headers",
+                fmt::format("unknown header \"{}\" (x-forwarded-for, x-forwarded-proto, "
+                            "x-forwarded-host, forwarded or via)",
+                            name));
+      }
+    }
+    if (l.mode == ListenerMode::tcp) {
+      t.error("forward_headers", "forward_headers needs mode = \"http\"");
+    }
+  }
   for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
   for (auto& r : t.tables("sni_route")) l.sni_routes.push_back(read_sni_route(r));
   if (l.mode != ListenerMode::tcp && !l.sni_routes.empty()) {

@@ -12,6 +12,7 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/proxy/forward_headers.hpp"
 #include "lbd/proxy/tls_config.hpp"
 #include "lbd/proxy/upstream_tls_config.hpp"
 #include "lbd/replication/replication_config.hpp"
@@ -99,6 +100,9 @@ struct ListenerConfig {
   std::string default_pool;
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
+  /// mode = "http": the forwarding headers lbd writes (proxy::ForwardHeader bits, all by
+  /// default); those not chosen pass through as the client sent them.
+  unsigned forward_headers = proxy::kAllForwardHeaders;
   std::vector<RouteConfig> routes;
   /// [[listener.sni_route]] (mode = "tcp" only): route TLS by the ClientHello's server name.
   std::vector<SniRouteConfig> sni_routes;

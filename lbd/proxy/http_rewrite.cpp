@@ -147,19 +147,25 @@ bool iequals(std::string_view a, std::string_view b) { return beast::iequals(bsv
 /// The headers the rewrite writes itself (from the message's values and the hop's).
 enum class Rewritten { none, xff, xf_proto, xf_host, forwarded, via };
 
-Rewritten rewritten_kind(const http::fields::value_type& f, bool forwarding) {
+/// Which header the rewrite writes itself `f` is, if any: with `forwarding` (a request) the
+/// chosen X-Forwarded-* and Forwarded, and Via when chosen (`headers`: ForwardHeader bits).
+Rewritten rewritten_kind(const http::fields::value_type& f, bool forwarding, unsigned headers) {
   switch (f.name()) {
     case http::field::via:
-      return Rewritten::via;
+      return headers & kVia ? Rewritten::via : Rewritten::none;
     case http::field::forwarded:
-      return forwarding ? Rewritten::forwarded : Rewritten::none;
+      return forwarding && headers & kForwarded ? Rewritten::forwarded : Rewritten::none;
     case http::field::unknown: {
       if (!forwarding) return Rewritten::none;
       const auto name = sv(f.name_string());
       if (name.size() < 15 || (name[0] != 'x' && name[0] != 'X')) return Rewritten::none;
-      if (iequals(name, "X-Forwarded-For")) return Rewritten::xff;
-      if (iequals(name, "X-Forwarded-Proto")) return Rewritten::xf_proto;
-      if (iequals(name, "X-Forwarded-Host")) return Rewritten::xf_host;
+      if (headers & kXForwardedFor && iequals(name, "X-Forwarded-For")) return Rewritten::xff;
+      if (headers & kXForwardedProto && iequals(name, "X-Forwarded-Proto")) {
+        return Rewritten::xf_proto;
+      }
+      if (headers & kXForwardedHost && iequals(name, "X-Forwarded-Host")) {
+        return Rewritten::xf_host;
+      }
       return Rewritten::none;
     }
     default:
@@ -178,11 +184,11 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 /// caller only appends its own element and the line end.
 template <typename Kept>
 void append_joined(std::string& out, const http::fields& fields, Rewritten kind, bool forwarding,
-                   std::string_view name, Kept&& kept) {
+                   unsigned headers, std::string_view name, Kept&& kept) {
   out += name;
   out += ": ";
   for (const auto& f : fields) {
-    if (rewritten_kind(f, forwarding) != kind || !kept(f)) continue;
+    if (rewritten_kind(f, forwarding, headers) != kind || !kept(f)) continue;
     out += sv(f.value());
     out += ", ";
   }
@@ -227,7 +233,7 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
   };
 
   for (const auto& f : fields) {
-    if (!kept(f) || rewritten_kind(f, forwarding) != Rewritten::none) continue;
+    if (!kept(f) || rewritten_kind(f, forwarding, rw.headers) != Rewritten::none) continue;
     if (rw.cookie && f.name() == http::field::cookie) continue;
     append_field(out, sv(f.name_string()), sv(f.value()));
   }
@@ -244,34 +250,42 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
       formatted = client.to_string();
       client_text = formatted;
     }
-    append_joined(out, fields, Rewritten::xff, true, "X-Forwarded-For", kept);
-    out += client_text;
-    out += "\r\n";
-    append_field(out, "X-Forwarded-Proto", info.proto);
-    if (!info.host.empty()) append_field(out, "X-Forwarded-Host", info.host);
+    if (rw.headers & kXForwardedFor) {
+      append_joined(out, fields, Rewritten::xff, true, rw.headers, "X-Forwarded-For", kept);
+      out += client_text;
+      out += "\r\n";
+    }
+    if (rw.headers & kXForwardedProto) append_field(out, "X-Forwarded-Proto", info.proto);
+    if (rw.headers & kXForwardedHost && !info.host.empty()) {
+      append_field(out, "X-Forwarded-Host", info.host);
+    }
 
     // RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ); an IPv6
     // node is "[...]" and so must be a quoted-string (§6).
-    append_joined(out, fields, Rewritten::forwarded, true, "Forwarded", kept);
-    out += "for=";
-    if (client.is_v6()) {
-      append_forwarded_value(out, "[" + std::string(client_text) + "]");
-    } else {
-      append_forwarded_value(out, client_text);
+    if (rw.headers & kForwarded) {
+      append_joined(out, fields, Rewritten::forwarded, true, rw.headers, "Forwarded", kept);
+      out += "for=";
+      if (client.is_v6()) {
+        append_forwarded_value(out, "[" + std::string(client_text) + "]");
+      } else {
+        append_forwarded_value(out, client_text);
+      }
+      if (!info.host.empty()) {
+        out += ";host=";
+        append_forwarded_value(out, info.host);
+      }
+      out += ";proto=";
+      append_forwarded_value(out, info.proto);
+      out += "\r\n";
     }
-    if (!info.host.empty()) {
-      out += ";host=";
-      append_forwarded_value(out, info.host);
-    }
-    out += ";proto=";
-    append_forwarded_value(out, info.proto);
-    out += "\r\n";
   }
 
-  append_joined(out, fields, Rewritten::via, forwarding, "Via", kept);
-  out += rw.via_version >= 11 ? "1.1 " : "1.0 ";
-  out += rw.via_name;
-  out += "\r\n";
+  if (rw.headers & kVia) {
+    append_joined(out, fields, Rewritten::via, forwarding, rw.headers, "Via", kept);
+    out += rw.via_version >= 11 ? "1.1 " : "1.0 ";
+    out += rw.via_name;
+    out += "\r\n";
+  }
 
   for (const auto& a : rw.add) append_field(out, a.name, a.value);
   if (!rw.connection.empty()) append_field(out, "Connection", rw.connection);

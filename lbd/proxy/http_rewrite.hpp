@@ -13,6 +13,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "common/net/ip_address.hpp"
+#include "lbd/proxy/forward_headers.hpp"
 
 namespace lbd::proxy {
 
@@ -50,6 +51,8 @@ struct FieldRewrite {
   bool keep_upgrade = false;
   /// Requests: the X-Forwarded-* and Forwarded headers to write; null for responses.
   const ForwardInfo* forward = nullptr;
+  /// Which forwarding headers to write (ForwardHeader bits); the others pass through as they are.
+  unsigned headers = kAllForwardHeaders;
   /// Via gets "<version> <via_name>" appended; `via_version` is the received message's
   /// HTTP version (10 or 11, RFC 9110 §7.6.3).
   unsigned via_version = 11;
@@ -72,7 +75,8 @@ struct FieldRewrite {
 /// bodies itself. With `forward`: appends the client to X-Forwarded-For (earlier values kept,
 /// several headers merged into one), replaces X-Forwarded-Proto and X-Forwarded-Host (a client's
 /// values cannot be trusted), appends a Forwarded element `for=...;host=...;proto=...` (IPv6
-/// quoted as "[2001:db8::1]"). Always appends this proxy to Via.
+/// quoted as "[2001:db8::1]"), and appends this proxy to Via — each one only when its bit is in
+/// `headers`.
 void append_rewritten_fields(std::string& out, const http::fields& fields,
                              const FieldRewrite& rewrite);
 

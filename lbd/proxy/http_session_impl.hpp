@@ -469,6 +469,7 @@ class HttpSession {
     append_rewritten_fields(request_head, req.base(),
                             FieldRewrite{.keep_upgrade = upgrade,
                                          .forward = &forward,
+                                         .headers = listener_.forward_headers,
                                          .via_version = client_version,
                                          .connection = upgrade ? "upgrade" : "",
                                          .drop = std::span(drop.data(), dropped),
@@ -657,6 +658,7 @@ class HttpSession {
         std::string head = fmt::format("HTTP/1.1 101 {}\r\n", sv(res.reason()));
         append_rewritten_fields(head, res.base(),
                                 FieldRewrite{.keep_upgrade = true,
+                                             .headers = listener_.forward_headers,
                                              .via_version = res.version(),
                                              .connection = "upgrade",
                                              .add = persistence_.set_cookie()});
@@ -727,7 +729,8 @@ class HttpSession {
     head.append(reason.data(), reason.size());
     head += "\r\n";
     append_rewritten_fields(head, res.base(),
-                            FieldRewrite{.via_version = res.version(),
+                            FieldRewrite{.headers = listener_.forward_headers,
+                                         .via_version = res.version(),
                                          .connection = !keep_client          ? "close"
                                                        : client_version < 11 ? "keep-alive"
                                                                              : "",

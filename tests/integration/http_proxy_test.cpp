@@ -54,6 +54,26 @@ TEST_CASE("http: a GET gets forwarding headers and loses hop-by-hop headers both
   }
 }
 
+TEST_CASE("http: forward_headers chooses the forwarding headers lbd writes") {
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  HttpConfig c{.pools = {{"app", {backend.address()}}}};
+  c.listener_extra = "forward_headers = [\"x-forwarded-for\"]";
+  InProcessLbd lbd(c.text());
+  auto res = round_trip(lbd.endpoint("web"), get("/", "www.example.com",
+                                                 "X-Forwarded-Proto: https\r\nVia: 1.0 edge\r\n"));
+  REQUIRE(res);
+  CHECK(res->result_int() == 200);
+  CHECK(header(res->base(), "Via") == "<none>");
+  REQUIRE(origin.count() == 1);
+  const auto req = origin.seen().at(0);
+  CHECK(header(req.base(), "X-Forwarded-For") == "127.0.0.1");
+  CHECK(header(req.base(), "X-Forwarded-Proto") == "https");  // the client's, passed through
+  CHECK(header(req.base(), "X-Forwarded-Host") == "<none>");
+  CHECK(header(req.base(), "Forwarded") == "<none>");
+  CHECK(header(req.base(), "Via") == "1.0 edge");
+}
+
 TEST_CASE("http: keep-alive client requests reuse pooled upstream connections") {
   Origin origin("o");
   TestBackend backend(origin.handler());

@@ -125,3 +125,31 @@ TEST_CASE(
   REQUIRE(d4.size() == 1);
   CHECK(d4.items()[0].message.find("too long") != std::string::npos);
 }
+
+TEST_CASE("lbd config: forward_headers defaults to all, reads a list, refuses unknown names") {
+  const auto config_with = [](const std::string& listener_extra, std::string mode = "http") {
+    return "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"" + mode +
+           "\"\npool = \"p\"\n" + listener_extra +
+           "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  };
+  Diagnostics d1, d2, d3, d4, d5;
+  CHECK(lbd::load_config_from_string(config_with(""), "t.toml", d1).listeners[0].forward_headers ==
+        lbd::proxy::kAllForwardHeaders);
+  CHECK(lbd::load_config_from_string(
+            config_with("forward_headers = [\"X-Forwarded-For\", \"via\"]\n"), "t.toml", d2)
+            .listeners[0]
+            .forward_headers == (lbd::proxy::kXForwardedFor | lbd::proxy::kVia));
+  CHECK(lbd::load_config_from_string(config_with("forward_headers = []\n"), "t.toml", d3)
+            .listeners[0]
+            .forward_headers == 0);
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  CHECK(d3.empty());
+  lbd::load_config_from_string(config_with("forward_headers = [\"x-real-ip\"]\n"), "t.toml", d4);
+  REQUIRE(d4.size() == 1);
+  CHECK(d4.items()[0].key_path.find("forward_headers") != std::string::npos);
+  CHECK(d4.items()[0].message.find("x-real-ip") != std::string::npos);
+  lbd::load_config_from_string(config_with("forward_headers = []\n", "tcp"), "t.toml", d5);
+  REQUIRE(d5.size() == 1);
+  CHECK(d5.items()[0].message.find("mode = \"http\"") != std::string::npos);
+}

@@ -234,3 +234,36 @@ TEST_CASE("http rewrite: dropped fields, added fields and a replaced Cookie") {
   const auto g = rewritten("GET / HTTP/1.1\r\nHost: h\r\nCookie: lb=x\r\n\r\n", {.cookie = ""});
   CHECK(value(g, "Cookie") == "<none>");
 }
+
+TEST_CASE("http rewrite: forwarding headers not chosen pass through as the client sent them") {
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("198.51.100.1"),
+                                     .host = "www.example.com"};
+  const std::string raw =
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: https\r\n"
+      "Forwarded: for=192.0.2.7\r\nVia: 1.0 edge\r\n\r\n";
+  const auto only_xff = rewritten(raw, {.forward = &info, .headers = lbd::proxy::kXForwardedFor});
+  CHECK(value(only_xff, "X-Forwarded-For") == "192.0.2.7, 198.51.100.1");
+  CHECK(value(only_xff, "X-Forwarded-Proto") == "https");
+  CHECK(value(only_xff, "X-Forwarded-Host") == "<none>");
+  CHECK(value(only_xff, "Forwarded") == "for=192.0.2.7");
+  CHECK(value(only_xff, "Via") == "1.0 edge");
+  const auto none = rewritten(raw, {.forward = &info, .headers = 0});
+  CHECK(value(none, "X-Forwarded-For") == "192.0.2.7");
+  CHECK(value(none, "Via") == "1.0 edge");
+  CHECK(value(none, "Host") == "h");
+  // Hop-by-hop removal does not depend on the choice.
+  const auto hop = rewritten("GET / HTTP/1.1\r\nHost: h\r\nConnection: X-A\r\nX-A: 1\r\n\r\n",
+                             {.forward = &info, .headers = 0});
+  CHECK(value(hop, "X-A") == "<none>");
+  CHECK(value(hop, "Connection") == "<none>");
+}
+
+TEST_CASE("http rewrite: forward_headers names map to their bits in any case") {
+  CHECK(lbd::proxy::forward_header_bit("x-forwarded-for") == lbd::proxy::kXForwardedFor);
+  CHECK(lbd::proxy::forward_header_bit("X-Forwarded-Proto") == lbd::proxy::kXForwardedProto);
+  CHECK(lbd::proxy::forward_header_bit("x-forwarded-HOST") == lbd::proxy::kXForwardedHost);
+  CHECK(lbd::proxy::forward_header_bit("Forwarded") == lbd::proxy::kForwarded);
+  CHECK(lbd::proxy::forward_header_bit("VIA") == lbd::proxy::kVia);
+  CHECK_FALSE(lbd::proxy::forward_header_bit("x-real-ip"));
+  CHECK_FALSE(lbd::proxy::forward_header_bit(""));
+}
