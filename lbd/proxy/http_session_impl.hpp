@@ -223,6 +223,8 @@ class HttpSession {
     UpstreamConnection conn;
     bool reused = false;
   };
+  /// A backend connection, or the status and reason of the error response.
+  using Acquired = std::expected<Upstream, std::pair<unsigned, std::string>>;
 
   /// Plain TCP, idle between two requests for kParkAfter: hands the connection to the worker's
   /// parking lot until `deadline` (its keep-alive end) and ends this session (its frames are
@@ -482,7 +484,24 @@ class HttpSession {
       // closed by the backend before it answered (the keep-alive race).
       const bool can_retry = attempt == 0 && !has_body;
       const auto acquire_start = Clock::now();
-      auto acquired = co_await acquire(pool_name, *pool, avoid, attempt == 0, has_body);
+      // A pooled connection is taken without a coroutine (acquire() would allocate a frame per
+      // request); acquire() connects to the server picked here when none is idle.
+      const bool may_reuse = attempt == 0 && pool->upstream_keepalive > 0 &&
+                             pool->send_proxy_protocol == ProxyProtocolSend::off;
+      const Backend* picked = nullptr;
+      std::optional<Upstream> pooled;
+      if (may_reuse) {
+        picked = worker_.pick(
+            pool_name,
+            PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = persistence_.prefer()});
+        if (picked) pooled = take_pooled(*picked, *pool, has_body);
+      }
+      Acquired acquired = std::unexpected(std::pair<unsigned, std::string>{});
+      if (pooled) {
+        acquired = std::move(*pooled);
+      } else {  // not a ?: with co_await in a branch: g++ 12 miscompiles that (a crash here)
+        acquired = co_await acquire(pool_name, *pool, avoid, may_reuse, picked);
+      }
       if (!acquired) {
         co_await send_error(acquired.error().first, acquired.error().second);
         co_return Next::close;
@@ -567,7 +586,19 @@ class HttpSession {
         rp->body_limit(kNoBodyLimit);
         rp->eager(false);
         if (is_head) rp->skip(true);
-        const bool ok = co_await read_response_header(*rp, upstream, got_bytes, ec);
+        // The header is read here, not in a coroutine of its own: one frame allocation less
+        // per request (frames over 1 KB are not recycled by Asio).
+        bool ok = false;
+        for (;;) {
+          if (auto parsed = parse_response_header(*rp, got_bytes, ec)) {
+            ok = *parsed;
+            break;
+          }
+          const auto got = co_await upstream.async_read_some(
+              ubuf_.prepare(kReadChunk), asio::redirect_error(lb::use_awaitable, ec));
+          ubuf_.commit(got);
+          if (ec) break;
+        }
         if (!ok) break;
         const auto status = rp->get().result_int();
         if (status >= 200 || status == 101) break;
@@ -610,29 +641,22 @@ class HttpSession {
     }
   }
 
-  /// Reads the response header into `rp` from `socket` via ubuf_. False on error (`ec` set).
-  lb::awaitable<bool> read_response_header(http::response_parser<http::empty_body>& rp,
-                                           UpstreamStream& socket, bool& got_bytes,
-                                           error_code& ec) {
-    for (;;) {
-      if (ubuf_.size() > 0) {
-        got_bytes = true;
-        // Beast consumes the complete lines of an unfinished header: drop them as it goes.
-        const auto n = rp.put(ubuf_.data(), ec);
-        ubuf_.consume(n);
-        if (ec == http::error::need_more) {
-          ec = {};
-        } else if (ec) {
-          co_return false;
-        } else if (rp.is_header_done()) {
-          co_return true;
-        }
-      }
-      const auto got = co_await socket.async_read_some(ubuf_.prepare(kReadChunk),
-                                                       asio::redirect_error(lb::use_awaitable, ec));
-      ubuf_.commit(got);
-      if (ec) co_return false;
+  /// Feeds the buffered backend bytes (ubuf_) to `rp`: true when its header is complete, false
+  /// on a malformed header (`ec` set), nullopt when more bytes are needed.
+  std::optional<bool> parse_response_header(http::response_parser<http::empty_body>& rp,
+                                            bool& got_bytes, error_code& ec) {
+    if (ubuf_.size() == 0) return std::nullopt;
+    got_bytes = true;
+    // Beast consumes the complete lines of an unfinished header: drop them as it goes.
+    const auto n = rp.put(ubuf_.data(), ec);
+    ubuf_.consume(n);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return std::nullopt;
     }
+    if (ec) return false;
+    if (rp.is_header_done()) return true;
+    return std::nullopt;
   }
 
   /// Sends the response whose header is in `rp` to the client, its body after it, and decides
@@ -781,25 +805,28 @@ class HttpSession {
     co_return keep_client ? Next::keep_alive : Next::close;
   }
 
-  /// A connection to a backend of `pool`: a pooled idle one to the picked server when allowed,
-  /// else a new one through the worker (which retries other servers). On failure the status and
-  /// the reason for the error response.
-  lb::awaitable<std::expected<Upstream, std::pair<unsigned, std::string>>> acquire(
-      const std::string& pool_name, const PoolConfig& pool, const Backend* avoid, bool allow_reuse,
-      bool has_body) {
+  /// An idle pooled connection to `server`, if one is left.
+  std::optional<Upstream> take_pooled(const Backend& server, const PoolConfig& pool,
+                                      bool has_body) {
+    // Probing costs a syscall; without a body a dead connection is caught by the replay.
+    const UpstreamTlsContext* tls = pool.tls ? pool.tls->context.get() : nullptr;
+    if (auto c = state_.upstreams.take(&server, Clock::now(), cfg_.timeouts.server_idle, has_body,
+                                       tls)) {
+      return Upstream{std::move(*c), true};
+    }
+    return std::nullopt;
+  }
+
+  /// A new connection to a backend of `pool`: with `reuse` (the pool keeps idle connections) to
+  /// `picked`, the server the balancer chose for a pooled one that was not there (null: no
+  /// server is healthy); else through the worker, which retries other servers. On failure the
+  /// status and the reason for the error response.
+  lb::awaitable<Acquired> acquire(const std::string& pool_name, const PoolConfig& pool,
+                                  const Backend* avoid, bool reuse, const Backend* picked) {
     using Failure = std::pair<unsigned, std::string>;
-    if (allow_reuse && pool.upstream_keepalive > 0 &&
-        pool.send_proxy_protocol == ProxyProtocolSend::off) {
-      const auto* b = worker_.pick(
-          pool_name,
-          PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = persistence_.prefer()});
+    if (reuse) {
+      const auto* b = picked;
       if (!b) co_return std::unexpected(Failure{503, "no healthy backend"});
-      // Probing costs a syscall; without a body a dead connection is caught by the replay.
-      const UpstreamTlsContext* tls = pool.tls ? pool.tls->context.get() : nullptr;
-      if (auto c =
-              state_.upstreams.take(b, Clock::now(), cfg_.timeouts.server_idle, has_body, tls)) {
-        co_return Upstream{std::move(*c), true};
-      }
       // Connect to the server just picked, not to a second pick: with two picks per request a
       // round robin can fall into a cycle where one server's connections are always parked and
       // never taken again (they pile up and churn).
