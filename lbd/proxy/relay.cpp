@@ -208,7 +208,12 @@ lb::awaitable<bool> finish_round(std::shared_ptr<RelayState> st, int dir,
   st->resources->release_buffer(std::move(buffer));
   if (!ok) co_return false;
   if (n < RelayResources::kBufferSize) co_return true;
-  Bulk bulk = st->splice_ok[dir] ? co_await splice_bulk(*st, dir) : co_await copy_bulk(*st, dir);
+  Bulk bulk;  // if/else, not ?: around co_await (g++ 12 has miscompiled that here, see http)
+  if (st->splice_ok[dir]) {
+    bulk = co_await splice_bulk(*st, dir);
+  } else {
+    bulk = co_await copy_bulk(*st, dir);
+  }
   if (bulk == Bulk::no_splice) {
     st->splice_ok[dir] = false;
     bulk = co_await copy_bulk(*st, dir);
