@@ -1,0 +1,82 @@
+# Precompiled headers for the Asio-heavy sources (a cold build spends ~2.5 s per such TU parsing
+# Boost.Asio + spdlog + fmt). One PCH, built once with lb_common's flags, is reused by every other
+# target (REUSE_FROM), and only the sources that reach Asio through their includes get it: loading
+# the ~200 MB PCH would cost a pure TU more than it compiles in.
+# GCC only: clang refuses a PCH when a target adds its own -D (LBPAIR_SOURCE_DIR in tests).
+
+option(LBPAIR_PCH "Precompile Boost.Asio/spdlog/fmt for the sources that include them (GCC)" ON)
+if(LBPAIR_PCH AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(LBPAIR_PCH OFF)
+endif()
+
+# Sets ${out} to TRUE when ${file} reaches Boost.Asio or Beast through its #include "..." chain.
+# Quoted includes are looked up beside the file, then from the project root (the include path).
+# Results are memoised per header in global properties; a cycle counts as "no" while open.
+function(_lbpair_reaches_asio file out)
+  get_property(known GLOBAL PROPERTY "LBPAIR_ASIO_${file}" SET)
+  if(known)
+    get_property(result GLOBAL PROPERTY "LBPAIR_ASIO_${file}")
+    set(${out} ${result} PARENT_SCOPE)
+    return()
+  endif()
+  set_property(GLOBAL PROPERTY "LBPAIR_ASIO_${file}" FALSE)
+  set(result FALSE)
+  file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "<boost/(asio|beast)[/.]" OR line MATCHES "\"common/asio(_ssl)?\\.hpp\"")
+      set(result TRUE)
+      break()
+    endif()
+    if(line MATCHES "#[ \t]*include[ \t]*\"([^\"]+)\"")
+      set(name "${CMAKE_MATCH_1}")
+      get_filename_component(dir "${file}" DIRECTORY)
+      if(EXISTS "${dir}/${name}")
+        get_filename_component(header "${dir}/${name}" ABSOLUTE)
+      elseif(EXISTS "${PROJECT_SOURCE_DIR}/${name}")
+        set(header "${PROJECT_SOURCE_DIR}/${name}")
+      else()
+        continue()
+      endif()
+      _lbpair_reaches_asio("${header}" sub)
+      if(sub)
+        set(result TRUE)
+        break()
+      endif()
+    endif()
+  endforeach()
+  set_property(GLOBAL PROPERTY "LBPAIR_ASIO_${file}" ${result})
+  set(${out} ${result} PARENT_SCOPE)
+endfunction()
+
+# Gives ${target}'s Asio-reaching sources the shared PCH; call it after the target has all its
+# sources. lb_common builds the PCH; every other target reuses it (same flags: the global ones plus
+# lb_common's public definitions, which all of them link).
+function(lbpair_precompile_asio target)
+  if(NOT LBPAIR_PCH)
+    return()
+  endif()
+  get_target_property(sources ${target} SOURCES)
+  get_target_property(source_dir ${target} SOURCE_DIR)
+  set(users 0)
+  foreach(source IN LISTS sources)
+    if(NOT source MATCHES "\\.cpp$" OR source MATCHES "^\\$<")
+      continue()
+    endif()
+    get_filename_component(path "${source}" ABSOLUTE BASE_DIR "${source_dir}")
+    set(reaches FALSE)
+    if(EXISTS "${path}")
+      _lbpair_reaches_asio("${path}" reaches)
+    endif()
+    if(reaches)
+      math(EXPR users "${users} + 1")
+    else()
+      set_source_files_properties("${source}" TARGET_DIRECTORY ${target}
+                                  PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+    endif()
+  endforeach()
+  if(target STREQUAL "lb_common")
+    target_precompile_headers(lb_common PRIVATE "${PROJECT_SOURCE_DIR}/common/pch/asio_pch.hpp")
+  elseif(users GREATER 0)
+    target_precompile_headers(${target} REUSE_FROM lb_common)
+  endif()
+endfunction()
