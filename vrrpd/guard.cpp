@@ -124,6 +124,9 @@ std::optional<GuardOrder> parse_order(std::string_view line) {
 }
 
 lb::Result<Guard> Guard::start() {
+  // vrrpd writes orders into a pipe: if the guard died, the write must fail with EPIPE, not kill
+  // vrrpd (a master holding VIPs) with SIGPIPE. Sockets pass MSG_NOSIGNAL; a pipe cannot.
+  std::signal(SIGPIPE, SIG_IGN);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return lb::fail(fmt::format("pipe: {}", std::strerror(errno)));
   const pid_t pid = ::fork();

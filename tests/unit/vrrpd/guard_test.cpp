@@ -3,6 +3,9 @@
 #include "vrrpd/guard.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 namespace {
 lb::IpAddress ip(const char* s) { return *lb::IpAddress::parse(s); }
@@ -55,4 +58,18 @@ TEST_CASE("vrrp guard: malformed order lines are refused") {
     INFO(bad);
     CHECK_FALSE(vrrp::parse_order(bad).has_value());
   }
+}
+
+TEST_CASE("vrrp guard: orders to a dead guard fail quietly instead of killing vrrpd (SIGPIPE)") {
+  auto guard = vrrp::Guard::start();
+  REQUIRE(guard.has_value());
+  REQUIRE(guard->pid() > 0);
+  REQUIRE(::kill(guard->pid(), SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(guard->pid(), &status, 0) == guard->pid());
+  // The pipe has no reader now: without SIGPIPE ignored, this process would die here.
+  guard->disarm("eth0/51/4");
+  guard->disarm("eth0/51/4");
+  guard->release();
+  CHECK(true);
 }
