@@ -137,36 +137,17 @@ struct HttpWorkerState {
   static constexpr std::size_t kSpareBudget = 512 * 1024;
   static constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
 
-  void take(beast::flat_buffer& b) {
-    if (b.capacity() > 0 || spare_buffers.empty()) return;
-    b = std::move(spare_buffers.back());
-    spare_buffers.pop_back();
-    spare_bytes -= b.capacity();
-  }
+  /// Gives `b` (or `s`) spare storage when it has none.
+  void take(beast::flat_buffer& b) { take_spare(b, spare_buffers); }
+  void take(std::string& s) { take_spare(s, spare_strings); }
   /// Keeps `b`'s storage for another connection when it holds no data; leaves `b` without storage.
   void give(beast::flat_buffer& b) {
-    if (b.size() > 0) return;
-    if (b.capacity() > 0 && b.capacity() <= kMaxSpareCapacity &&
-        spare_bytes + b.capacity() <= kSpareBudget) {
-      spare_bytes += b.capacity();
-      spare_buffers.push_back(std::move(b));
-    }
-    b = beast::flat_buffer{};
+    if (b.size() == 0) keep_spare(b, spare_buffers);
   }
-  void take(std::string& s) {
-    if (s.capacity() > 15 || spare_strings.empty()) return;
-    s = std::move(spare_strings.back());
-    spare_strings.pop_back();
-    spare_bytes -= s.capacity();
-  }
+  /// Keeps `s`'s storage (its text is dropped); leaves `s` empty.
   void give(std::string& s) {
     s.clear();
-    if (s.capacity() > 15 && s.capacity() <= kMaxSpareCapacity &&
-        spare_bytes + s.capacity() <= kSpareBudget) {
-      spare_bytes += s.capacity();
-      spare_strings.push_back(std::move(s));
-    }
-    s = std::string{};
+    keep_spare(s, spare_strings);
   }
   asio::steady_timer drain_poll;
   bool polling = false;
@@ -202,6 +183,27 @@ struct HttpWorkerState {
       }
       if (!idle.empty() || !parkable.empty()) start_poll();
     });
+  }
+
+ private:
+  // Heap storage an item holds: a string's inline (SSO) buffer is none.
+  static std::size_t storage(const beast::flat_buffer& b) { return b.capacity(); }
+  static std::size_t storage(const std::string& s) { return s.capacity() > 15 ? s.capacity() : 0; }
+  template <typename T>
+  void take_spare(T& item, std::vector<T>& spares) {
+    if (storage(item) > 0 || spares.empty()) return;
+    item = std::move(spares.back());
+    spares.pop_back();
+    spare_bytes -= storage(item);
+  }
+  template <typename T>
+  void keep_spare(T& item, std::vector<T>& spares) {
+    const auto n = storage(item);
+    if (n > 0 && n <= kMaxSpareCapacity && spare_bytes + n <= kSpareBudget) {
+      spare_bytes += n;
+      spares.push_back(std::move(item));
+    }
+    item = T{};
   }
 };
 
