@@ -10,11 +10,6 @@
 
 namespace lbd::proxy {
 
-namespace {
-std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
-boost::beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
-}  // namespace
-
 void HttpPersistence::prepare(WorkerContext& worker, const PoolConfig& pool,
                               const std::string& pool_name, const http::fields& fields,
                               const lb::IpAddress& client, std::string_view target) {

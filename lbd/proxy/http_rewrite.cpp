@@ -53,8 +53,6 @@ void append_forwarded_value(std::string& out, std::string_view v) {
   out += '"';
 }
 
-beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
-
 /// Joins every value of `name` with ", " (RFC 9110 §5.3 list combination).
 template <typename Name>
 std::string joined(const http::fields& fields, Name name) {
@@ -139,8 +137,6 @@ class ConnectionTokens {
   std::size_t inline_count_ = 0;
   std::vector<std::string_view> spill_;
 };
-
-std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 bool iequals(std::string_view a, std::string_view b) { return beast::iequals(bsv(a), bsv(b)); }
 

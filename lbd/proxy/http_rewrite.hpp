@@ -19,6 +19,10 @@ namespace lbd::proxy {
 
 namespace http = boost::beast::http;
 
+/// Beast's string_view and the standard one, converted both ways (Boost 1.74 keeps them apart).
+inline std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline boost::beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
+
 /// True when the raw header block (start line up to the empty line) folds a field value over
 /// several lines (obs-fold, RFC 9112 §5.2). Beast accepts obs-fold and joins the lines, so the
 /// check needs the raw bytes.

@@ -52,13 +52,8 @@ namespace lbd::proxy {
 // Not an anonymous namespace: HttpWorkerState must be one type in both translation units (it
 // lives in the worker's extension slot, shared by plain and TLS sessions).
 namespace http_detail {
-
-namespace beast = boost::beast;
-namespace asio = lb::asio;
-using lb::error_code;
-using lb::tcp;
-using Clock = std::chrono::steady_clock;
-using std::chrono::nanoseconds;
+// beast, asio, error_code, tcp, Clock and nanoseconds: declared for this namespace in
+// http_worker_state.hpp.
 
 // Header reads start small: most headers fit, and a burst of requests then holds little memory.
 constexpr std::size_t kReadChunk = 4 * 1024;
@@ -67,9 +62,6 @@ constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
-
-inline std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-inline beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
 
 /// Plain TCP: what the parking lot calls when a parked client sent bytes, closed, timed out or
 /// was closed by a drain (defined in http_session.cpp).
