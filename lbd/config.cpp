@@ -10,7 +10,7 @@
 #include "common/config/reader.hpp"
 #include "common/log.hpp"
 #include "lbd/balance/hash_key.hpp"
-#include "lbd/sticky/persistence_config.hpp"
+#include "lbd/persistence_config.hpp"
 
 namespace lbd {
 

@@ -12,11 +12,11 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
-#include "lbd/proxy/forward_headers.hpp"
-#include "lbd/proxy/tls_config.hpp"
-#include "lbd/proxy/upstream_tls_config.hpp"
+#include "lbd/http/forward_headers.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
+#include "lbd/tls/tls_config.hpp"
+#include "lbd/tls/upstream_tls_config.hpp"
 #include "lbd/upstream/health_config.hpp"
 
 namespace lbd {

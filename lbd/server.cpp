@@ -15,7 +15,7 @@
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
 #include "lbd/admin/status_collector.hpp"
-#include "lbd/proxy/listen_socket.hpp"
+#include "lbd/session/listen_socket.hpp"
 
 namespace lbd {
 namespace {

@@ -12,15 +12,16 @@
 
 #include "common/asio.hpp"
 #include "common/control/server.hpp"
-#include "lbd/admin/access_log.hpp"
 #include "lbd/admin/admin_server.hpp"
+#include "lbd/admin/control_target.hpp"
 #include "lbd/admin/metrics.hpp"
 #include "lbd/admin/role_tracker.hpp"
 #include "lbd/admin/runtime_overrides.hpp"
 #include "lbd/admin/status_model.hpp"
-#include "lbd/proxy/worker_context.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
+#include "lbd/session/worker_context.hpp"
+#include "lbd/telemetry/access_log.hpp"
 #include "lbd/upstream/agent_poller.hpp"
 #include "lbd/upstream/registry.hpp"
 #include "lbd/worker.hpp"
@@ -31,7 +32,7 @@ namespace lbd {
 /// mode="http" listener while the L7 session is not linked. Empty when runnable.
 std::vector<std::string> runtime_config_errors(const Config& config);
 
-class Server {
+class Server final : public admin::ControlTarget {
  public:
   /// Loads `config_path`, checks it, binds every listener and starts the workers. On failure
   /// returns nullptr and fills `errors` with every problem (config diagnostics, bind errors).
@@ -55,11 +56,11 @@ class Server {
   /// Thread-safe observers (tests, admin).
   std::vector<lb::Endpoint> bound(const std::string& listener) const;
   /// The stick tables of the running config by pool name (the replicator registers these).
-  StickyRegistry& sticky_tables() { return sticky_; }
+  StickyRegistry& sticky_tables() override { return sticky_; }
   /// The live proxied connections of this node and those the peer reported (thread-safe).
-  repl::ConnTable& conn_table() { return conns_; }
+  repl::ConnTable& conn_table() override { return conns_; }
   /// Replication state, or nullopt on a node without [replication] (thread-safe).
-  std::optional<repl::ReplicationStatus> replication_status() const;
+  std::optional<repl::ReplicationStatus> replication_status() const override;
   /// Failed TLS handshakes of `listener` by reason (see ListenerRuntime::count_tls_error).
   std::map<std::string, std::uint64_t> tls_handshake_errors(const std::string& listener) const;
   /// The running TLS client context of `pool` ([pool.tls]; its handshake counters), or nullptr.
@@ -95,29 +96,30 @@ class Server {
   /// status page and the control socket. Runs on the control thread (posted there and waited
   /// for, at most 2 s, when called from another thread; after shutdown or on a timeout the
   /// health says "unknown" and the rest is empty).
-  admin::NodeStatus node_status();
+  admin::NodeStatus node_status() override;
   /// The path the control socket listens on ("" when none).
   std::string control_socket_path() const;
 
   // ---- control thread only: the operations behind the control socket (lbd/admin/) ----
   /// Every pool (config order), or the one named; nullopt when `pool` names no pool.
-  std::optional<std::vector<admin::PoolView>> pool_views(std::optional<std::string> pool = {});
+  std::optional<std::vector<admin::PoolView>> pool_views(
+      std::optional<std::string> pool = {}) override;
   /// Sets a server's admin state / weight at run time: the pool's next snapshot steers traffic
   /// accordingly, and the override is kept across reloads (see admin/runtime_overrides.hpp).
   /// Errors: "no pool P", "no server P/S in pool P", weight out of range.
   lb::Result<void> set_server_admin(const std::string& pool, const std::string& server,
-                                    AdminState state);
+                                    AdminState state) override;
   lb::Result<void> set_server_weight(const std::string& pool, const std::string& server,
-                                     std::uint32_t weight);
+                                     std::uint32_t weight) override;
   /// Reloads now; false with the reasons when the new config was refused (the old one stays).
-  bool reload_now(std::vector<std::string>& errors);
+  bool reload_now(std::vector<std::string>& errors) override;
   /// vrrpd's report of one virtual router's transition: logged, kept per instance, and the node
   /// role (master when master of any VRID) passed to the replicator when it changes.
-  void on_vrrp_state(admin::VridRole role);
-  admin::RolesView roles() const { return roles_.view(); }
-  bool draining() const { return draining_; }
+  void on_vrrp_state(admin::VridRole role) override;
+  admin::RolesView roles() const override { return roles_.view(); }
+  bool draining() const override { return draining_; }
   /// The running configuration (control thread).
-  const Config& config() const { return *config_; }
+  const Config& config() const override { return *config_; }
 
  private:
   struct BindGroup {

@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "lbd/proxy/upstream_tls_context.hpp"
 #include "lbd/server.hpp"
+#include "lbd/tls/upstream_tls_context.hpp"
 
 namespace lbd {
 

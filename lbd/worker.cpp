@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "common/log.hpp"
-#include "lbd/admin/access_log.hpp"
-#include "lbd/proxy/deadline.hpp"
-#include "lbd/proxy/proxy_header_reader.hpp"
-#include "lbd/proxy/tcp_session.hpp"
-#include "lbd/proxy/upstream_connect.hpp"
+#include "lbd/l4/tcp_session.hpp"
+#include "lbd/session/deadline.hpp"
+#include "lbd/session/proxy_header_reader.hpp"
+#include "lbd/telemetry/access_log.hpp"
+#include "lbd/upstream_conn/upstream_connect.hpp"
 
 namespace lbd {
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "common/asio.hpp"
-#include "lbd/proxy/relay.hpp"
-#include "lbd/proxy/worker_context.hpp"
+#include "lbd/l4/relay.hpp"
 #include "lbd/replication/conn_table.hpp"
-#include "lbd/sticky/sticky_registry.hpp"
+#include "lbd/session/sticky_registry.hpp"
+#include "lbd/session/worker_context.hpp"
 #include "lbd/upstream/health_manager.hpp"
 
 namespace lbd {

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/config/reader.hpp"
-#include "lbd/admin/access_log_format.hpp"
+#include "lbd/telemetry/access_log_format.hpp"
 
 namespace lbd {
 namespace {

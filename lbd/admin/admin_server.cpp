@@ -20,7 +20,7 @@
 #include "common/log.hpp"
 #include "common/metrics/exposition.hpp"
 #include "lbd/admin/admin_view_json.hpp"
-#include "lbd/proxy/deadline.hpp"
+#include "lbd/session/deadline.hpp"
 
 namespace lbd::admin {
 namespace {

@@ -6,7 +6,6 @@
 #include "common/control/protocol.hpp"
 #include "common/net/ip_address.hpp"
 #include "lbd/admin/status_json.hpp"
-#include "lbd/server.hpp"
 #include "lbd/sticky/key_derivation.hpp"
 
 namespace lbd::admin {
@@ -44,16 +43,16 @@ std::optional<std::size_t> limit_arg(const json& req, std::string& error) {
 
 json ok() { return {{"ok", true}}; }
 
-json show_servers(Server& server, const json& req) {
+json show_servers(ControlTarget& server, const json& req) {
   auto pool = string_arg(req, "pool");
   auto pools = server.pool_views(pool);
   if (!pools) return error_reply(fmt::format("no pool {}", *pool));
   return pools_reply(*pools);
 }
 
-json show_pools(Server& server) {
+json show_pools(ControlTarget& server) {
   json list = json::array();
-  const auto views = server.pool_views();
+  const auto views = server.pool_views(std::nullopt);
   for (const auto& p : *views) {
     std::size_t up = 0;
     for (const auto& s : p.servers) up += s.state == "up" ? 1 : 0;
@@ -69,7 +68,7 @@ json show_pools(Server& server) {
   return {{"ok", true}, {"pools", list}};
 }
 
-json server_command(Server& server, std::string_view action, const json& req) {
+json server_command(ControlTarget& server, std::string_view action, const json& req) {
   const auto text = string_arg(req, "server");
   if (!text) return error_reply("missing \"server\": expected \"pool/server\"");
   const auto ref = parse_server_ref(*text);
@@ -103,7 +102,7 @@ json server_command(Server& server, std::string_view action, const json& req) {
   return ok();
 }
 
-json show_table(Server& server, const json& req) {
+json show_table(ControlTarget& server, const json& req) {
   std::string error;
   const auto limit = limit_arg(req, error);
   if (!limit) return error_reply(error);
@@ -131,7 +130,7 @@ std::string stick_key_from_text(const PoolConfig* pool, const std::string& text)
   return text;
 }
 
-json clear_table(Server& server, const Config& config, const json& req) {
+json clear_table(ControlTarget& server, const Config& config, const json& req) {
   const auto pool = string_arg(req, "pool");
   if (!pool) return error_reply("missing \"pool\"");
   auto table = server.sticky_tables().find(*pool);
@@ -154,7 +153,7 @@ json clear_table(Server& server, const Config& config, const json& req) {
   return {{"ok", true}, {"removed", removed}};
 }
 
-json show_conns(Server& server, const json& req) {
+json show_conns(ControlTarget& server, const json& req) {
   std::string error;
   const auto limit = limit_arg(req, error);
   if (!limit) return error_reply(error);
@@ -170,7 +169,7 @@ json show_conns(Server& server, const json& req) {
                     std::chrono::system_clock::now());
 }
 
-json vrrp_state(Server& server, const json& req) {
+json vrrp_state(ControlTarget& server, const json& req) {
   VridRole role;
   const auto instance = string_arg(req, "instance");
   const auto state = string_arg(req, "state");
@@ -191,7 +190,7 @@ json vrrp_state(Server& server, const json& req) {
 
 }  // namespace
 
-json handle(Server& server, const json& request) {
+json handle(ControlTarget& server, const json& request) {
   const std::string cmd = request.at("cmd").get<std::string>();
   if (cmd == "show servers") return show_servers(server, request);
   if (cmd == "show pools") return show_pools(server);
@@ -209,7 +208,7 @@ json handle(Server& server, const json& request) {
     return body;
   }
   if (cmd == "health") {
-    auto pools = server.pool_views();
+    auto pools = server.pool_views(std::nullopt);
     auto body = health_json(assess_health(*pools, server.draining()));
     body["ok"] = true;
     // vrrpd re-sends its states when false (this lbd restarted since the last transition).

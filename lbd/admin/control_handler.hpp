@@ -17,9 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace lbd {
-class Server;
-}
+#include "lbd/admin/control_target.hpp"
 
 namespace lbd::admin {
 
@@ -36,6 +34,6 @@ std::optional<ServerRef> parse_server_ref(std::string_view text);
 
 /// Runs one request on the control thread and returns the reply ({"ok":true,...} or
 /// {"ok":false,"error":...}). Never throws for bad input: wrong or missing arguments are errors.
-nlohmann::json handle(Server& server, const nlohmann::json& request);
+nlohmann::json handle(ControlTarget& target, const nlohmann::json& request);
 
 }  // namespace lbd::admin

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "lbd/admin/stats.hpp"
 #include "lbd/admin/status_model.hpp"
 #include "lbd/replication/replicator.hpp"
 #include "lbd/sticky/stick_table.hpp"
+#include "lbd/telemetry/stats.hpp"
 
 namespace lbd::admin {
 

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "lbd/balance/admin_state.hpp"
 #include "lbd/config.hpp"
-#include "lbd/upstream/admin_state.hpp"
 
 namespace lbd::admin {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "common/error.hpp"
-#include "lbd/upstream/backend.hpp"
+#include "lbd/balance/backend.hpp"
 
 namespace lbd {
 

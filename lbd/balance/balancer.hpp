@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "lbd/balance/options.hpp"
-#include "lbd/upstream/pool_snapshot.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 
 namespace lbd {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/balance/uint128.hpp"
-#include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {
 

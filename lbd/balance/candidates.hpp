@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "lbd/upstream/pool_snapshot.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 
 namespace lbd {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lbd/upstream/pool_snapshot.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 
 namespace lbd {
 

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/net/ip_address.hpp"
-#include "lbd/replication/journal.hpp"
 #include "lbd/replication/name_table.hpp"
 #include "lbd/replication/wire.hpp"
+#include "lbd/sticky/journal.hpp"
 
 namespace lbd::repl {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
-#include "lbd/replication/journal.hpp"
+#include "lbd/sticky/journal.hpp"
 #include "lbd/sticky/siphash.hpp"
 
 namespace lbd {

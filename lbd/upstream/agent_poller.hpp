@@ -11,8 +11,8 @@
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "lbd/balance/agent_report.hpp"
+#include "lbd/balance/backend.hpp"
 #include "lbd/balance/options.hpp"
-#include "lbd/upstream/backend.hpp"
 
 namespace lbd {
 

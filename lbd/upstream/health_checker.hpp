@@ -9,7 +9,7 @@
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
-#include "lbd/upstream/backend.hpp"
+#include "lbd/balance/backend.hpp"
 #include "lbd/upstream/health_config.hpp"
 
 namespace lbd {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/net/ip_address.hpp"
-#include "lbd/upstream/admin_state.hpp"
+#include "lbd/balance/admin_state.hpp"
 
 namespace lb::config {
 class TableReader;

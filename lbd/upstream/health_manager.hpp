@@ -25,11 +25,11 @@
 #include "common/asio.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
 #include "lbd/upstream/health_checker.hpp"
 #include "lbd/upstream/health_state.hpp"
 #include "lbd/upstream/outlier_detector.hpp"
-#include "lbd/upstream/pool_snapshot.hpp"
 #include "lbd/upstream/slow_start.hpp"
 
 namespace lbd {

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/asio_ssl.hpp"
-#include "lbd/proxy/tls_context.hpp"
-#include "lbd/proxy/upstream_tls_context.hpp"
+#include "lbd/tls/tls_context.hpp"
+#include "lbd/tls/upstream_tls_context.hpp"
 
 #include "lbd/upstream/probe_deadline.hpp"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
-#include "lbd/upstream/pool_snapshot.hpp"
 
 namespace lbd {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "lbd/upstream/pool_snapshot.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 
 namespace lbd {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "lbd/proxy/client_hello.hpp"
+#include "lbd/tls/client_hello.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto r = lbd::proxy::parse_client_hello_sni(std::span<const std::uint8_t>(data, size));

@@ -16,9 +16,9 @@
 
 #include "common/asio.hpp"
 #include "common/log.hpp"
+#include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
 #include "lbd/upstream/health_checker.hpp"
-#include "lbd/upstream/pool_snapshot.hpp"
 #include "tests/support/process.hpp"
 
 namespace lbtest {

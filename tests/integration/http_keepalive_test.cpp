@@ -11,7 +11,7 @@
 
 #include <doctest/doctest.h>
 
-#include "lbd/proxy/client_parking.hpp"
+#include "lbd/http/client_parking.hpp"
 #include "tests/integration/http_config.hpp"
 #include "tests/integration/http_support.hpp"
 #include "tests/support/process.hpp"

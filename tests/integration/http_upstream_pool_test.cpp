@@ -1,7 +1,7 @@
 // The per-worker upstream keep-alive pool on real loopback sockets: LIFO reuse, the idle limit,
 // expiry after server_idle, the probe that skips connections the backend has closed, and idle
 // connections left out of Backend::active (ACTIVE in `lbctl show servers`).
-#include "lbd/proxy/upstream_pool.hpp"
+#include "lbd/upstream_conn/upstream_pool.hpp"
 
 #include <doctest/doctest.h>
 

@@ -15,7 +15,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include "lbd/proxy/proxy_protocol.hpp"
+#include "lbd/session/proxy_protocol.hpp"
 #include "tests/support/process.hpp"
 
 namespace lbtest {

@@ -1,7 +1,7 @@
 // The listening sockets workers share: accepted connections come out with TCP_NODELAY already on
 // (lbd sets it once on the listener, not per connection), and one port serves every socket of a
 // SO_REUSEPORT group.
-#include "lbd/proxy/listen_socket.hpp"
+#include "lbd/session/listen_socket.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>

@@ -5,7 +5,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
-#include "lbd/proxy/proxy_protocol.hpp"
+#include "lbd/session/proxy_protocol.hpp"
 #include "tests/integration/lbd_harness.hpp"
 
 using namespace lbtest;

@@ -1,5 +1,5 @@
 // relay(): the awaitable form (used for HTTP Upgrade) on real loopback sockets, outside a server.
-#include "lbd/proxy/relay.hpp"
+#include "lbd/l4/relay.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "lbd/admin/metrics.hpp"
-#include "lbd/proxy/upstream_tls_context.hpp"
+#include "lbd/tls/upstream_tls_context.hpp"
 #include "lbd/upstream/http_checker.hpp"
 #include "tests/integration/health_test_support.hpp"
 #include "tests/integration/http_config.hpp"

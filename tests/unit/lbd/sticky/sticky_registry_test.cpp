@@ -1,4 +1,4 @@
-#include "lbd/sticky/sticky_registry.hpp"
+#include "lbd/session/sticky_registry.hpp"
 
 #include <doctest/doctest.h>
 

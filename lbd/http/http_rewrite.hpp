@@ -1,0 +1,87 @@
+// HTTP/1.1 header rules of the L7 proxy on Beast's field container: request-smuggling checks on a
+// parsed request (RFC 9112 §6), and the header written to the next hop: hop-by-hop header removal
+// (RFC 9110 §7.6.1) and the forwarding headers X-Forwarded-*, Forwarded (RFC 7239) and Via
+// (RFC 9110 §7.6.3), serialised in one pass (no field is inserted into or erased from Beast's
+// container: each would be a tree update and an allocation per request).
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+
+#include "common/net/ip_address.hpp"
+#include "lbd/http/forward_headers.hpp"
+
+namespace lbd::proxy {
+
+namespace http = boost::beast::http;
+
+/// Beast's string_view and the standard one, converted both ways (Boost 1.74 keeps them apart).
+inline std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline boost::beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
+
+/// True when the raw header block (start line up to the empty line) folds a field value over
+/// several lines (obs-fold, RFC 9112 §5.2). Beast accepts obs-fold and joins the lines, so the
+/// check needs the raw bytes.
+bool has_obs_fold(std::string_view raw_header);
+
+/// Checks the message framing of a parsed request header. Returns nullopt when the request may be
+/// forwarded, else the reason for a 400: Transfer-Encoding together with Content-Length,
+/// Transfer-Encoding whose final coding is not chunked (or that names chunked twice), a
+/// Transfer-Encoding on an HTTP/1.0 request, or Content-Length values that differ. Beast's
+/// parser already refuses some of these; this covers the rest.
+std::optional<std::string_view> check_request_framing(const http::fields& fields, unsigned version);
+
+/// What the forwarding headers say about the hop the proxy is making.
+struct ForwardInfo {
+  lb::IpAddress client;          // the client's address (after a PROXY header, if any)
+  std::string_view client_text;  // client.unmapped().to_string() when the caller caches it
+  std::string_view proto = "http";
+  std::string_view host;  // the Host the client asked for (may be empty)
+};
+
+/// A field the rewrite adds after the forwarded ones.
+struct AddedField {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// How a message's fields change on their way to the next hop.
+struct FieldRewrite {
+  /// Upgrade (and Connection naming it) is hop-by-hop unless the exchange is an upgrade.
+  bool keep_upgrade = false;
+  /// Requests: the X-Forwarded-* and Forwarded headers to write; null for responses.
+  const ForwardInfo* forward = nullptr;
+  /// Which forwarding headers to write (ForwardHeader bits); the others pass through as they are.
+  unsigned headers = kAllForwardHeaders;
+  /// Via gets "<version> <via_name>" appended; `via_version` is the received message's
+  /// HTTP version (10 or 11, RFC 9110 §7.6.3).
+  unsigned via_version = 11;
+  std::string_view via_name = "lbd";
+  /// The Connection header to send (e.g. "close", "upgrade"); empty sends none.
+  std::string_view connection;
+  /// More fields left out (case-insensitive names), e.g. Expect once the proxy answered 100.
+  std::span<const std::string_view> drop;
+  /// Fields added at the end, after the forwarding headers.
+  std::span<const AddedField> add;
+  /// Replaces the value of the Cookie header(s); an empty string drops them.
+  std::optional<std::string_view> cookie;
+};
+
+/// Serialises `fields` as they go to the next hop, in one pass and without changing them, and
+/// ends the header block with the empty line. Leaves out the hop-by-hop headers: Connection and
+/// every header it names (except the framing headers Content-Length and Transfer-Encoding and
+/// Host, which a client must not be able to strip that way), Keep-Alive, Proxy-Connection, TE,
+/// Trailer, and Upgrade unless `keep_upgrade`. Transfer-Encoding stays: the proxy re-frames
+/// bodies itself. With `forward`: appends the client to X-Forwarded-For (earlier values kept,
+/// several headers merged into one), replaces X-Forwarded-Proto and X-Forwarded-Host (a client's
+/// values cannot be trusted), appends a Forwarded element `for=...;host=...;proto=...` (IPv6
+/// quoted as "[2001:db8::1]"), and appends this proxy to Via — each one only when its bit is in
+/// `headers`.
+void append_rewritten_fields(std::string& out, const http::fields& fields,
+                             const FieldRewrite& rewrite);
+
+}  // namespace lbd::proxy

@@ -1,0 +1,156 @@
+// The L4 session (see tcp_session.hpp), with TLS pass-through routing by the ClientHello's SNI.
+#include "lbd/l4/tcp_session.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "lbd/l4/relay.hpp"
+#include "lbd/l4/sni_route.hpp"
+#include "lbd/session/conn_tracking.hpp"
+#include "lbd/session/deadline.hpp"
+#include "lbd/session/persistence.hpp"
+#include "lbd/session/pick_hash.hpp"
+#include "lbd/session/request_log.hpp"
+#include "lbd/sticky/key_derivation.hpp"
+#include "lbd/tls/client_hello.hpp"
+#include "lbd/upstream_conn/upstream_connect.hpp"
+
+namespace lbd::proxy {
+
+namespace {
+
+/// Peeks at the client's first bytes until they hold a whole ClientHello (bounded in size and
+/// by `timeout`); the bytes stay in the socket for the backend. The server name, "" without one
+/// or when the client does not speak TLS; nullopt when the client timed out or went away.
+lb::awaitable<std::optional<std::string>> peek_server_name(
+    lb::tcp::socket& socket, std::chrono::nanoseconds timeout, const std::string& listener,
+    const std::shared_ptr<spdlog::logger>& log) {
+  SocketDeadline deadline(socket, timeout);
+  auto buf = std::make_unique<std::uint8_t[]>(kMaxClientHello);
+  lb::error_code ec;
+  for (;;) {
+    const ssize_t n =
+        ::recv(socket.native_handle(), buf.get(), kMaxClientHello, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) co_return std::nullopt;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) co_return std::nullopt;
+    if (n > 0) {
+      const auto r = parse_client_hello_sni(
+          std::span<const std::uint8_t>(buf.get(), static_cast<std::size_t>(n)));
+      if (r.status == SniStatus::found) co_return r.name;
+      if (r.status == SniStatus::no_sni) co_return std::string();
+      if (r.status == SniStatus::invalid || static_cast<std::size_t>(n) >= kMaxClientHello) {
+        log->debug("sni: listener={} no usable ClientHello: {}", listener, r.error);
+        co_return std::string();
+      }
+    }
+    // Edge-triggered readiness (as in proxy_header_reader.cpp): completes on NEW bytes only.
+    co_await socket.async_wait(lb::tcp::socket::wait_read, redirect_error(lb::use_awaitable, ec));
+    if (deadline.expired() || ec) co_return std::nullopt;
+  }
+}
+
+}  // namespace
+
+lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
+  const Config& config = *client.config;
+  const ListenerConfig& listener = *client.info.listener;
+  const std::string* pool_name = &listener.default_pool;
+  if (!listener.sni_routes.empty()) {
+    auto name = co_await peek_server_name(client.socket, config.timeouts.request_header,
+                                          listener.name, worker.logger());
+    if (!name) {
+      worker.logger()->debug("sni: listener={} client={} sent no ClientHello in time",
+                             listener.name, client.info.peer.to_string());
+      co_return;
+    }
+    pool_name = &sni_pool(listener, *name);
+  }
+  const PoolConfig* pool = config.find_pool(*pool_name);
+  if (!pool) co_return;  // the loader guarantees the pool exists
+  RequestObservation obs{.start = std::chrono::steady_clock::now(), .kind = "tcp"};
+  obs.pool = pool->name;
+  auto& lstats = worker.stats().listener(listener.name);
+  auto end = [&worker, &lstats, &listener, &client](const RequestObservation& o) {
+    finish_request(worker, lstats, listener.name,
+                   worker.access_log() ? client.info.peer.to_string() : std::string(), o);
+  };
+  // Persistence: only source_ip is possible without HTTP (the loader refuses other modes here).
+  StickyChoice sticky;
+  if (pool->persistence.mode == PersistenceMode::source_ip) {
+    sticky =
+        lookup_sticky(worker, pool->name,
+                      stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
+                                              pool->persistence.ipv6_mask));
+  }
+  // After a failover, a client of the old master goes back to the backend it was using there.
+  if (!sticky.prefer) {
+    sticky.prefer =
+        peer_connection_target(worker, pool->name, client.info.peer.address, listener.name);
+  }
+  const auto connect_start = std::chrono::steady_clock::now();
+  auto upstream = co_await connect_with_retries(
+      worker, *pool, config.timeouts.connect, client.info,
+      PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
+                  .prefer = sticky.prefer});
+  if (upstream) {
+    obs.connect = std::chrono::steady_clock::now() - connect_start;
+    lstats.tcp_connect.observe(*obs.connect, admin::kLatencyBounds);
+    obs.server = upstream->lease.backend()->name;
+    if (sticky.table) obs.sticky = upstream->lease.backend() == sticky.prefer ? "hit" : "miss";
+  }
+  if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
+  if (upstream) {
+    // L4 sees no responses: a completed connect is the success the outlier detector counts.
+    worker.report(pool->name, *upstream->lease.backend(), TrafficEvent::success);
+  }
+  if (!upstream) {
+    end(obs);
+    // No backend at all: close at once (the health manager logs the pool going down once).
+    if (upstream.error() == UpstreamError::no_backend) co_return;
+    worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
+                          client.info.peer.to_string(), pool->name,
+                          upstream.error() == UpstreamError::no_backend ? "no backend"
+                          : upstream.error() == UpstreamError::timeout  ? "connect timeout"
+                                                                        : "connect failed");
+    co_return;
+  }
+  TrackedConnection tracked(worker.conn_table(), client.info.peer, listener.name, pool->name,
+                            upstream->lease.backend()->name, repl::ConnMode::l4);
+  RelayOptions options;
+  options.client_idle = config.timeouts.client_idle;
+  options.server_idle = config.timeouts.server_idle;
+  options.use_splice = config.global.splice;
+  // The relay owns the sockets from here on; this coroutine (and the caller's) end now, so an
+  // idle L4 connection costs only the relay's state. The ticket, lease and config snapshot live
+  // in the completion callback until the relay ends.
+  start_relay(
+      std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
+      [&worker, &lstats, obs = std::move(obs), peer = client.info.peer,
+       listener = client.info.listener, config = std::move(client.config),
+       ticket = std::move(client.ticket), lease = std::move(upstream->lease),
+       tracked = std::move(tracked)](const RelayResult& result) mutable {
+        auto& counters = worker.counters();
+        counters.bytes_client_to_server.fetch_add(result.client_to_server,
+                                                  std::memory_order_relaxed);
+        counters.bytes_server_to_client.fetch_add(result.server_to_client,
+                                                  std::memory_order_relaxed);
+        if (result.timed_out || result.error) {
+          worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
+                                 listener->name, peer.to_string(), lease.backend()->name,
+                                 result.timed_out ? "idle timeout" : result.error.message(),
+                                 result.client_to_server, result.server_to_client);
+        }
+        lstats.tcp_session.observe(std::chrono::steady_clock::now() - obs.start,
+                                   admin::kSessionBounds);
+        obs.bytes_in = result.client_to_server;
+        obs.bytes_out = result.server_to_client;
+        finish_request(worker, lstats, listener->name,
+                       worker.access_log() ? peer.to_string() : std::string(), obs);
+        lease.reset();
+        ticket.release();
+      });
+}
+
+}  // namespace lbd::proxy
