@@ -482,16 +482,12 @@ Config read_config(TableReader root, const std::string& file) {
 }  // namespace
 
 Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
-  auto doc = lb::config::Document::parse_file(path, diags);
-  if (!diags.empty()) return {};
-  return read_config(doc.root(), path);
+  return lb::config::load_file<Config>(path, diags, read_config);
 }
 
 Config load_config_from_string(std::string_view text, const std::string& name,
                                lb::config::Diagnostics& diags) {
-  auto doc = lb::config::Document::parse_string(text, name, diags);
-  if (!diags.empty()) return {};
-  return read_config(doc.root(), name);
+  return lb::config::load_string<Config>(text, name, diags, read_config);
 }
 
 }  // namespace lbd

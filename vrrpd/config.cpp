@@ -181,16 +181,12 @@ std::optional<Vip> Vip::parse(std::string_view text) {
 std::string Vip::to_string() const { return fmt::format("{}/{}", address.to_string(), prefix_len); }
 
 Config load_config(const std::string& path, lb::config::Diagnostics& diags) {
-  auto doc = lb::config::Document::parse_file(path, diags);
-  if (!diags.empty()) return {};
-  return read_config(doc.root(), path);
+  return lb::config::load_file<Config>(path, diags, read_config);
 }
 
 Config load_config_from_string(std::string_view text, const std::string& name,
                                lb::config::Diagnostics& diags) {
-  auto doc = lb::config::Document::parse_string(text, name, diags);
-  if (!diags.empty()) return {};
-  return read_config(doc.root(), name);
+  return lb::config::load_string<Config>(text, name, diags, read_config);
 }
 
 }  // namespace vrrp

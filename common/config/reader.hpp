@@ -105,6 +105,22 @@ class Document {
   Diagnostics* diags_;
 };
 
+/// Parses the TOML file at `path` (or `text`, named `name` in diagnostics) and reads it with
+/// `read(root, file)`, which reports every problem to `diags`. A file that is not valid TOML gives
+/// a default-constructed T: the diagnostics say why, and a caller must not use the result.
+template <typename T, typename Read>
+T load_file(const std::string& path, Diagnostics& diags, Read&& read) {
+  auto doc = Document::parse_file(path, diags);
+  if (!diags.empty()) return T{};
+  return read(doc.root(), path);
+}
+template <typename T, typename Read>
+T load_string(std::string_view text, const std::string& name, Diagnostics& diags, Read&& read) {
+  auto doc = Document::parse_string(text, name, diags);
+  if (!diags.empty()) return T{};
+  return read(doc.root(), name);
+}
+
 template <typename E>
 E TableReader::enumeration(std::string_view key, E fallback,
                            std::initializer_list<std::pair<std::string_view, E>> names) {
