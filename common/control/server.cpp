@@ -7,8 +7,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -35,11 +37,35 @@ bool socket_in_use(const std::string& path) {
 
 }  // namespace
 
-Server::Server(asio::io_context& ctx, std::string path, Handler handler)
-    : acceptor_(ctx), path_(std::move(path)), handler_(std::move(handler)) {}
+// One accepted client. The idle timer closes the socket; a watch stream cancels it.
+struct Server::Session {
+  explicit Session(stream::socket s) : socket(std::move(s)), idle(socket.get_executor()) {}
+  stream::socket socket;
+  asio::steady_timer idle;
+  bool watching = false;
+};
+
+struct Server::Shared {
+  bool alive = true;
+  std::vector<std::weak_ptr<Session>> watchers;  // pruned when one ends
+
+  void forget(const Session* s) {
+    std::erase_if(watchers, [s](const std::weak_ptr<Session>& w) {
+      auto p = w.lock();
+      return !p || p.get() == s;
+    });
+  }
+};
+
+Server::Server(asio::io_context& ctx, std::string path, Handler handler, ServerLimits limits)
+    : acceptor_(ctx),
+      path_(std::move(path)),
+      handler_(std::move(handler)),
+      limits_(limits),
+      shared_(std::make_shared<Shared>()) {}
 
 Result<std::unique_ptr<Server>> Server::start(asio::io_context& ctx, const std::string& path,
-                                              Handler handler) {
+                                              Handler handler, ServerLimits limits) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return fail(fmt::format("control socket {}: path too long", path));
   }
@@ -47,7 +73,7 @@ Result<std::unique_ptr<Server>> Server::start(asio::io_context& ctx, const std::
     return fail(fmt::format("control socket {}: another process is listening on it", path));
   }
   ::unlink(path.c_str());  // a stale file from a process that died
-  std::unique_ptr<Server> s(new Server(ctx, path, std::move(handler)));
+  std::unique_ptr<Server> s(new Server(ctx, path, std::move(handler), limits));
   error_code ec;
   s->acceptor_.open(stream(), ec);
   if (!ec) s->acceptor_.bind(stream::endpoint(path), ec);
@@ -61,59 +87,108 @@ Result<std::unique_ptr<Server>> Server::start(asio::io_context& ctx, const std::
 Server::~Server() { stop(); }
 
 void Server::stop() {
-  if (!*alive_) return;
-  *alive_ = false;
+  if (!shared_->alive) return;
+  shared_->alive = false;
   error_code ec;
   acceptor_.close(ec);
+  // A watcher must learn that this process no longer serves, as if it had exited.
+  for (auto& w : shared_->watchers) {
+    if (auto s = w.lock()) s->socket.close(ec);
+  }
+  shared_->watchers.clear();
   ::unlink(path_.c_str());
 }
 
+std::size_t Server::watchers() const {
+  std::size_t n = 0;
+  for (const auto& w : shared_->watchers) n += w.expired() ? 0 : 1;
+  return n;
+}
+
 awaitable<void> Server::accept_loop() {
-  auto alive = alive_;
-  while (*alive) {
+  auto shared = shared_;
+  while (shared->alive) {
     error_code ec;
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
-    if (ec || !*alive) co_return;
+    if (ec || !shared->alive) co_return;
     asio::co_spawn(acceptor_.get_executor(), session(std::move(socket)),
                    log_exceptions(log::get("control"), "control session"));
   }
 }
 
 awaitable<void> Server::session(stream::socket socket) {
-  auto alive = alive_;
+  auto shared = shared_;
   auto handler = handler_;  // the session may outlive a stopped server
+  const auto limits = limits_;
+  auto s = std::make_shared<Session>(std::move(socket));
   std::string buffer;
   while (true) {
+    s->idle.expires_after(limits.idle_timeout);
+    s->idle.async_wait([s](const error_code& ec) {
+      if (ec || s->watching) return;
+      error_code ignored;
+      s->socket.close(ignored);
+    });
     error_code ec;
     const std::size_t n =
-        co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, kMaxLineBytes + 1),
+        co_await asio::async_read_until(s->socket, asio::dynamic_buffer(buffer, kMaxLineBytes + 1),
                                         '\n', asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::not_found) {
-        co_await asio::async_write(socket, asio::buffer(to_line(error_reply("request too long"))),
+        co_await asio::async_write(s->socket,
+                                   asio::buffer(to_line(error_reply("request too long"))),
                                    asio::redirect_error(use_awaitable, ec));
       }
-      co_return;
+      break;
     }
     const std::string line = buffer.substr(0, n - 1);
     buffer.erase(0, n);
     nlohmann::json reply;
     std::string error;
-    if (!*alive) {
+    bool watch = false;
+    if (!shared->alive) {
       reply = error_reply("shutting down");
     } else if (auto req = parse_request(line, error)) {
-      try {
-        reply = handler(*req);
-      } catch (const std::exception& e) {
-        reply = error_reply(e.what());
+      if ((*req)["cmd"] == "watch") {
+        std::erase_if(shared->watchers, [](const auto& w) { return w.expired(); });
+        if (shared->watchers.size() >= limits.max_watchers) {
+          reply =
+              error_reply(fmt::format("too many watch streams (at most {})", limits.max_watchers));
+        } else {
+          watch = true;
+          reply = {{"ok", true}, {"watch", true}, {"pid", ::getpid()}};
+        }
+      } else {
+        try {
+          reply = handler(*req);
+        } catch (const std::exception& e) {
+          reply = error_reply(e.what());
+        }
       }
     } else {
       reply = error_reply(error);
     }
-    co_await asio::async_write(socket, asio::buffer(to_line(reply)),
+    if (watch) {
+      s->watching = true;
+      s->idle.cancel();
+      shared->watchers.push_back(s);
+    }
+    co_await asio::async_write(s->socket, asio::buffer(to_line(reply)),
                                asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return;
+    if (ec) break;
+    if (watch) {
+      // Nothing more is said on a watch stream: whatever the client sends is read and dropped
+      // (bounded by the buffer) until it closes, or this process ends or stops the server.
+      std::array<char, 256> sink;
+      while (!ec) {
+        co_await s->socket.async_read_some(asio::buffer(sink),
+                                           asio::redirect_error(use_awaitable, ec));
+      }
+      break;
+    }
   }
+  s->idle.cancel();
+  shared->forget(s.get());
 }
 
 namespace {

@@ -1,7 +1,13 @@
 // The control-socket server: accepts local clients on a unix stream socket and answers each
 // request line with the handler's reply line. Runs on the caller's io_context (one thread).
+// Built in: {"cmd":"watch"} answers {"ok":true,"watch":true,"pid":N} and keeps the connection
+// open without further replies, so the client sees end of file the moment this process ends
+// (vrrpd uses it to learn at once that lbd died). Watch streams are bounded in number and have
+// no idle timeout; every other session is closed after `idle_timeout` without a request.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +19,14 @@
 
 namespace lb::control {
 
+/// Limits of a control server.
+struct ServerLimits {
+  /// A session with no complete request for this long is closed (watch streams excepted).
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  /// Watch streams open at once; one more is refused with an error reply.
+  std::size_t max_watchers = 16;
+};
+
 class Server {
  public:
   /// Gets a parsed request (an object with "cmd"), returns the reply object.
@@ -21,24 +35,31 @@ class Server {
   /// Binds `path` (a stale socket file with no listener is replaced; a live one is an error),
   /// mode 0660, and starts accepting. Fails with the errno text.
   static Result<std::unique_ptr<Server>> start(asio::io_context& ctx, const std::string& path,
-                                               Handler handler);
+                                               Handler handler, ServerLimits limits = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Stops accepting, closes open sessions and removes the socket file.
+  /// Stops accepting, closes the watch streams (their clients see end of file) and removes the
+  /// socket file.
   void stop();
   const std::string& path() const { return path_; }
+  /// Watch streams open now.
+  std::size_t watchers() const;
 
  private:
-  Server(asio::io_context& ctx, std::string path, Handler handler);
+  struct Session;
+  struct Shared;
+  Server(asio::io_context& ctx, std::string path, Handler handler, ServerLimits limits);
   awaitable<void> accept_loop();
   awaitable<void> session(asio::local::stream_protocol::socket socket);
 
   asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
   Handler handler_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  ServerLimits limits_;
+  // Shared with the sessions, which may outlive a stopped server.
+  std::shared_ptr<Shared> shared_;
 };
 
 /// Sends one request asynchronously and calls `done` with the reply, or an error after

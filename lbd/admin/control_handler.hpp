@@ -9,6 +9,8 @@
 //   {"cmd":"show conns","limit"?:N}            {"cmd":"show replication"}
 //   {"cmd":"show roles"}  {"cmd":"show status"}  {"cmd":"reload"}  {"cmd":"health"}
 //   {"cmd":"vrrp_state","instance","vrid","interface","state","from","reason"} (from vrrpd)
+//   {"cmd":"watch"} is answered by the control server itself (common/control/server.hpp): one
+//   reply with lbd's pid, then the stream stays open until lbd ends; vrrpd holds one.
 #pragma once
 
 #include <optional>
