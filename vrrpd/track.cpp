@@ -25,6 +25,13 @@ bool RiseFall::record(bool success) {
   return true;
 }
 
+bool RiseFall::force_down() {
+  streak_ = 0;
+  if (!up_) return false;
+  up_ = false;
+  return true;
+}
+
 std::uint8_t effective_priority(std::uint8_t configured, int failing_weight) {
   if (failing_weight <= 0) return configured;
   const int base = std::min<int>(configured, 254);

@@ -25,6 +25,9 @@ class RiseFall {
   RiseFall(int rise, int fall) : rise_(rise), fall_(fall) {}
   /// Records one result; returns true when the state flipped.
   bool record(bool success);
+  /// Down at once, whatever `fall` says (the failure is certain, e.g. the process is gone); the
+  /// way back up still takes `rise` successes. Returns true when the state flipped.
+  bool force_down();
   bool up() const { return up_; }
 
  private:

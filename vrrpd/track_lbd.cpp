@@ -52,14 +52,26 @@ TrackLbd::TrackLbd(lb::asio::io_context& ctx, std::string socket, TrackLbdConfig
       on_flip_(std::move(on_flip)),
       roles_unknown_(std::move(roles_unknown)),
       state_(config.rise, config.fall),
-      timer_(ctx) {}
+      timer_(ctx),
+      watch_(ctx, socket_, [this](const std::string& why) { down_now("lbd gone: " + why); }) {}
 
 TrackLbd::~TrackLbd() {
   *alive_ = false;
   timer_.cancel();
 }
 
-void TrackLbd::start() { schedule(std::chrono::milliseconds(0)); }
+void TrackLbd::start() {
+  watch_.start();
+  schedule(std::chrono::milliseconds(0));
+}
+
+void TrackLbd::down_now(const std::string& reason) {
+  reason_ = reason;
+  if (!state_.force_down()) return;
+  lb::log::get("vrrpd.track")
+      ->info("lbd: check down: socket={} weight={} reason={}", socket_, config_.weight, reason_);
+  on_flip_(false, reason_);
+}
 
 void TrackLbd::schedule(std::chrono::milliseconds after) {
   timer_.expires_after(after);

@@ -1,7 +1,9 @@
 // Tracking the local lbd over its control socket ([track_lbd]): a health request every interval,
 // judged by lbd_health_verdict (pure), counted by RiseFall; a flip lowers the priority of every
 // instance by the weight, or (weight 0) puts them in Fault. A dead or hung lbd is a failure:
-// the request times out or the socket refuses.
+// the request times out or the socket refuses. Besides the polls, a watch stream (lbd_watch.hpp)
+// reports lbd's death the moment it happens: the tracker goes down at once, without waiting for
+// `fall` failed polls; coming back up is the polls' `rise` successes, as always.
 #pragma once
 
 #include <functional>
@@ -13,6 +15,7 @@
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "vrrpd/config.hpp"
+#include "vrrpd/lbd_watch.hpp"
 #include "vrrpd/track.hpp"
 
 namespace vrrp {
@@ -42,6 +45,7 @@ class TrackLbd {
  private:
   void schedule(std::chrono::milliseconds after);
   void check();
+  void down_now(const std::string& reason);
 
   lb::asio::io_context& ctx_;
   std::string socket_;
@@ -51,6 +55,7 @@ class TrackLbd {
   RiseFall state_;
   std::string reason_;
   lb::asio::steady_timer timer_;
+  LbdWatch watch_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -1,10 +1,11 @@
-// Tracking: rise/fall counting, the effective priority from failing weights, and the
-// [[track_script]] config.
+// Tracking: rise/fall counting (and forcing down), the lbd watch's backoff, the effective
+// priority from failing weights, and the [[track_script]] config.
 #include "vrrpd/track.hpp"
 
 #include <doctest/doctest.h>
 
 #include "vrrpd/config.hpp"
+#include "vrrpd/lbd_watch.hpp"
 
 TEST_CASE("vrrp track: fall failures take a check down, rise successes bring it back") {
   vrrp::RiseFall rf(3, 2);
@@ -21,6 +22,32 @@ TEST_CASE("vrrp track: fall failures take a check down, rise successes bring it 
   CHECK_FALSE(rf.record(true));
   CHECK(rf.record(true));
   CHECK(rf.up());
+}
+
+TEST_CASE("vrrp track: force_down takes a check down at once, coming back still takes rise") {
+  vrrp::RiseFall rf(2, 3);
+  CHECK(rf.force_down());
+  CHECK_FALSE(rf.up());
+  CHECK_FALSE(rf.force_down());  // already down: no second flip
+  CHECK_FALSE(rf.record(true));
+  CHECK(rf.record(true));
+  CHECK(rf.up());
+  // A success streak under way is forgotten: the process it counted is gone.
+  vrrp::RiseFall half(2, 3);
+  CHECK(half.force_down());
+  CHECK_FALSE(half.record(true));
+  CHECK_FALSE(half.force_down());
+  CHECK_FALSE(half.record(true));
+  CHECK(half.record(true));
+}
+
+TEST_CASE("vrrp lbd watch: the reconnect backoff doubles from 20 ms and stops at 1 s") {
+  using std::chrono::milliseconds;
+  CHECK(vrrp::watch_backoff(0) == milliseconds(20));
+  CHECK(vrrp::watch_backoff(1) == milliseconds(40));
+  CHECK(vrrp::watch_backoff(5) == milliseconds(640));
+  CHECK(vrrp::watch_backoff(6) == milliseconds(1000));
+  CHECK(vrrp::watch_backoff(1000) == milliseconds(1000));
 }
 
 TEST_CASE("vrrp track: failing weight lowers the priority, never below 1, owner included") {

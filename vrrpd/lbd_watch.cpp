@@ -1,0 +1,119 @@
+// The watch stream on lbd's control socket: see lbd_watch.hpp.
+#include "vrrpd/lbd_watch.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/control/protocol.hpp"
+#include "common/log.hpp"
+
+namespace vrrp {
+
+std::chrono::milliseconds watch_backoff(int failures) {
+  auto d = kWatchRetryMin;
+  for (int i = 0; i < failures && d < kWatchRetryMax; ++i) d *= 2;
+  return std::min(d, kWatchRetryMax);
+}
+
+LbdWatch::LbdWatch(lb::asio::io_context& ctx, std::string socket,
+                   std::function<void(const std::string&)> on_gone)
+    : ctx_(ctx),
+      socket_path_(std::move(socket)),
+      on_gone_(std::move(on_gone)),
+      socket_(ctx),
+      timer_(ctx) {}
+
+LbdWatch::~LbdWatch() {
+  *alive_ = false;
+  lb::error_code ec;
+  socket_.close(ec);
+  timer_.cancel();
+}
+
+void LbdWatch::start() {
+  lb::asio::co_spawn(ctx_, run(alive_),
+                     lb::log_exceptions(lb::log::get("vrrpd.track"), "lbd watch"));
+}
+
+lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
+  namespace asio = lb::asio;
+  using stream = asio::local::stream_protocol;
+  auto log = lb::log::get("vrrpd.track");
+  int failures = 0;
+  bool said_unreachable = false;
+  // Every resumption checks `alive` first: the destructor closes the socket and cancels the
+  // timer, and the aborted operation resumes this frame after `this` is gone.
+  while (*alive) {
+    lb::error_code ec;
+    socket_ = stream::socket(ctx_);
+    co_await socket_.async_connect(stream::endpoint(socket_path_),
+                                   asio::redirect_error(lb::use_awaitable, ec));
+    if (!*alive) co_return;
+    std::string reply;
+    std::size_t n = 0;
+    if (!ec) {
+      // lbd answers at once; a hung lbd must not hold the attempt forever.
+      timer_.expires_after(kWatchAnswerTimeout);
+      timer_.async_wait([this, alive](const lb::error_code& e) {
+        if (e || !*alive) return;
+        lb::error_code ignored;
+        socket_.close(ignored);
+      });
+      const std::string line = lb::control::to_line({{"cmd", "watch"}});
+      co_await asio::async_write(socket_, asio::buffer(line),
+                                 asio::redirect_error(lb::use_awaitable, ec));
+      if (!*alive) co_return;
+      if (!ec) {
+        n = co_await asio::async_read_until(
+            socket_, asio::dynamic_buffer(reply, lb::control::kMaxLineBytes + 1), '\n',
+            asio::redirect_error(lb::use_awaitable, ec));
+        if (!*alive) co_return;
+      }
+      timer_.cancel();
+    }
+    if (ec) {
+      if (!said_unreachable) {
+        log->debug("lbd: watch: cannot open a stream on {}: {}", socket_path_, ec.message());
+        said_unreachable = true;
+      }
+      timer_.expires_after(watch_backoff(failures++));
+      co_await timer_.async_wait(asio::redirect_error(lb::use_awaitable, ec));
+      continue;
+    }
+    const auto j = nlohmann::json::parse(reply.substr(0, n - 1), nullptr, false);
+    if (!j.is_object() || !j.value("ok", false) || !j.value("watch", false)) {
+      // An lbd without `watch` (older), or one with too many watchers: the polls still work;
+      // retry slowly rather than hold a session it did not grant.
+      log->warn("lbd: watch refused: {}; only polls detect a dead lbd until it is accepted",
+                j.is_discarded() ? std::string("reply is not JSON") : j.dump());
+      failures = std::max(failures, 6);
+      timer_.expires_after(watch_backoff(failures++));
+      co_await timer_.async_wait(asio::redirect_error(lb::use_awaitable, ec));
+      continue;
+    }
+    pid_ = j.value("pid", pid_t{1});
+    failures = 0;
+    said_unreachable = false;
+    log->info("lbd: watch: stream open: socket={} pid={}", socket_path_, pid_);
+    // lbd sends nothing more; anything it does send is read and dropped (bounded buffer).
+    std::array<char, 256> sink;
+    while (!ec) {
+      co_await socket_.async_read_some(asio::buffer(sink),
+                                       asio::redirect_error(lb::use_awaitable, ec));
+      if (!*alive) co_return;
+    }
+    const auto reason = fmt::format("control stream closed ({}), lbd pid {} gone",
+                                    ec == asio::error::eof ? "end of file" : ec.message(), pid_);
+    log->info("lbd: watch: {}", reason);
+    pid_ = 0;
+    on_gone_(reason);
+    if (!*alive) co_return;  // on_gone may have destroyed us (a reload)
+    timer_.expires_after(kWatchRetryMin);
+    co_await timer_.async_wait(asio::redirect_error(lb::use_awaitable, ec));
+  }
+}
+
+}  // namespace vrrp

@@ -1,0 +1,57 @@
+// The instant half of tracking lbd: a long-lived `watch` stream on lbd's control socket. lbd
+// answers once and keeps the connection; when lbd's process ends (SIGKILL included) the kernel
+// closes it, and the end of file reaches vrrpd within a scheduling delay, where polling would
+// need `fall` failed checks. A hung lbd keeps the stream open: the polls cover that case.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/asio.hpp"
+
+namespace vrrp {
+
+/// Backoff between attempts to (re)open the stream: doubles from kWatchRetryMin to
+/// kWatchRetryMax, back to the minimum once a stream was established.
+inline constexpr std::chrono::milliseconds kWatchRetryMin{20};
+inline constexpr std::chrono::milliseconds kWatchRetryMax{1000};
+/// How long lbd may take to answer the watch request before the attempt is dropped.
+inline constexpr std::chrono::milliseconds kWatchAnswerTimeout{1000};
+
+/// The retry delay after `failures` consecutive failed attempts (0 = first retry). Pure.
+std::chrono::milliseconds watch_backoff(int failures);
+
+class LbdWatch {
+ public:
+  /// `on_gone(reason)` runs when an established stream ends: lbd died or stopped its control
+  /// server. Never for a stream that was not established (lbd not up yet: the polls say so).
+  /// Single-threaded on `ctx`.
+  LbdWatch(lb::asio::io_context& ctx, std::string socket,
+           std::function<void(const std::string& reason)> on_gone);
+  ~LbdWatch();
+  LbdWatch(const LbdWatch&) = delete;
+  LbdWatch& operator=(const LbdWatch&) = delete;
+
+  void start();
+  /// Whether a stream is established now.
+  bool established() const { return pid_ != 0; }
+  /// lbd's PID as it reported it on the current stream; 0 without one.
+  pid_t pid() const { return pid_; }
+
+ private:
+  lb::awaitable<void> run(std::shared_ptr<bool> alive);
+
+  lb::asio::io_context& ctx_;
+  std::string socket_path_;
+  std::function<void(const std::string&)> on_gone_;
+  lb::asio::local::stream_protocol::socket socket_;
+  lb::asio::steady_timer timer_;
+  pid_t pid_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace vrrp
