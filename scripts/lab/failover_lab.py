@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The two-node failover lab: network namespaces on one bridge (a client, node-a, node-b and
 three backends), lbd + vrrpd on both nodes with the configs from conf/node-a and conf/node-b, a
-bounded client load against the VIP, a kill of the master, its restart, and a timeline and summary
-of what clients saw. Everything it creates is torn down at exit, also on Ctrl-C or error; it stops
+bounded client load against the VIP, a kill on the master (lbd and vrrpd, lbd alone, or its link),
+its restart, and a timeline and summary of what clients saw, with the requests failed at the
+failover and at the switch-back (node-a taking the VIP back) counted apart. Everything it creates is torn down at exit, also on Ctrl-C or error; it stops
 only the processes it started, by PID. Needs root."""
 import argparse
 import json
@@ -175,11 +176,12 @@ class Lab:
         m = re.search(r'(?m)^lbpair_lbd_role\{role="(\w+)"\} 1(?:\.0*)?$', r.stdout)
         return m.group(1) if m else "?"
 
-    def start_node(self, node):
+    def start_node(self, node, lbd_only=False):
         conf = self.node_configs(node)
         self.start_proc(f"lbd-{node}", node, [self.args.lbd, "-c", os.path.join(conf, "lbd.toml")])
-        self.start_proc(f"vrrpd-{node}", node,
-                        [self.args.vrrpd, "-c", os.path.join(conf, "vrrpd.toml")])
+        if not lbd_only:
+            self.start_proc(f"vrrpd-{node}", node,
+                            [self.args.vrrpd, "-c", os.path.join(conf, "vrrpd.toml")])
 
     # ---- observation ----------------------------------------------------------------------
     def vip_holders(self):
@@ -312,6 +314,12 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         }
     report["requests_total"] = len(records)
     report["failed_total"] = sum(not r["ok"] for r in records)
+    # The two episodes apart: a request started up to one timeout before the kill may fail
+    # because of it; everything from the restart on belongs to the switch-back.
+    report["failed_at_failover"] = sum(
+        not r["ok"] for r in records if t_kill - lab.args.request_timeout <= r["t"] < t_restart)
+    report["failed_at_switch_back"] = sum(
+        not r["ok"] for r in records if t_restart <= r["t"] < t_end)
     return report
 
 
@@ -323,7 +331,8 @@ def print_summary(lab, report, t0):
     for when, text in sorted(lines, key=lambda x: x[0]):
         print(f"  {when - t0:8.3f}  {text}")
     f = report["failover"]
-    what = "SIGKILL of lbd and vrrpd" if lab.args.kill == "process" else "link down"
+    what = {"both": "SIGKILL of lbd and vrrpd", "lbd": "SIGKILL of lbd alone",
+            "node": "link down"}[lab.args.kill]
     print(f"\nFailover ({what} on node-a):")
     print(f"  time to detect (VIP on node-b)        {f['detect_ms']} ms "
           f"(Master_Down_Interval {f['master_down_interval_ms']} ms)")
@@ -338,7 +347,8 @@ def print_summary(lab, report, t0):
           f"plain via connection table {k['plain']}")
     if "switch_back" in report:
         b = report["switch_back"]
-        back = "restarted" if lab.args.kill == "process" else "link up again"
+        back = {"both": "lbd and vrrpd restarted", "lbd": "lbd restarted",
+                "node": "link up again"}[lab.args.kill]
         print(f"\nSwitch back (node-a {back}, preemption):")
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
@@ -349,7 +359,9 @@ def print_summary(lab, report, t0):
     if roles:
         print("\nRole in each lbd's /metrics at the end: " +
               ", ".join(f"{n} {r or 'no answer'}" for n, r in roles.items()))
-    print(f"\nRequests: {report['requests_total']}, failed: {report['failed_total']}. "
+    print(f"\nRequests: {report['requests_total']}, failed: {report['failed_total']} "
+          f"(at the failover {report['failed_at_failover']}, "
+          f"at the switch-back {report['failed_at_switch_back']}). "
           f"Logs and raw results: {lab.run_dir}")
 
 
@@ -366,7 +378,7 @@ def check(report, args):
     if not args.strict:
         return problems
     bound = f["master_down_interval_ms"] + 200
-    if args.kill == "process" and f["detect_ms"] > bound:
+    if args.kill in ("both", "lbd") and f["detect_ms"] > bound:
         problems.append(f"VIP moved after {f['detect_ms']} ms > Master_Down_Interval + 200 ms")
     if f["failed_after_switch"]:
         problems.append(f"{f['failed_after_switch']} requests failed after the failover completed")
@@ -388,8 +400,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--advert", type=parse_interval, default=parse_interval("100ms"),
                    help="VRRP advertisement interval (10ms..1s), default 100ms")
-    p.add_argument("--kill", choices=["process", "node"], default="process",
-                   help="process: SIGKILL lbd and vrrpd on node-a; node: take node-a's link down")
+    p.add_argument("--kill", choices=["both", "lbd", "process", "node"], default="both",
+                   help="both (or process): SIGKILL lbd and vrrpd on node-a; lbd: SIGKILL lbd "
+                        "alone (vrrpd must notice); node: take node-a's link down")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the kill")
     p.add_argument("--after-kill", type=float, default=8.0, help="seconds before the restart")
     p.add_argument("--after-restart", type=float, default=8.0, help="seconds of load after it")
@@ -401,6 +414,8 @@ def main():
     p.add_argument("--bin-dir", default=os.path.join(ROOT, "build"))
     p.add_argument("--conf-dir", default=os.path.join(ROOT, "conf"))
     args = p.parse_args()
+    if args.kill == "process":
+        args.kill = "both"
     if os.geteuid() != 0:
         print("failover_lab: needs root (network namespaces)", file=sys.stderr)
         return 2
@@ -470,17 +485,23 @@ def main():
         lab.event("client load started")
         time.sleep(args.warmup)
         t_kill = time.time()
-        if args.kill == "process":
+        if args.kill == "both":
             lab.kill_now(["vrrpd-node-a", "lbd-node-a"])
             lab.event("SIGKILL lbd and vrrpd on node-a")
+        elif args.kill == "lbd":
+            lab.kill_now(["lbd-node-a"])
+            lab.event("SIGKILL lbd on node-a (vrrpd keeps running)")
         else:
             sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} down")
             lab.event("node-a's link is down")
         time.sleep(args.after_kill)
         t_restart = time.time()
-        if args.kill == "process":
+        if args.kill == "both":
             lab.start_node("node-a")
             lab.event("lbd and vrrpd restarted on node-a")
+        elif args.kill == "lbd":
+            lab.start_node("node-a", lbd_only=True)
+            lab.event("lbd restarted on node-a")
         else:
             sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} up")
             lab.event("node-a's link is up again")
