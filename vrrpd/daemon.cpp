@@ -176,8 +176,7 @@ void Daemon::apply_scripts(const Config& config) {
       next.emplace(sc.name, std::move(it->second));  // keeps its rise/fall state
       continue;
     }
-    auto script =
-        std::make_unique<TrackScript>(ctx_, reaper_, sc, [this](bool) { update_scripts(); });
+    auto script = std::make_unique<TrackScript>(ctx_, sc, [this](bool) { update_scripts(); });
     script->start();
     next.emplace(sc.name, std::move(script));
   }

@@ -49,7 +49,7 @@ class Daemon {
 
   /// The instances by name (tests, status).
   const std::map<std::string, std::unique_ptr<Instance>>& instances() const { return instances_; }
-  /// Reaps children (track scripts, notify commands, the guard).
+  /// Reaps the guard (scripts are reaped by lb::run_process).
   ChildReaper& reaper() { return reaper_; }
   /// Drops counted per §7.1 reason since start.
   const std::array<std::uint64_t, kDropReasonCount>& drops() const { return drops_; }

@@ -1,17 +1,10 @@
 // One virtual router at run time: see instance.hpp.
 #include "vrrpd/instance.hpp"
 
-#include <spawn.h>
-#include <sys/wait.h>
-
-#include <csignal>
-#include <cstring>
-
 #include "common/log.hpp"
+#include "common/spawn.hpp"
 #include "vrrpd/guard.hpp"
 #include "vrrpd/track.hpp"
-
-extern char** environ;
 
 namespace vrrp {
 
@@ -26,6 +19,17 @@ std::vector<lb::IpAddress> vip_addresses(const InstanceConfig& c) {
   std::vector<lb::IpAddress> out;
   for (const auto& v : c.vips) out.push_back(v.address);
   return out;
+}
+
+// Parameters by value: they live in the coroutine frame, which may outlive the instance.
+lb::awaitable<void> run_notify(lb::SpawnOptions options, std::string name) {
+  auto r = co_await lb::run_process(std::move(options), std::chrono::milliseconds(0));
+  auto log = lb::log::get("vrrpd.notify");
+  if (!r) {
+    log->error("{}: notify: {}", name, r.error().message);
+  } else if (!r->success()) {
+    log->warn("{}: notify: {}", name, lb::describe(*r, std::chrono::milliseconds(0)));
+  }
 }
 
 AnnounceConfig announce_config(const InstanceConfig& c) {
@@ -253,35 +257,14 @@ void Instance::release_vips() {
 
 void Instance::notify(const action::Transition& t) {
   if (config_.notify.empty()) return;
-  const std::string env_instance = "VRRP_INSTANCE=" + config_.name;
-  const std::string env_vrid = fmt::format("VRRP_VRID={}", config_.vrid);
-  const std::string env_state = fmt::format("VRRP_STATE={}", to_string(t.to));
-  const std::string env_from = fmt::format("VRRP_FROM={}", to_string(t.from));
-  const std::string env_reason = "VRRP_REASON=" + t.reason;
-  std::vector<char*> envp;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) envp.push_back(*e);
-  for (const auto* s : {&env_instance, &env_vrid, &env_state, &env_from, &env_reason}) {
-    envp.push_back(const_cast<char*>(s->c_str()));
-  }
-  envp.push_back(nullptr);
-  const char* argv[] = {"/bin/sh", "-c", config_.notify.c_str(), nullptr};
-  // The script gets the default SIGCHLD disposition whatever ours is; vrrpd's ChildReaper reaps
-  // it, and nothing here waits for it (a slow script must never delay a timer).
-  posix_spawnattr_t attr;
-  ::posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  ::sigemptyset(&defaults);
-  ::sigaddset(&defaults, SIGCHLD);
-  ::posix_spawnattr_setsigdefault(&attr, &defaults);
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int err =
-      ::posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char* const*>(argv), envp.data());
-  ::posix_spawnattr_destroy(&attr);
-  if (err != 0) {
-    lb::log::get("vrrpd.notify")
-        ->error("{}: notify: spawn failed: {}", config_.name, std::strerror(err));
-  }
+  auto options = lb::shell_command(
+      config_.notify, {"VRRP_INSTANCE=" + config_.name, fmt::format("VRRP_VRID={}", config_.vrid),
+                       fmt::format("VRRP_STATE={}", to_string(t.to)),
+                       fmt::format("VRRP_FROM={}", to_string(t.from)), "VRRP_REASON=" + t.reason});
+  // Nothing here waits for the script (a slow one must never delay a timer): a coroutine of its
+  // own reaps it. No deadline: a notify script may legitimately take its time.
+  lb::asio::co_spawn(ctx_, run_notify(std::move(options), config_.name),
+                     lb::log_exceptions(lb::log::get("vrrpd.notify"), "notify"));
 }
 
 }  // namespace vrrp

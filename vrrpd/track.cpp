@@ -1,16 +1,12 @@
 // Tracking: see track.hpp.
 #include "vrrpd/track.hpp"
 
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "common/log.hpp"
-
-extern char** environ;
+#include "common/spawn.hpp"
 
 namespace vrrp {
 
@@ -47,39 +43,37 @@ void ChildReaper::watch(pid_t pid, std::function<void(int)> done) {
 void ChildReaper::arm() {
   signals_.async_wait([this](const lb::error_code& ec, int) {
     if (ec) return;
-    // One SIGCHLD may stand for several exits: reap until nothing is left.
-    for (int i = 0; i < 1024; ++i) {
+    // One SIGCHLD may stand for several exits. Only the watched children are reaped here:
+    // scripts are reaped by lb::run_process, which needs their status itself.
+    std::vector<std::pair<pid_t, int>> exited;
+    for (const auto& [pid, done] : watched_) {
       int status = 0;
-      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) break;
-      if (auto it = watched_.find(pid); it != watched_.end()) {
-        auto done = std::move(it->second);
-        watched_.erase(it);
-        done(status);
-      }
+      if (::waitpid(pid, &status, WNOHANG) == pid) exited.emplace_back(pid, status);
+    }
+    for (const auto& [pid, status] : exited) {
+      auto it = watched_.find(pid);
+      if (it == watched_.end()) continue;
+      auto done = std::move(it->second);
+      watched_.erase(it);
+      done(status);
     }
     arm();
   });
 }
 
-TrackScript::TrackScript(lb::asio::io_context& ctx, ChildReaper& reaper, TrackScriptConfig config,
+TrackScript::TrackScript(lb::asio::io_context& ctx, TrackScriptConfig config,
                          std::function<void(bool)> on_flip)
     : ctx_(ctx),
-      reaper_(reaper),
       config_(std::move(config)),
       on_flip_(std::move(on_flip)),
       state_(config_.rise, config_.fall),
-      interval_timer_(ctx),
-      timeout_timer_(ctx) {}
+      interval_timer_(ctx) {}
 
 TrackScript::~TrackScript() {
   *alive_ = false;
   interval_timer_.cancel();
-  timeout_timer_.cancel();
-  if (running_ > 0) {
-    reaper_.forget(running_);
-    ::kill(running_, SIGKILL);  // our own child, not yet reaped
-  }
+  // Not reaped yet (run_process reaps it once it exits, which this makes immediate).
+  if (*running_ > 0) lb::kill_group(*running_);
 }
 
 void TrackScript::start() {
@@ -90,38 +84,36 @@ void TrackScript::start() {
   });
 }
 
-void TrackScript::run_once() {
-  const char* argv[] = {"/bin/sh", "-c", config_.command.c_str(), nullptr};
-  posix_spawnattr_t attr;
-  ::posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  ::sigemptyset(&defaults);
-  ::sigaddset(&defaults, SIGCHLD);
-  ::posix_spawnattr_setsigdefault(&attr, &defaults);
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int err =
-      ::posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char* const*>(argv), environ);
-  ::posix_spawnattr_destroy(&attr);
-  if (err != 0) {
-    lb::log::get("vrrpd.track")->error("{}: spawn failed: {}", config_.name, std::strerror(err));
+lb::awaitable<void> TrackScript::run_once_async(std::shared_ptr<bool> alive,
+                                                std::shared_ptr<pid_t> running) {
+  const auto name = config_.name;
+  const auto timeout = config_.timeout;
+  auto r = co_await lb::run_process(lb::shell_command(config_.command), timeout, kTrackOutputBytes,
+                                    [running](pid_t pid) { *running = pid; });
+  *running = -1;
+  if (!*alive) co_return;
+  auto log = lb::log::get("vrrpd.track");
+  if (!r) {
+    log->error("{}: {}", name, r.error().message);
     finished(false);
-    return;
+    co_return;
   }
-  running_ = pid;
-  reaper_.watch(pid, [this, alive = alive_](int status) {
-    if (!*alive) return;
-    running_ = -1;
-    timeout_timer_.cancel();
-    finished(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  });
-  timeout_timer_.expires_after(config_.timeout);
-  timeout_timer_.async_wait([this, alive = alive_, pid](const lb::error_code& ec) {
-    if (ec || !*alive || running_ != pid) return;
-    lb::log::get("vrrpd.track")
-        ->warn("{}: timed out after {}ms", config_.name, config_.timeout.count());
-    ::kill(pid, SIGKILL);  // reaped (and counted as a failure) through the reaper
-  });
+  if (!r->success()) {
+    // The first line of what the script said explains the failure better than its status.
+    const auto line = r->output.substr(0, r->output.find('\n'));
+    if (r->timed_out) {
+      log->warn("{}: {} (process group killed)", name, lb::describe(*r, timeout));
+    } else {
+      log->debug("{}: failed: {}{}{}", name, lb::describe(*r, timeout), line.empty() ? "" : ": ",
+                 line);
+    }
+  }
+  finished(r->success());
+}
+
+void TrackScript::run_once() {
+  lb::asio::co_spawn(ctx_, run_once_async(alive_, running_),
+                     lb::log_exceptions(lb::log::get("vrrpd.track"), "track script"));
 }
 
 void TrackScript::finished(bool success) {

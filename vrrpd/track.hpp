@@ -41,8 +41,8 @@ class RiseFall {
 /// failing checks: never below 1, and an owner (255) that loses weight is no longer the owner.
 std::uint8_t effective_priority(std::uint8_t configured, int failing_weight);
 
-/// Reaps child processes on SIGCHLD and reports exit statuses to whoever registered the PID.
-/// Unregistered children (notify commands) are reaped silently. Single-threaded.
+/// Reaps the children registered with watch() (the guard) on SIGCHLD and reports their exit
+/// statuses. Scripts are not its business: lb::run_process reaps them. Single-threaded.
 class ChildReaper {
  public:
   explicit ChildReaper(lb::asio::io_context& ctx);
@@ -56,12 +56,16 @@ class ChildReaper {
   std::map<pid_t, std::function<void(int)>> watched_;
 };
 
-/// Runs one check script every interval through /bin/sh -c; a non-zero exit or a timeout is a
-/// failure (the script is killed by PID at the timeout). Calls `on_flip(up)` when the rise/fall
-/// state changes. Never more than one run at a time.
+/// Bytes of a track script's output kept for the failure log line.
+inline constexpr std::size_t kTrackOutputBytes = 512;
+
+/// Runs one check script every interval through /bin/sh -c (lb::run_process: own process
+/// group, default signals, SCHED_OTHER, no capabilities); a non-zero exit or a timeout is a
+/// failure (the script's whole process group is killed at the timeout). Calls `on_flip(up)`
+/// when the rise/fall state changes. Never more than one run at a time.
 class TrackScript {
  public:
-  TrackScript(lb::asio::io_context& ctx, ChildReaper& reaper, TrackScriptConfig config,
+  TrackScript(lb::asio::io_context& ctx, TrackScriptConfig config,
               std::function<void(bool up)> on_flip);
   ~TrackScript();
   void start();
@@ -70,16 +74,16 @@ class TrackScript {
 
  private:
   void run_once();
+  lb::awaitable<void> run_once_async(std::shared_ptr<bool> alive, std::shared_ptr<pid_t> running);
   void finished(bool success);
 
   lb::asio::io_context& ctx_;
-  ChildReaper& reaper_;
   TrackScriptConfig config_;
   std::function<void(bool)> on_flip_;
   RiseFall state_;
   lb::asio::steady_timer interval_timer_;
-  lb::asio::steady_timer timeout_timer_;
-  pid_t running_ = -1;
+  // The running script's PID until it is reaped, -1 otherwise; shared with the coroutine.
+  std::shared_ptr<pid_t> running_ = std::make_shared<pid_t>(-1);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -9,10 +9,10 @@ namespace lbd {
 class ExecChecker final : public HealthChecker {
  public:
   explicit ExecChecker(HealthCheckConfig config) : config_(std::move(config)) {}
-  /// Spawns the command in its own process group with stdin/stdout/stderr on /dev/null and waits
-  /// for it without blocking (pidfd). On timeout the group is killed with SIGKILL by the PID we
-  /// started (never by name) and reaped. Failure reasons: "exit status 1", "killed by signal 9",
-  /// "timeout after 2s", "spawn: ...".
+  /// Runs the command through lb::run_process (common/spawn.hpp): own process group,
+  /// stdin/stdout/stderr on /dev/null, waited for without blocking (pidfd). On timeout the group
+  /// is killed with SIGKILL by the PID we started (never by name) and reaped. Failure reasons:
+  /// "exit status 1", "killed by signal 9", "timeout after 2s", "spawn ...".
   lb::awaitable<lb::Result<void>> probe(const Backend& backend,
                                         std::chrono::nanoseconds timeout) override;
 
