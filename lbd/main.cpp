@@ -1,4 +1,5 @@
 // lbd: the load-balancer daemon. Parses the command line, loads the config, runs the server.
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   // Workers accept as soon as they exist; a SIGTERM before Server::run installs its handler must
   // wait (pending) rather than kill lbd mid-start. Worker threads inherit the block.
   lb::block_daemon_signals();
+  // splice(2) cannot pass MSG_NOSIGNAL: a write to a reset peer must fail with EPIPE, not kill
+  // lbd. Set here, for the whole process, rather than by a library as a side effect.
+  std::signal(SIGPIPE, SIG_IGN);
   auto server = lbd::Server::create(config_path, errors);
   if (!server) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());

@@ -58,8 +58,6 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
                                        std::vector<std::string>& errors) {
   auto config = load(config_path, errors);
   if (!config) return nullptr;
-  // splice(2) cannot pass MSG_NOSIGNAL: a write to a reset peer must not kill the process.
-  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Server> server(new Server(config_path));
   unsigned n = config->global.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());

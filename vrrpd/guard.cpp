@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -124,11 +125,13 @@ std::optional<GuardOrder> parse_order(std::string_view line) {
 }
 
 lb::Result<Guard> Guard::start() {
-  // vrrpd writes orders into a pipe: if the guard died, the write must fail with EPIPE, not kill
-  // vrrpd (a master holding VIPs) with SIGPIPE. Sockets pass MSG_NOSIGNAL; a pipe cannot.
-  std::signal(SIGPIPE, SIG_IGN);
+  // A socket pair, not a pipe: if the guard died, an order written to it must fail with EPIPE,
+  // not kill vrrpd (a master holding VIPs) with SIGPIPE, and only a socket can say so per write
+  // (MSG_NOSIGNAL) without touching the process's signal dispositions.
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return lb::fail(fmt::format("pipe: {}", std::strerror(errno)));
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return lb::fail(fmt::format("socketpair: {}", std::strerror(errno)));
+  }
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -165,7 +168,7 @@ void Guard::write_line(const std::string& line) {
   const std::string data = line + "\n";
   std::size_t off = 0;
   while (off < data.size()) {
-    const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+    const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // the guard is gone; nothing better to do than carry on
     off += static_cast<std::size_t>(n);

@@ -1,7 +1,8 @@
 // The SIGKILL guarantee: a tiny guard process, forked at start, that outlives a killed vrrpd just
 // long enough to do what a graceful stop would have done for every VRID it was master of — send
 // the priority-0 advert (so the backup takes over after Skew_Time) and delete the VIPs. It learns
-// what to do over a pipe; vrrpd's death closes the pipe, which the guard sees as end of file.
+// what to do over a socket pair; vrrpd's death closes its end, which the guard sees as end of
+// file.
 #pragma once
 
 #include <sys/types.h>

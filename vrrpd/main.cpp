@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
   log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, config_path,
             config.instances.size());
 
+  // A write to a closed peer (a control client that went away) must fail with EPIPE, not kill
+  // vrrpd while it holds VIPs. Scripts get the default back (lb::spawn).
+  std::signal(SIGPIPE, SIG_IGN);
   // The guard first, while the process is small and has no threads or sockets.
   auto guard = vrrp::Guard::start();
   if (!guard) {
