@@ -278,6 +278,7 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         "vip_holders_after": list(lab.holders_at(t_restart - 0.001)),
         "double_holder_ms": round(overlap(lab.vip_log, t_kill, t_restart) * 1000, 3),
         "master_down_interval_ms": round((3 * adv + (256 - 100) / 256 * adv) * 1000, 1),
+        "skew_time_ms": round((256 - 100) / 256 * adv * 1000, 1),
     }
     # Stickiness across the failover: last backend before the kill vs first after it.
     kept = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0]}
@@ -378,8 +379,13 @@ def check(report, args):
     if not args.strict:
         return problems
     bound = f["master_down_interval_ms"] + 200
-    if args.kill in ("both", "lbd") and f["detect_ms"] > bound:
+    if args.kill == "both" and f["detect_ms"] > bound:
         problems.append(f"VIP moved after {f['detect_ms']} ms > Master_Down_Interval + 200 ms")
+    # vrrpd outlives lbd and learns of its death from the watch stream at once: the VIP moves
+    # after node-b's Skew_Time (priority-0 advert), not after failed health polls.
+    skew_bound = f["skew_time_ms"] + 200
+    if args.kill == "lbd" and f["detect_ms"] > skew_bound:
+        problems.append(f"VIP moved after {f['detect_ms']} ms > Skew_Time + 200 ms")
     if f["failed_after_switch"]:
         problems.append(f"{f['failed_after_switch']} requests failed after the failover completed")
     for kind in ("cookie", "source", "plain"):
