@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string basic(std::string_view user_password) {
+std::string basic_auth_header(std::string_view user_password) {
   std::string out(4 * ((user_password.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(user_password.data()),
@@ -29,7 +29,7 @@ std::string basic(std::string_view user_password) {
   return "Authorization: Basic " + out + "\r\n";
 }
 
-std::string admin_get(std::string_view extra) {
+std::string metrics_request(std::string_view extra) {
   return fmt::format("GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n{}\r\n", extra);
 }
 
@@ -51,7 +51,7 @@ TEST_CASE(
                    "auth_password_hash = \"" +
                    hash + "\"\n");
   const auto admin = *lbd.server().admin_endpoint();
-  const auto good = admin_get(basic("ops:correct horse"));
+  const auto good = metrics_request(basic_auth_header("ops:correct horse"));
   const auto first = round_trip(admin, good);
   REQUIRE(first);
   REQUIRE(first->result_int() == 200);
@@ -61,9 +61,10 @@ TEST_CASE(
   std::vector<std::thread> flood;
   for (int t = 0; t < 6; ++t) {
     flood.emplace_back([&, t] {
-      for (int i = 0; i < 2000 && !stop; ++i) {
+      for (int i = 0; i < 200000 && !stop; ++i) {
         // A new password each time, so that no cache of failures helps.
-        const auto r = round_trip(admin, admin_get(basic(fmt::format("ops:guess-{}-{}", t, i))));
+        const auto r = round_trip(
+            admin, metrics_request(basic_auth_header(fmt::format("ops:guess-{}-{}", t, i))));
         if (r && r->result_int() == 401) {
           ++unauthorized;
         } else if (r && r->result_int() == 429) {
