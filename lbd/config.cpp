@@ -365,6 +365,24 @@ ListenerConfig read_listener(TableReader& t) {
   if (auto p = t.required_string("pool")) l.default_pool = *p;
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
+  for (const auto& text : t.string_array("proxy_protocol_from")) {
+    if (auto cidr = lb::Cidr::parse(text)) {
+      l.proxy_protocol_from.push_back(*cidr);
+    } else {
+      t.error("proxy_protocol_from", fmt::format("\"{}\" is not an address or CIDR", text));
+    }
+  }
+  // A PROXY header rewrites the client address that logs, ACLs and persistence trust: only the
+  // listed sources may send one, and there is no implicit "everyone".
+  if (l.accept_proxy_protocol && !t.has("proxy_protocol_from")) {
+    t.error("accept_proxy_protocol",
+            "accept_proxy_protocol needs proxy_protocol_from (the addresses of the proxies "
+            "allowed to send a PROXY header, e.g. [\"10.0.0.0/8\"]; [\"0.0.0.0/0\", \"::/0\"] "
+            "trusts everyone)");
+  }
+  if (!l.accept_proxy_protocol && t.has("proxy_protocol_from")) {
+    t.error("proxy_protocol_from", "proxy_protocol_from needs accept_proxy_protocol = true");
+  }
   if (t.has("forward_headers")) {
     l.forward_headers = 0;
     for (const auto& name : t.string_array("forward_headers")) {

@@ -100,6 +100,18 @@ struct ListenerConfig {
   std::string default_pool;
   std::uint32_t max_connections = 0;  // 0 = only the global limit
   bool accept_proxy_protocol = false;
+  /// With accept_proxy_protocol: the sources whose PROXY header is read (required, no default).
+  /// A connection from any other source is served as a plain one, without reading a header
+  /// (as HAProxy's `tcp-request connection expect-proxy layer4 if { src ... }`).
+  std::vector<lb::Cidr> proxy_protocol_from;
+  /// Whether a connection from `peer` must start with a PROXY header.
+  bool expects_proxy_header(const lb::IpAddress& peer) const {
+    if (!accept_proxy_protocol) return false;
+    for (const auto& c : proxy_protocol_from) {
+      if (c.contains(peer)) return true;
+    }
+    return false;
+  }
   /// mode = "http": the forwarding headers lbd writes (proxy::ForwardHeader bits, all by
   /// default); those not chosen pass through as the client sent them.
   unsigned forward_headers = proxy::kAllForwardHeaders;

@@ -177,7 +177,12 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpo
     info.local = proxy::from_asio(socket.local_endpoint(ec));
     if (ec) co_return;  // already gone
   }
-  if (listener->accept_proxy_protocol) {
+  if (listener->accept_proxy_protocol &&
+      !listener->expects_proxy_header(info.peer.address.unmapped())) {
+    // Not a trusted proxy: served as a plain connection, its own address kept (a PROXY header
+    // it sends is data, never read as one).
+    counters_.proxy_header_untrusted.fetch_add(1, std::memory_order_relaxed);
+  } else if (listener->accept_proxy_protocol) {
     auto header = co_await proxy::read_proxy_header(socket, config->timeouts.request_header);
     if (!header) {
       counters_.proxy_header_errors.fetch_add(1, std::memory_order_relaxed);

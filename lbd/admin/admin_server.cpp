@@ -2,6 +2,9 @@
 
 #include <crypt.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstring>
 
 #include <list>
@@ -20,6 +23,7 @@
 #include "common/log.hpp"
 #include "common/metrics/exposition.hpp"
 #include "lbd/admin/admin_view_json.hpp"
+#include "lbd/admin/login_throttle.hpp"
 #include "lbd/session/deadline.hpp"
 
 namespace lbd::admin {
@@ -31,9 +35,34 @@ namespace asio = lb::asio;
 
 // Requests served on one keep-alive admin connection before it is closed.
 constexpr int kMaxRequestsPerConnection = 100;
-// Accepted Authorization header values remembered so that a scraper every few seconds does not
-// cost a crypt(3) run (milliseconds of CPU on the control thread) each time.
+// Accepted Authorization header values (their SHA-256) remembered so that a scraper every few
+// seconds does not cost a crypt(3) run (milliseconds of CPU on the control thread) each time.
 constexpr std::size_t kAuthCacheSize = 16;
+// Refused ones, so that a client repeating a wrong password costs a hash, not a crypt(3) run.
+constexpr std::size_t kFailedCacheSize = 64;
+// A crypt(3) check slower than this is worth a warning at start: it blocks the control thread.
+constexpr auto kSlowCrypt = std::chrono::milliseconds(50);
+
+using Digest = std::array<unsigned char, 32>;
+
+Digest sha256(std::string_view s) {
+  Digest d{};
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+/// Constant time per entry: a match is never found faster for a closer guess.
+bool contains_digest(const std::list<Digest>& cache, const Digest& d) {
+  bool found = false;
+  for (const auto& c : cache) found |= CRYPTO_memcmp(c.data(), d.data(), d.size()) == 0;
+  return found;
+}
+
+void remember(std::list<Digest>& cache, const Digest& d, std::size_t max) {
+  cache.push_front(d);
+  if (cache.size() > max) cache.pop_back();
+}
 
 std::optional<std::string> base64_decode(std::string_view in) {
   if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
@@ -64,9 +93,12 @@ struct AdminServer::Impl : std::enable_shared_from_this<AdminServer::Impl> {
   ViewSource view;
   std::shared_ptr<spdlog::logger> log;
   std::list<beast::tcp_stream*> open;  // for stop()
-  std::list<std::string> auth_cache;
+  std::list<Digest> auth_cache;
+  std::list<Digest> failed_cache;
+  LoginThrottle throttle;
   bool stopped = false;
   std::uint64_t refused = 0;
+  std::uint64_t throttled = 0;
 
   bool allowed(const lb::IpAddress& a) const {
     if (config.allow.empty()) return true;
@@ -76,30 +108,43 @@ struct AdminServer::Impl : std::enable_shared_from_this<AdminServer::Impl> {
     return false;
   }
 
-  bool authorized(std::string_view header) {
-    if (config.users.empty()) return true;
-    for (const auto& c : auth_cache) {
-      if (c == header) return true;
-    }
-    if (!header.starts_with("Basic ")) return false;
+  enum class Auth { ok, refused, throttled };
+
+  Auth authorized(std::string_view header, const lb::IpAddress& peer) {
+    if (config.users.empty()) return Auth::ok;
+    const auto digest = sha256(header);
+    if (contains_digest(auth_cache, digest)) return Auth::ok;
+    if (contains_digest(failed_cache, digest)) return Auth::refused;
+    if (!header.starts_with("Basic ")) return Auth::refused;
     auto decoded = base64_decode(header.substr(6));
-    if (!decoded) return false;
+    if (!decoded) return Auth::refused;
     const auto colon = decoded->find(':');
-    if (colon == std::string::npos) return false;
+    if (colon == std::string::npos) return Auth::refused;
     const std::string user = decoded->substr(0, colon);
     const std::string password = decoded->substr(colon + 1);
+    const auto now = LoginThrottle::Clock::now();
+    // crypt(3) runs here, on the control thread: the throttle bounds how much of it failed
+    // logins can take (an unknown user costs the same check, so names cannot be probed).
+    if (!throttle.admit(peer, now)) return Auth::throttled;
+    bool ok = false;
+    bool user_known = false;
     for (const auto& [name, hash] : config.users) {
       if (name != user) continue;
+      user_known = true;
       crypt_data data{};
       const char* out = crypt_r(password.c_str(), hash.c_str(), &data);
-      if (out && std::strlen(out) == hash.size() &&
-          CRYPTO_memcmp(out, hash.data(), hash.size()) == 0) {
-        auth_cache.emplace_front(header);
-        if (auth_cache.size() > kAuthCacheSize) auth_cache.pop_back();
-        return true;
-      }
+      ok = out && std::strlen(out) == hash.size() &&
+           CRYPTO_memcmp(out, hash.data(), hash.size()) == 0;
+      break;
     }
-    return false;
+    if (!user_known) {
+      crypt_data data{};
+      crypt_r(password.c_str(), config.users.front().second.c_str(), &data);
+    }
+    const auto end = LoginThrottle::Clock::now();
+    throttle.spent(end - now, end);
+    remember(ok ? auth_cache : failed_cache, digest, ok ? kAuthCacheSize : kFailedCacheSize);
+    return ok ? Auth::ok : Auth::refused;
   }
 
   http::response<http::string_body> handle(const http::request<http::empty_body>& req,
@@ -121,7 +166,16 @@ struct AdminServer::Impl : std::enable_shared_from_this<AdminServer::Impl> {
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       auth = {it->value().data(), it->value().size()};
     }
-    if (!authorized(auth)) {
+    if (const auto a = authorized(auth, peer); a == Auth::throttled) {
+      text(http::status::too_many_requests, "429 too many login attempts, retry later\n");
+      res.set(http::field::retry_after, "1");
+      // One line per 1000: a flood must not turn into as many log lines on the control thread.
+      if (++throttled % 1000 == 1) {
+        log->info("admin: refused client={} reason=login rate ({} so far)", peer.to_string(),
+                  throttled);
+      }
+      return res;
+    } else if (a == Auth::refused) {
       text(http::status::unauthorized, "401 unauthorized\n");
       res.set(http::field::www_authenticate, "Basic realm=\"lbpair\", charset=\"UTF-8\"");
       log->info("admin: refused client={} reason=authentication", peer.to_string());
@@ -234,6 +288,22 @@ lb::Result<std::unique_ptr<AdminServer>> AdminServer::start(lb::asio::io_context
         fmt::format("admin: cannot listen on {}: {}", config.listen.to_string(), ec.message()));
   }
   s->bound_ = proxy::from_asio(acc.local_endpoint(ec));
+  for (const auto& [name, hash] : config.users) {
+    // What one login check costs the control thread with this hash (crypt(3) is slow by design).
+    const auto start = std::chrono::steady_clock::now();
+    crypt_data data{};
+    crypt_r("not the password", hash.c_str(), &data);
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (ms > std::chrono::duration<double, std::milli>(kSlowCrypt).count()) {
+      s->impl_->log->warn(
+          "admin: checking user {}'s password takes {:.0f} ms of the control thread; failed "
+          "logins are limited to about {:.0f} per second",
+          name, ms, std::max(1.0, 100.0 / ms));
+    } else {
+      s->impl_->log->debug("admin: checking user {}'s password takes {:.1f} ms", name, ms);
+    }
+  }
   s->config_ = std::move(config);
   asio::co_spawn(io, s->impl_->accept_loop(), lb::log_exceptions(s->impl_->log, "admin accept"));
   return s;

@@ -252,7 +252,7 @@ class HttpSession {
       tls_up_ = true;
       co_return true;
     }
-    const auto reason = handshake_error_reason(ec, watchdog_.fired());
+    const auto reason = handshake_error_reason(ec, watchdog_.fired(), stream_.native_handle());
     if (const auto& runtime = client_.ticket.listener()) runtime->count_tls_error(reason);
     log_->debug("tls: handshake failed listener={} client={} reason={}", listener_.name,
                 client_.info.peer.to_string(), reason);

@@ -1,10 +1,9 @@
 // The L4 session (see tcp_session.hpp), with TLS pass-through routing by the ClientHello's SNI.
 #include "lbd/l4/tcp_session.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "lbd/l4/relay.hpp"
 #include "lbd/l4/sni_route.hpp"
@@ -21,33 +20,42 @@ namespace lbd::proxy {
 
 namespace {
 
-/// Peeks at the client's first bytes until they hold a whole ClientHello (bounded in size and
-/// by `timeout`); the bytes stay in the socket for the backend. The server name, "" without one
-/// or when the client does not speak TLS; nullopt when the client timed out or went away.
-lb::awaitable<std::optional<std::string>> peek_server_name(
+/// The first bytes of a client on an SNI-routed listener and the server name they carry.
+struct ClientHelloPrefix {
+  std::string server_name;  // "" without one or when the client does not speak TLS
+  std::vector<std::uint8_t> bytes;
+};
+
+/// Reads the client's first bytes until they hold a whole ClientHello (bounded by
+/// kMaxClientHello and `timeout`). The bytes are consumed, not peeked: bytes left queued in the
+/// socket would complete every readiness wait at once, so a client that stalls mid-hello would
+/// spin the worker. The caller replays them to the backend before relaying. nullopt when the
+/// client timed out or went away.
+lb::awaitable<std::optional<ClientHelloPrefix>> read_client_hello(
     lb::tcp::socket& socket, std::chrono::nanoseconds timeout, const std::string& listener,
     const std::shared_ptr<spdlog::logger>& log) {
   SocketDeadline deadline(socket, timeout);
-  auto buf = std::make_unique<std::uint8_t[]>(kMaxClientHello);
+  ClientHelloPrefix out;
+  std::size_t size = 0;
   lb::error_code ec;
   for (;;) {
-    const ssize_t n =
-        ::recv(socket.native_handle(), buf.get(), kMaxClientHello, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) co_return std::nullopt;
-    if (n < 0 && errno != EAGAIN && errno != EINTR) co_return std::nullopt;
-    if (n > 0) {
-      const auto r = parse_client_hello_sni(
-          std::span<const std::uint8_t>(buf.get(), static_cast<std::size_t>(n)));
-      if (r.status == SniStatus::found) co_return r.name;
-      if (r.status == SniStatus::no_sni) co_return std::string();
-      if (r.status == SniStatus::invalid || static_cast<std::size_t>(n) >= kMaxClientHello) {
-        log->debug("sni: listener={} no usable ClientHello: {}", listener, r.error);
-        co_return std::string();
-      }
-    }
-    // Edge-triggered readiness (as in proxy_header_reader.cpp): completes on NEW bytes only.
-    co_await socket.async_wait(lb::tcp::socket::wait_read, redirect_error(lb::use_awaitable, ec));
+    // Real ClientHellos are below 2 KiB: start there and grow only for a bigger one.
+    if (size == out.bytes.size()) out.bytes.resize(std::min(kMaxClientHello, 2 * size + 2048));
+    const std::size_t n = co_await socket.async_read_some(
+        lb::asio::buffer(out.bytes.data() + size, out.bytes.size() - size),
+        redirect_error(lb::use_awaitable, ec));
     if (deadline.expired() || ec) co_return std::nullopt;
+    size += n;
+    const auto r = parse_client_hello_sni(std::span<const std::uint8_t>(out.bytes.data(), size));
+    if (r.status == SniStatus::need_more && size < kMaxClientHello) continue;
+    if (r.status == SniStatus::found) {
+      out.server_name = r.name;
+    } else if (r.status != SniStatus::no_sni) {
+      log->debug("sni: listener={} no usable ClientHello: {}", listener,
+                 r.status == SniStatus::invalid ? r.error : "longer than 16 KiB");
+    }
+    out.bytes.resize(size);
+    co_return out;
   }
 }
 
@@ -57,15 +65,17 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   const Config& config = *client.config;
   const ListenerConfig& listener = *client.info.listener;
   const std::string* pool_name = &listener.default_pool;
+  std::vector<std::uint8_t> replay;  // client bytes read for routing, owed to the backend
   if (!listener.sni_routes.empty()) {
-    auto name = co_await peek_server_name(client.socket, config.timeouts.request_header,
-                                          listener.name, worker.logger());
-    if (!name) {
+    auto hello = co_await read_client_hello(client.socket, config.timeouts.request_header,
+                                            listener.name, worker.logger());
+    if (!hello) {
       worker.logger()->debug("sni: listener={} client={} sent no ClientHello in time",
                              listener.name, client.info.peer.to_string());
       co_return;
     }
-    pool_name = &sni_pool(listener, *name);
+    pool_name = &sni_pool(listener, hello->server_name);
+    replay = std::move(hello->bytes);
   }
   const PoolConfig* pool = config.find_pool(*pool_name);
   if (!pool) co_return;  // the loader guarantees the pool exists
@@ -116,6 +126,23 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
                                                                         : "connect failed");
     co_return;
   }
+  if (!replay.empty()) {
+    // A fresh connection's send buffer takes a ClientHello at once; the deadline covers a
+    // backend that accepted but does not read.
+    SocketDeadline deadline(upstream->socket, config.timeouts.connect);
+    lb::error_code ec;
+    co_await lb::asio::async_write(upstream->socket, lb::asio::buffer(replay),
+                                   redirect_error(lb::use_awaitable, ec));
+    if (ec) {
+      end(obs);
+      worker.logger()->warn(
+          "tcp: listener={} client={} server={} error=writing the ClientHello: {}", listener.name,
+          client.info.peer.to_string(), upstream->lease.backend()->name,
+          deadline.expired() ? "timeout" : ec.message());
+      co_return;
+    }
+  }
+  const std::uint64_t replayed = replay.size();
   TrackedConnection tracked(worker.conn_table(), client.info.peer, listener.name, pool->name,
                             upstream->lease.backend()->name, repl::ConnMode::l4);
   RelayOptions options;
@@ -128,11 +155,11 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
   start_relay(
       std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
       [&worker, &lstats, obs = std::move(obs), peer = client.info.peer,
-       listener = client.info.listener, config = std::move(client.config),
+       listener = client.info.listener, config = std::move(client.config), replayed,
        ticket = std::move(client.ticket), lease = std::move(upstream->lease),
        tracked = std::move(tracked)](const RelayResult& result) mutable {
         auto& counters = worker.counters();
-        counters.bytes_client_to_server.fetch_add(result.client_to_server,
+        counters.bytes_client_to_server.fetch_add(result.client_to_server + replayed,
                                                   std::memory_order_relaxed);
         counters.bytes_server_to_client.fetch_add(result.server_to_client,
                                                   std::memory_order_relaxed);
@@ -144,7 +171,7 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
         }
         lstats.tcp_session.observe(std::chrono::steady_clock::now() - obs.start,
                                    admin::kSessionBounds);
-        obs.bytes_in = result.client_to_server;
+        obs.bytes_in = result.client_to_server + replayed;
         obs.bytes_out = result.server_to_client;
         finish_request(worker, lstats, listener->name,
                        worker.access_log() ? peer.to_string() : std::string(), obs);

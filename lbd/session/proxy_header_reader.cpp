@@ -29,31 +29,34 @@ lb::awaitable<std::expected<ProxyHeader, std::string>> read_proxy_header(
     lb::tcp::socket& socket, std::chrono::nanoseconds timeout) {
   SocketDeadline deadline(socket, timeout);
   std::array<std::uint8_t, kProxyMaxLength> buf;
+  std::size_t have = 0;  // header bytes consumed so far (all before buf[have])
   lb::error_code ec;
   const int fd = socket.native_handle();
   for (;;) {
-    // Peek: the bytes after the header belong to the session, so only the header is consumed.
-    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    // Peek: the bytes after the header belong to the session, so only header bytes are consumed.
+    const ssize_t n = ::recv(fd, buf.data() + have, buf.size() - have, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) co_return std::unexpected(std::string("connection closed before the PROXY header"));
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) co_return std::unexpected(fmt::format("recv: {}", std::strerror(errno)));
     } else {
-      auto r = decode_proxy_header(std::span(buf.data(), static_cast<std::size_t>(n)));
+      const auto seen = have + static_cast<std::size_t>(n);
+      auto r = decode_proxy_header(std::span(buf.data(), seen));
       if (r.status == DecodeStatus::invalid) co_return std::unexpected(r.error);
-      if (r.status == DecodeStatus::complete) {
-        const ssize_t m = ::recv(fd, buf.data(), r.length, MSG_DONTWAIT);
-        if (m != static_cast<ssize_t>(r.length)) {
-          co_return std::unexpected(std::string("recv of the PROXY header failed"));
-        }
-        co_return r.header;
+      // Complete: consume the rest of the header, exactly. Incomplete: the header is longer
+      // than every byte seen, so all of them are header bytes; consuming them empties the
+      // receive queue, and the wait below completes only when new bytes arrive. (A readiness
+      // wait with peeked bytes still queued completes at once: that loop would spin.)
+      const std::size_t take =
+          r.status == DecodeStatus::complete ? r.length - have : static_cast<std::size_t>(n);
+      const ssize_t m = ::recv(fd, buf.data() + have, take, MSG_DONTWAIT);
+      if (m != static_cast<ssize_t>(take)) {
+        co_return std::unexpected(std::string("recv of the PROXY header failed"));
       }
-      if (static_cast<std::size_t>(n) >= buf.size()) {
-        co_return std::unexpected(std::string("PROXY header too long"));
-      }
+      have += take;
+      if (r.status == DecodeStatus::complete) co_return r.header;
+      if (have >= buf.size()) co_return std::unexpected(std::string("PROXY header too long"));
     }
-    // Edge-triggered readiness: this wait completes when MORE bytes arrive, not for the ones
-    // already peeked, so the loop does not spin.
     co_await socket.async_wait(lb::tcp::socket::wait_read, redirect_error(lb::use_awaitable, ec));
     if (deadline.expired()) co_return std::unexpected(std::string("timeout"));
     if (ec) co_return std::unexpected(ec.message());

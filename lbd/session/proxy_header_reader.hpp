@@ -1,5 +1,7 @@
 // Reads a PROXY v1/v2 header off an accepted socket without consuming a byte past it: peek,
-// decode, then consume exactly the header. Bounded in size (kProxyMaxLength) and time.
+// decode, and consume what is known to be header (all of a valid prefix, then exactly the rest),
+// so that a stalled sender costs a wait, not a wake-up loop. Bounded in size (kProxyMaxLength)
+// and time.
 #pragma once
 
 #include <chrono>

@@ -52,6 +52,11 @@ DecodeResult decode_v1(std::span<const std::uint8_t> bytes) {
     return incomplete();
   }
   if (text[cr + 1] != '\n') return invalid("PROXY v1 line: CR not followed by LF");
+  // The same verdict as for the line's prefix alone (a reader that has only seen up to the LF
+  // refused it), whatever UNKNOWN's "ignore the rest" allows.
+  if (text.substr(0, cr).find('\n') != std::string_view::npos) {
+    return invalid("PROXY v1 line without CR");
+  }
   const std::string_view line = text.substr(kV1Prefix.size(), cr - kV1Prefix.size());
 
   DecodeResult r;

@@ -233,6 +233,8 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused_limit{0};  // over a global / listener limit
   std::atomic<std::uint64_t> proxy_header_errors{0};
+  std::atomic<std::uint64_t> proxy_header_untrusted{
+      0};                                          // served as plain: not in proxy_protocol_from
   std::atomic<std::uint64_t> connect_failures{0};  // individual failed attempts
   std::atomic<std::uint64_t> upstream_errors{0};   // connections that got no backend at all
   std::atomic<std::uint64_t> bytes_client_to_server{0};

@@ -17,6 +17,7 @@ std::vector<std::string> ListenerTlsConfig::watched_files() const {
     if (!c.ocsp_file.empty()) files.push_back(c.ocsp_file);
   }
   if (!client_ca.empty()) files.push_back(client_ca);
+  if (!crl_file.empty()) files.push_back(crl_file);
   if (!ticket_key_file.empty()) files.push_back(ticket_key_file);
   return files;
 }
@@ -52,6 +53,7 @@ ListenerTlsConfig read_listener_tls(lb::config::TableReader& t) {
                                   {{"none", VerifyClient::none},
                                    {"optional", VerifyClient::optional},
                                    {"required", VerifyClient::required}});
+  c.crl_file = t.string("crl_file", "");
   c.client_subject_header = t.string("client_subject_header", c.client_subject_header);
   if (!valid_header_name(c.client_subject_header)) {
     t.error("client_subject_header",

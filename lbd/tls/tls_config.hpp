@@ -35,6 +35,10 @@ struct ListenerTlsConfig {
   /// mTLS: CA bundle (PEM) that client certificates must chain to; empty = no client certs.
   std::string client_ca;
   VerifyClient verify_client = VerifyClient::none;
+  /// PEM CRLs (one or more, concatenated) of the client CAs: a revoked client certificate is
+  /// refused at the handshake; empty = no revocation check. Reloaded with the config and when
+  /// the file changes.
+  std::string crl_file;
   /// Request header that carries the verified client subject to the backend (always removed
   /// from what the client sent).
   std::string client_subject_header = "X-Client-Subject";

@@ -44,7 +44,11 @@ struct PkeyFree {
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
 };
+struct CrlFree {
+  void operator()(X509_CRL* c) const { X509_CRL_free(c); }
+};
 using CtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
+using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
@@ -164,6 +168,20 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// Every PEM CRL in `path` (at least one).
+std::expected<std::vector<CrlPtr>, std::string> load_crls(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return std::unexpected(text.error());
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::vector<CrlPtr> out;
+  while (X509_CRL* c = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    out.emplace_back(c);
+  }
+  ERR_clear_error();  // the loop ends with a "no start line" error
+  if (out.empty()) return std::unexpected(fmt::format("\"{}\" holds no PEM CRL", path));
+  return out;
 }
 
 struct LoadedCert {
@@ -328,6 +346,17 @@ TlsContext::build(const ListenerTlsConfig& config) {
                       "client_ca is set but verify_client = \"none\"; set \"required\" or "
                       "\"optional\""});
   }
+  std::vector<CrlPtr> crls;
+  if (!config.crl_file.empty()) {
+    if (config.client_ca.empty()) {
+      errors.push_back(
+          {-1, "crl_file", "crl_file needs client_ca (it checks client certificates)"});
+    } else if (auto loaded = load_crls(config.crl_file); !loaded) {
+      errors.push_back({-1, "crl_file", loaded.error()});
+    } else {
+      crls = std::move(*loaded);
+    }
+  }
   if (!errors.empty()) return std::unexpected(std::move(errors));
 
   // Group the certificates by their exact name set: RSA and ECDSA certificates for the same names
@@ -375,6 +404,13 @@ TlsContext::build(const ListenerTlsConfig& config) {
         break;
       }
       SSL_CTX_set_client_CA_list(c, names);
+      if (!crls.empty()) {
+        // The leaf's issuer must have a current CRL in the file: a client certificate whose
+        // CA has none, or whose CRL expired, is refused too (fail closed).
+        X509_STORE* store = SSL_CTX_get_cert_store(c);
+        for (const auto& crl : crls) X509_STORE_add_crl(store, crl.get());
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+      }
       int mode = SSL_VERIFY_PEER;
       if (config.verify_client == VerifyClient::required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       SSL_CTX_set_verify(c, mode, nullptr);
@@ -463,6 +499,25 @@ TlsConnectionInfo connection_info(SSL* ssl) {
 }
 
 void mark_tls_shutdown_sent(SSL* ssl) { SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN); }
+
+std::string handshake_error_reason(const boost::system::error_code& ec, bool timed_out,
+                                   const SSL* ssl) {
+  auto reason = handshake_error_reason(ec, timed_out);
+  if (ssl && reason == "certificate verify failed") {
+    // Revocation is the operator's decision, not a broken client: name it and the CRL problems.
+    switch (const long v = SSL_get_verify_result(ssl)) {
+      case X509_V_ERR_CERT_REVOKED:
+      case X509_V_ERR_UNABLE_TO_GET_CRL:
+      case X509_V_ERR_CRL_HAS_EXPIRED:
+      case X509_V_ERR_CRL_NOT_YET_VALID:
+      case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+        return X509_verify_cert_error_string(v);
+      default:
+        break;
+    }
+  }
+  return reason;
+}
 
 std::string handshake_error_reason(const boost::system::error_code& ec, bool timed_out) {
   if (timed_out) return "timeout";

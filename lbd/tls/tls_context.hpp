@@ -93,5 +93,9 @@ void mark_tls_shutdown_sent(ssl_st* ssl);
 /// protocol", "no shared cipher", "http request", "certificate verify failed"; or "timeout",
 /// "eof", "io error").
 std::string handshake_error_reason(const boost::system::error_code& ec, bool timed_out);
+/// The same for a server handshake on `ssl`: a client certificate refused for revocation says
+/// so ("certificate revoked", "unable to get certificate CRL", "CRL has expired", ...).
+std::string handshake_error_reason(const boost::system::error_code& ec, bool timed_out,
+                                   const ssl_st* ssl);
 
 }  // namespace lbd::proxy

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -264,6 +266,26 @@ bool closed_by_peer(int fd, std::chrono::milliseconds timeout) {
   char c;
   const ssize_t n = ::recv(fd, &c, 1, 0);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+std::chrono::milliseconds cpu_time(int pid) {
+  const auto text = [&] {
+    std::ifstream in(pid == 0 ? std::string("/proc/self/stat") : fmt::format("/proc/{}/stat", pid));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  // Fields after the command name (which may hold spaces, hence the last ')'): utime is the
+  // 14th field of the line, stime the 15th.
+  const auto close = text.rfind(')');
+  REQUIRE(close != std::string::npos);
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  long long utime = 0;
+  long long stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return std::chrono::milliseconds((utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK));
 }
 
 std::string sha256_hex(std::string_view data) {

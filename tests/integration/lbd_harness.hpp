@@ -97,6 +97,9 @@ std::string read_line(int fd);
 std::string read_exact(int fd, std::size_t n);
 /// True when the peer closed (EOF or reset) within `timeout` without sending anything.
 bool closed_by_peer(int fd, std::chrono::milliseconds timeout);
+/// CPU time (user + system) a process has used so far, from /proc/<pid>/stat (10 ms ticks);
+/// `pid` 0 = this process (an InProcessLbd runs here).
+std::chrono::milliseconds cpu_time(int pid = 0);
 /// SHA-256 hex of `data`.
 std::string sha256_hex(std::string_view data);
 /// Deterministic pseudo-random bytes.

@@ -15,7 +15,7 @@
 namespace {
 
 /// Connects a blocking client socket to 127.0.0.1:`port`; -1 on failure.
-int connect_to(std::uint16_t port) {
+int connect_port(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -50,7 +50,7 @@ TEST_CASE("listen socket: accepted connections inherit TCP_NODELAY from the list
   CHECK(lbd::proxy::local_endpoint((*group)[1].fd())->port == port);
 
   for (int i = 0; i < 4; ++i) {
-    const int client = connect_to(port);
+    const int client = connect_port(port);
     REQUIRE(client >= 0);
     const int accepted = accept_any(*group);
     REQUIRE(accepted >= 0);

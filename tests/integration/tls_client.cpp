@@ -121,4 +121,19 @@ TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& o,
   return r;
 }
 
+std::string raw_client_hello(const char* sni) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, BIO_new(BIO_s_mem()), out);
+  if (sni) SSL_set_tlsext_host_name(ssl, sni);
+  SSL_connect(ssl);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string bytes(data, static_cast<std::size_t>(n));
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return bytes;
+}
+
 }  // namespace lbtest

@@ -48,4 +48,7 @@ struct TlsResult {
 TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& options,
                        const std::vector<std::string>& requests = {});
 
+/// OpenSSL's ClientHello for `sni` (nullptr = none): the first flight of a client, as raw bytes.
+std::string raw_client_hello(const char* sni);
+
 }  // namespace lbtest

@@ -98,11 +98,48 @@ PemFiles TestPki::issue(const std::string& file_stem, const std::string& cn,
     add_ext(cert, ca_cert, NID_subject_alt_name, san);
   }
   X509_sign(cert, ca_key, EVP_sha256());
-  PemFiles out{path(file_stem + ".pem"), path(file_stem + ".key")};
+  PemFiles out{path(file_stem + ".pem"), path(file_stem + ".key"), serial_ - 1};
   write_pem(out.cert, cert, nullptr);
   write_pem(out.key, nullptr, key);
   X509_free(cert);
   EVP_PKEY_free(key);
+  return out;
+}
+
+std::string TestPki::crl(const std::string& file_stem, const std::vector<long>& revoked,
+                         long valid_for_s) {
+  auto* ca_cert = static_cast<X509*>(ca_cert_);
+  X509_CRL* crl = X509_CRL_new();
+  X509_CRL_set_version(crl, 1);  // v2
+  X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca_cert));
+  ASN1_TIME* t = ASN1_TIME_new();
+  X509_gmtime_adj(t, -3600);
+  X509_CRL_set1_lastUpdate(crl, t);
+  X509_gmtime_adj(t, valid_for_s - 3600);
+  X509_CRL_set1_nextUpdate(crl, t);
+  for (long serial : revoked) {
+    X509_REVOKED* r = X509_REVOKED_new();
+    ASN1_INTEGER* sn = ASN1_INTEGER_new();
+    ASN1_INTEGER_set(sn, serial);
+    X509_REVOKED_set_serialNumber(r, sn);
+    X509_gmtime_adj(t, -60);
+    X509_REVOKED_set_revocationDate(r, t);
+    ASN1_ENUMERATED* reason = ASN1_ENUMERATED_new();
+    ASN1_ENUMERATED_set(reason, CRL_REASON_KEY_COMPROMISE);
+    X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0);
+    ASN1_ENUMERATED_free(reason);
+    ASN1_INTEGER_free(sn);
+    X509_CRL_add0_revoked(crl, r);
+  }
+  ASN1_TIME_free(t);
+  X509_CRL_sort(crl);
+  X509_CRL_sign(crl, static_cast<EVP_PKEY*>(ca_key_), EVP_sha256());
+  const auto out = path(file_stem + ".pem");
+  FILE* f = std::fopen(out.c_str(), "w");
+  if (!f) throw std::runtime_error("test pki: cannot write " + out);
+  PEM_write_X509_CRL(f, crl);
+  std::fclose(f);
+  X509_CRL_free(crl);
   return out;
 }
 

@@ -13,6 +13,7 @@ enum class KeyType { ec_p256, rsa2048 };
 struct PemFiles {
   std::string cert;  // PEM chain file (leaf only)
   std::string key;   // PEM private key file
+  long serial = 0;   // the certificate's serial number (for CRLs)
 };
 
 class TestPki {
@@ -30,6 +31,11 @@ class TestPki {
   PemFiles issue(const std::string& file_stem, const std::string& cn,
                  const std::vector<std::string>& names, KeyType type = KeyType::ec_p256,
                  bool client = false);
+  /// A CRL (PEM, version 2, valid from an hour ago for `valid_for_s` seconds) signed by the CA
+  /// that revokes the certificates with the given serials (reason keyCompromise); written to
+  /// `file_stem`.pem, whose path is returned. An empty list makes a CRL revoking nothing.
+  std::string crl(const std::string& file_stem, const std::vector<long>& revoked,
+                  long valid_for_s = 86400);
   /// A path in the temporary directory (for other files of the test).
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 

@@ -153,3 +153,45 @@ TEST_CASE("lbd config: forward_headers defaults to all, reads a list, refuses un
   REQUIRE(d5.size() == 1);
   CHECK(d5.items()[0].message.find("mode = \"http\"") != std::string::npos);
 }
+
+TEST_CASE("lbd config: accept_proxy_protocol needs proxy_protocol_from, a list of trusted CIDRs") {
+  const auto config_with = [](const std::string& listener_extra) {
+    return "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"tcp\"\npool = \"p\"\n" +
+           listener_extra +
+           "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  };
+  Diagnostics ok, missing, stray, bad;
+  const auto c = lbd::load_config_from_string(
+      config_with("accept_proxy_protocol = true\n"
+                  "proxy_protocol_from = [\"10.0.0.0/8\", \"2001:db8::/32\", \"192.0.2.7\"]\n"),
+      "t.toml", ok);
+  INFO(ok.to_string());
+  REQUIRE(ok.empty());
+  const auto& l = c.listeners[0];
+  REQUIRE(l.proxy_protocol_from.size() == 3);
+  CHECK(l.expects_proxy_header(*lb::IpAddress::parse("10.1.2.3")));
+  CHECK(l.expects_proxy_header(*lb::IpAddress::parse("2001:db8::5")));
+  CHECK(l.expects_proxy_header(*lb::IpAddress::parse("192.0.2.7")));
+  CHECK_FALSE(l.expects_proxy_header(*lb::IpAddress::parse("192.0.2.8")));
+  CHECK_FALSE(l.expects_proxy_header(*lb::IpAddress::parse("127.0.0.1")));
+
+  // No default: trusting every source must be written out.
+  lbd::load_config_from_string(config_with("accept_proxy_protocol = true\n"), "t.toml", missing);
+  REQUIRE(missing.size() == 1);
+  CHECK(missing.items()[0].key_path.find("accept_proxy_protocol") != std::string::npos);
+  CHECK(missing.items()[0].message.find("proxy_protocol_from") != std::string::npos);
+  lbd::load_config_from_string(config_with("proxy_protocol_from = [\"10.0.0.0/8\"]\n"), "t.toml",
+                               stray);
+  REQUIRE(stray.size() == 1);
+  CHECK(stray.items()[0].key_path.find("proxy_protocol_from") != std::string::npos);
+  lbd::load_config_from_string(
+      config_with("accept_proxy_protocol = true\nproxy_protocol_from = [\"10.0.0.0/33\"]\n"),
+      "t.toml", bad);
+  REQUIRE(bad.size() == 1);
+  CHECK(bad.items()[0].message.find("10.0.0.0/33") != std::string::npos);
+
+  // Off by default: nobody's header is read.
+  Diagnostics d;
+  const auto plain = lbd::load_config_from_string(config_with(""), "t.toml", d);
+  CHECK_FALSE(plain.listeners[0].expects_proxy_header(*lb::IpAddress::parse("10.1.2.3")));
+}

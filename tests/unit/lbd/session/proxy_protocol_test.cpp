@@ -85,6 +85,15 @@ TEST_CASE("proxy_protocol: a v1 line without CRLF in 107 bytes is invalid, not i
   CHECK(decode(long_line.substr(0, 107)).status == DecodeStatus::invalid);
 }
 
+TEST_CASE("proxy_protocol: a LF inside a v1 line is invalid whole and in pieces (UNKNOWN too)") {
+  // Found by the fuzzer: the whole line decoded as UNKNOWN while its prefix up to the LF was
+  // refused, so the verdict depended on how the bytes arrived.
+  const std::string h = std::string("PROXY UNKNOWN \n\0\r\n", 18);
+  CHECK(decode(h).status == DecodeStatus::invalid);
+  CHECK(decode(h.substr(0, 15)).status == DecodeStatus::invalid);
+  CHECK(decode("PROXY TCP4 192.0.2.1\n 198.51.100.2 5555 80\r\n").status == DecodeStatus::invalid);
+}
+
 TEST_CASE("proxy_protocol: v2 round trip for IPv4 and IPv6") {
   auto v4 = encode_proxy_v2(ep("192.0.2.1:1234"), ep("198.51.100.7:80"));
   CHECK(v4.size() == 16 + 12);

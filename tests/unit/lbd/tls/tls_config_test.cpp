@@ -1,5 +1,7 @@
 // [listener.tls] loading: valid certificates build a context; every broken file or setting is a
 // config error naming file, line and key (issue #7). Certificates are made at test time.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <doctest/doctest.h>
@@ -137,4 +139,29 @@ TEST_CASE("tls ticket keys: 80-byte base64 lines parse in order, comments skippe
   CHECK(lbd::proxy::parse_ticket_keys(key1 + "\n" + std::string(107, '*') + "=").error() ==
         "line 2: not valid base64 of 80 bytes");
   CHECK_FALSE(lbd::proxy::parse_ticket_keys(std::string(106, 'A') + "=="));
+}
+
+TEST_CASE("tls config: crl_file loads PEM CRLs, needs client_ca, and a bad file names the key") {
+  TestPki pki;
+  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
+  const auto client = pki.issue("c", "alice", {}, lbtest::KeyType::ec_p256, true);
+  const auto certs = cert_table(a.cert, a.key);
+  const auto crl = pki.crl("crl", {client.serial});
+  const auto mtls = fmt::format(
+      "[listener.tls]\nclient_ca = \"{}\"\nverify_client = \"required\"\n", pki.ca_file());
+  lbd::Config c;
+  const auto ok = load_errors(config_with(mtls + "crl_file = \"" + crl + "\"\n" + certs), &c);
+  REQUIRE_MESSAGE(ok.empty(), ok);
+  CHECK(c.listeners.at(0).tls->crl_file == crl);
+  const auto watched = c.listeners.at(0).tls->watched_files();
+  CHECK(std::find(watched.begin(), watched.end(), crl) != watched.end());
+
+  CHECK(load_errors(config_with("[listener.tls]\ncrl_file = \"" + crl + "\"\n" + certs))
+            .find("tls.crl_file: crl_file needs client_ca") != std::string::npos);
+  lbtest::write_file(pki.path("junk.crl"), "junk");
+  CHECK(load_errors(config_with(mtls + "crl_file = \"" + pki.path("junk.crl") + "\"\n" + certs))
+            .find("tls.crl_file: \"" + pki.path("junk.crl") + "\" holds no PEM CRL") !=
+        std::string::npos);
+  CHECK(load_errors(config_with(mtls + "crl_file = \"" + pki.path("absent.crl") + "\"\n" + certs))
+            .find("tls.crl_file: cannot read") != std::string::npos);
 }
