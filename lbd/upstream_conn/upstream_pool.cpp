@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "lbd/upstream_conn/upstream_tls.hpp"
@@ -28,6 +29,9 @@ std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clo
     list.pop_back();
     if (now - entry.since < max_idle && tls_context_of(entry.conn) == tls &&
         (!probe || upstream_connection_reusable(entry.conn))) {
+      // Ends the readability wait (its handler sees operation_aborted); the session reads now.
+      lb::error_code ignored;
+      entry.conn.socket.cancel(ignored);
       entry.conn.lease.unpark();
       return std::move(entry.conn);
     }
@@ -41,7 +45,36 @@ void UpstreamPool::put(UpstreamConnection conn, Clock::time_point now, std::size
   auto& list = idle_[conn.lease.backend()];
   if (list.size() >= limit) list.erase(list.begin());  // the oldest
   conn.lease.park();                                   // idle: not in-flight load (Backend::active)
-  list.push_back(Idle{std::move(conn), now});
+  const auto backend = conn.lease.backend();
+  const auto id = next_id_++;
+  list.push_back(Idle{std::move(conn), now, id});
+  watch(backend, id, list.back().conn.socket);
+}
+
+void UpstreamPool::watch(const Backend* backend, std::uint64_t id, lb::tcp::socket& socket) {
+  // The wait follows the socket when the entry moves inside the vector; take() cancels it, and
+  // closing the socket (expiry, the idle limit, the pool's end) aborts it.
+  socket.async_wait(lb::tcp::socket::wait_read,
+                    [this, alive = std::weak_ptr<int>(alive_), backend, id](lb::error_code ec) {
+                      if (ec || alive.expired()) return;
+                      on_readable(backend, id);
+                    });
+}
+
+void UpstreamPool::on_readable(const Backend* backend, std::uint64_t id) {
+  auto it = idle_.find(backend);
+  if (it == idle_.end()) return;
+  auto& list = it->second;
+  auto entry = std::find_if(list.begin(), list.end(), [id](const Idle& e) { return e.id == id; });
+  if (entry == list.end()) return;  // taken meanwhile: the session owns it now
+  if (upstream_connection_reusable(entry->conn)) {
+    // TLS records without data were consumed (a late session ticket): still reusable. The
+    // socket's queue is empty again, so the next wait completes only on new bytes.
+    watch(backend, id, entry->conn.socket);
+    return;
+  }
+  ++closed_by_backend_;
+  list.erase(entry);  // closes the socket and releases the lease
 }
 
 std::size_t UpstreamPool::idle(const Backend* backend) const {

@@ -1,10 +1,14 @@
 // Per-worker keep-alive pools of idle upstream (backend) connections for the L7 proxy: one LIFO
 // list per backend, bounded by the pool's upstream_keepalive, aged out after server_idle. A
-// connection never leaves the worker that opened it.
+// connection never leaves the worker that opened it. Each idle connection is watched for
+// readability, so one the backend closes (or writes to unasked) is closed at once instead of
+// lingering in CLOSE-WAIT until a request happens to take it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -31,22 +35,35 @@ class UpstreamPool {
 
   /// Parks `conn` (its lease names the backend) for reuse; when `limit` connections to that
   /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once. A parked
-  /// connection is not counted in Backend::active until take() hands it out again.
+  /// connection is not counted in Backend::active until take() hands it out again. While parked
+  /// it waits for readability on the worker's io_context: end of file or unsolicited bytes close
+  /// it (TLS records without data, such as late session tickets, are consumed and it stays).
   void put(UpstreamConnection conn, Clock::time_point now, std::size_t limit);
 
   /// Idle connections held for `backend`.
   std::size_t idle(const Backend* backend) const;
   /// Idle connections held in total.
   std::size_t idle_total() const;
+  /// Idle connections closed because the backend closed them or wrote to them while parked.
+  std::uint64_t closed_by_backend() const { return closed_by_backend_; }
 
  private:
   struct Idle {
     UpstreamConnection conn;
     Clock::time_point since;
+    std::uint64_t id;  // names the entry to its readability wait (entries move in the vector)
   };
+
+  void watch(const Backend* backend, std::uint64_t id, lb::tcp::socket& socket);
+  void on_readable(const Backend* backend, std::uint64_t id);
+
   // Keyed by Backend identity: the lease inside each entry keeps its Backend alive, and a reload
   // that replaces a Backend simply lets the old entries age out.
   std::unordered_map<const Backend*, std::vector<Idle>> idle_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t closed_by_backend_ = 0;
+  // A wait that completed just before the pool was destroyed must not touch it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 /// True when `socket` is open with nothing to read (the peer has not closed it or sent bytes).

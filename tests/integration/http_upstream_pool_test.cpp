@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "tests/integration/http_config.hpp"
@@ -32,6 +35,35 @@ struct Fixture {
     return UpstreamConnection{std::move(s), lbd::proxy::BackendLease(&backend, nullptr)};
   }
 };
+
+/// TCP sockets on 127.0.0.1 with local port `port` in state CLOSE-WAIT (/proc/net/tcp: 08).
+int close_wait_sockets(std::uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    const auto colon = local.find(':');
+    if (colon == std::string::npos) continue;
+    if (std::stoul(local.substr(colon + 1), nullptr, 16) == port && state == "08") ++n;
+  }
+  return n;
+}
+
+/// Runs the fixture's ready handlers until `done` holds (bounded: 2 s).
+template <typename Done>
+bool run_pool_handlers_until(Fixture& f, Done done) {
+  return lbtest::wait_until(
+      [&] {
+        f.io.poll();
+        f.io.restart();
+        return done();
+      },
+      2s, 1ms);
+}
 
 }  // namespace
 
@@ -124,4 +156,49 @@ TEST_CASE("upstream pool: idle keep-alive connections do not count as ACTIVE in 
     return n;
   };
   CHECK(lbtest::wait_until([&] { return active() == 0; }, 2s));
+}
+
+TEST_CASE(
+    "upstream pool: an idle connection the backend closes or writes to is closed at once, not "
+    "left in CLOSE-WAIT until a request takes it") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  auto closing = f.connect();  // server_side[0]: will close
+  const auto closing_port = closing.socket.local_endpoint().port();
+  pool.put(std::move(closing), t0, 8);
+  pool.put(f.connect(), t0, 8);  // server_side[1]: will send stray bytes
+  pool.put(f.connect(), t0, 8);  // server_side[2]: stays idle
+  f.io.poll();
+  f.io.restart();
+  CHECK(pool.idle(&f.backend) == 3);
+  f.server_side[0].close();
+  lb::asio::write(f.server_side[1], lb::asio::buffer("x", 1));
+  REQUIRE(run_pool_handlers_until(f, [&] { return pool.idle(&f.backend) == 1; }));
+  CHECK(pool.closed_by_backend() == 2);
+  CHECK(close_wait_sockets(closing_port) == 0);
+  CHECK(f.backend.active == 0);
+  // The one that stayed idle is still there to reuse.
+  CHECK(pool.take(&f.backend, t0, 60s, true).has_value());
+}
+
+TEST_CASE("upstream pool: a connection handed out is no longer watched by the pool") {
+  Fixture f;
+  UpstreamPool pool;
+  const auto t0 = Clock::now();
+  pool.put(f.connect(), t0, 8);
+  auto got = pool.take(&f.backend, t0, 60s, true);
+  REQUIRE(got);
+  f.server_side[0].close();
+  // Give a stray wait every chance to run: it must not close the session's connection.
+  for (int i = 0; i < 20; ++i) {
+    f.io.poll();
+    f.io.restart();
+  }
+  CHECK(got->socket.is_open());
+  CHECK(pool.closed_by_backend() == 0);
+  char byte;
+  lb::error_code ec;
+  got->socket.read_some(lb::asio::buffer(&byte, 1), ec);
+  CHECK(ec == lb::asio::error::eof);  // the session sees the close itself
 }
