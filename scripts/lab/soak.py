@@ -257,6 +257,9 @@ class Soak:
         load.wait(timeout=30)
         lab.procs.pop("load", None)
         self.dump_fds()
+        with open(os.path.join(lab.run_dir, "events.json"), "w") as out:
+            json.dump({"faults": [dict(f._asdict(), kind=f.kind.name) for f in self.faults],
+                       "vip_log": list(lab.vip_log)}, out)
         return t0, start, t_end
 
     def dump_fds(self):

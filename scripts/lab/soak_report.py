@@ -52,15 +52,25 @@ def fault_at(faults, t):
 
 
 def answered_again(probes, start, window_end, end):
-    """Milliseconds from `start` until the VIP answered again: 0 when no probe that started in
-    [start, window_end) (the fault's window) failed; else until the end of the first successful
-    probe that started after the first failed one; None when none succeeded before `end`. A
-    probe missed later is a probe miss outside the windows, not a failover."""
-    first_fail = next((p for p in probes if start <= p.t < window_end and not p.ok), None)
-    if first_fail is None:
-        return 0.0
-    ok = next((p for p in probes if first_fail.t < p.t < end and p.ok), None)
-    return None if ok is None else round((ok.end - start) * 1000, 1)
+    """Milliseconds from `start` until the VIP answered again: until the end of the first
+    successful probe after the first outage that began in [start, window_end) (the fault's
+    window); 0 when no outage began there; None when no probe succeeded before `end`. An outage
+    is a run of failed probes that is refused or reset, or at least two long: one probe timing
+    out alone is a miss (its 50 ms timeout on a busy machine), not a failover."""
+    window = [p for p in probes if start <= p.t < end]
+    i = 0
+    while i < len(window):
+        if window[i].ok or window[i].t >= window_end:
+            i += 1
+            continue
+        j = i
+        while j < len(window) and not window[j].ok:
+            j += 1
+        run = window[i:j]
+        if len(run) >= 2 or not run[0].err.startswith("TimeoutError"):
+            return None if j == len(window) else round((window[j].end - start) * 1000, 1)
+        i = j
+    return 0.0
 
 
 def failures(records, faults):

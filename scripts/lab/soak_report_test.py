@@ -13,8 +13,8 @@ BACKEND = rep.FaultKind("backend", "", 4.0, 2.0, ("node-a",))
 PARTITION = rep.FaultKind("partition", "", 2.0, 3.0, None)
 
 
-def req(t, ok=True, client="c", kind="cookie", backend="be1", lat=0.01):
-    return rep.Request(t, t + lat, client, kind, ok, backend if ok else "", "" if ok else "err")
+def req(t, ok=True, client="c", kind="cookie", backend="be1", lat=0.01, err="ConnectionRefused"):
+    return rep.Request(t, t + lat, client, kind, ok, backend if ok else "", "" if ok else err)
 
 
 class Windows(unittest.TestCase):
@@ -56,6 +56,14 @@ class AnsweredAgain(unittest.TestCase):
     def test_is_none_when_the_vip_never_answered_again(self):
         probes = [req(10.1, ok=False, kind="probe"), req(16.0, kind="probe")]
         self.assertIsNone(rep.answered_again(probes, 10.0, 12.0, 15.0))
+
+    def test_one_probe_timing_out_alone_is_a_miss_but_two_in_a_row_are_an_outage(self):
+        lone = [req(10.1, kind="probe"), req(10.2, ok=False, kind="probe", err="TimeoutError"),
+                req(10.3, kind="probe")]
+        self.assertEqual(rep.answered_again(lone, 10.0, 12.0, 15.0), 0.0)
+        two = [req(10.1, ok=False, kind="probe", err="TimeoutError"),
+               req(10.2, ok=False, kind="probe", err="TimeoutError"), req(10.3, kind="probe")]
+        self.assertEqual(rep.answered_again(two, 10.0, 12.0, 15.0), 310.0)
 
     def test_a_probe_missed_after_the_window_is_not_a_failover(self):
         probes = [req(10.1, kind="probe"), req(13.0, ok=False, kind="probe"),
