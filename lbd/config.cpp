@@ -1,13 +1,13 @@
 #include "lbd/config.hpp"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "common/config/reader.hpp"
+#include "common/config/regex.hpp"
 #include "common/log.hpp"
 #include "lbd/balance/hash_key.hpp"
 #include "lbd/persistence_config.hpp"
@@ -47,10 +47,8 @@ std::string read_name(TableReader& t) {
 }
 
 void check_regex(TableReader& t, std::string_view key, const std::string& pattern) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    t.error(key, fmt::format("invalid regular expression \"{}\": {}", pattern, e.what()));
+  if (auto why = lb::config::regex_error(pattern)) {
+    t.error(key, fmt::format("invalid regular expression \"{}\" (RE2 syntax): {}", pattern, *why));
   }
 }
 
@@ -94,6 +92,7 @@ TimeoutsConfig read_timeouts(TableReader& t) {
   c.client_idle = t.duration("client_idle", c.client_idle, min, max);
   c.server_idle = t.duration("server_idle", c.server_idle, min, max);
   c.request_header = t.duration("request_header", c.request_header, min, max);
+  c.request_body = t.duration("request_body", c.request_body, min, max);
   c.keep_alive = t.duration("keep_alive", c.keep_alive, min, max);
   c.server_response = t.duration("server_response", c.server_response, min, max);
   t.reject_unknown_keys();

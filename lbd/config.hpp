@@ -31,6 +31,9 @@ struct TimeoutsConfig {
   nanoseconds client_idle = std::chrono::seconds(60);
   nanoseconds server_idle = std::chrono::seconds(60);
   nanoseconds request_header = std::chrono::seconds(10);
+  /// L7: a whole request body must arrive within this, counted from the end of its header
+  /// (client_idle still bounds each pause); else 408. Ends slow-POST attacks.
+  nanoseconds request_body = std::chrono::seconds(120);
   nanoseconds keep_alive = std::chrono::seconds(30);
   nanoseconds server_response = std::chrono::seconds(60);
 };

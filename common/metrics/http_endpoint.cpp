@@ -26,6 +26,10 @@ namespace http = beast::http;
 // A scrape target has one or two scrapers: a handful of connections is plenty.
 constexpr std::size_t kMaxConnections = 8;
 constexpr std::uint32_t kMaxRequestHeader = 8 * 1024;
+// Everything a connection may hold unparsed: the header bound plus one read. A scrape has no body,
+// but Beast keeps an unfinished chunk-size line (or trailer) whole in the read buffer, so without
+// this bound a peer sending an endless chunk extension fills the memory within the timeout.
+constexpr std::size_t kMaxBuffered = kMaxRequestHeader + 4 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(5);
 
 tcp::endpoint to_asio(const Endpoint& e) {
@@ -67,7 +71,7 @@ struct HttpEndpoint::Impl : std::enable_shared_from_this<HttpEndpoint::Impl> {
     beast::tcp_stream stream(std::move(socket));
     open.push_front(&stream);
     const auto entry = open.begin();
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(kMaxBuffered);  // a read past it ends with buffer_overflow
     error_code ec;
     for (int i = 0; i < 100 && !stopped; ++i) {
       http::request_parser<http::empty_body> parser;
@@ -75,7 +79,14 @@ struct HttpEndpoint::Impl : std::enable_shared_from_this<HttpEndpoint::Impl> {
       parser.body_limit(0);
       stream.expires_after(kRequestTimeout);
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (ec) break;
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+            ec != beast::error::timeout) {
+          log->debug("metrics: request refused client={} why={}",
+                     stream.socket().remote_endpoint(ec).address().to_string(), ec.message());
+        }
+        break;
+      }
       const auto& req = parser.get();
       http::response<http::string_body> res{http::status::ok, req.version()};
       res.set(http::field::server, "lbpair");

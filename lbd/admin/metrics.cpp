@@ -63,6 +63,18 @@ std::string render_metrics(const AdminView& v) {
     auto it = v.totals.listeners.find(l.name);
     e.sample({{"listener", l.name}}, it == v.totals.listeners.end() ? 0 : n(it->second.bytes_out));
   }
+  e.family("lbpair_listener_http_limit_exceeded_total",
+           "HTTP requests or responses ended because the peer passed a bound of lbd, by bound "
+           "(http listeners only).",
+           Type::counter);
+  for (const auto& l : v.listeners) {
+    if (l.mode != "http") continue;
+    auto it = v.totals.listeners.find(l.name);
+    for (std::size_t i = 0; i < kHttpLimitNames.size(); ++i) {
+      e.sample({{"listener", l.name}, {"limit", kHttpLimitNames[i]}},
+               it == v.totals.listeners.end() ? 0 : n(it->second.http_limits[i]));
+    }
+  }
   e.family("lbpair_listener_tls_handshake_errors_total", "Failed TLS handshakes by reason.",
            Type::counter);
   for (const auto& l : v.listeners) {

@@ -85,12 +85,17 @@ std::optional<std::string_view> check_request_framing(const http::fields& fields
     const auto te = joined(fields, http::field::transfer_encoding);
     http::token_list tokens{te};
     int chunked = 0;
+    int codings = 0;
     bool last_chunked = false;
     for (auto t : tokens) {
       last_chunked = beast::iequals(t, "chunked");
       if (last_chunked) ++chunked;
+      ++codings;
     }
     if (!last_chunked || chunked != 1) return "Transfer-Encoding without a final chunked";
+    // The next hop is told "Transfer-Encoding: chunked" (Framing): a coding before chunked
+    // would be lost on the way, so such a request is refused (as HAProxy does).
+    if (codings != 1) return "Transfer-Encoding other than chunked";
   }
   if (has_cl) {
     // Beast refuses differing values already; keep the check so the rule holds on its own.
@@ -139,6 +144,14 @@ class ConnectionTokens {
 };
 
 bool iequals(std::string_view a, std::string_view b) { return beast::iequals(bsv(a), bsv(b)); }
+
+/// The forwarding headers a request rewrite writes, by ForwardHeader bit (Forwarded and Via
+/// have no dash, so no underscore spelling).
+constexpr std::array<std::pair<unsigned, std::string_view>, 3> kDashedForwardHeaders{{
+    {kXForwardedFor, "X-Forwarded-For"},
+    {kXForwardedProto, "X-Forwarded-Proto"},
+    {kXForwardedHost, "X-Forwarded-Host"},
+}};
 
 /// The headers the rewrite writes itself (from the message's values and the hop's).
 enum class Rewritten { none, xff, xf_proto, xf_host, forwarded, via };
@@ -192,6 +205,16 @@ void append_joined(std::string& out, const http::fields& fields, Rewritten kind,
 
 }  // namespace
 
+bool underscore_variant(std::string_view name, std::string_view trusted) {
+  if (name.size() != trusted.size() || name.find('_') == std::string_view::npos) return false;
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char a = name[i] == '_' ? '-' : name[i];
+    if (lower(a) != lower(trusted[i])) return false;
+  }
+  return true;
+}
+
 void append_rewritten_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw) {
   ConnectionTokens named;
   for (auto [it, end] = fields.equal_range(http::field::connection); it != end; ++it) {
@@ -206,6 +229,21 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
     }
   }
   const bool forwarding = rw.forward != nullptr;
+  // An underscore spelling of a header this hop writes, adds or drops as untrusted.
+  const auto spoofs_trusted = [&](std::string_view name) {
+    for (auto d : rw.drop) {
+      if (underscore_variant(name, d)) return true;
+    }
+    for (const auto& a : rw.add) {
+      if (underscore_variant(name, a.name)) return true;
+    }
+    if (!forwarding) return false;
+    for (const auto& [bit, trusted] : kDashedForwardHeaders) {
+      if (rw.headers & bit && underscore_variant(name, trusted)) return true;
+    }
+    return false;
+  };
+  const bool framed = rw.framing.kind != Framing::Kind::pass;
   const auto kept = [&](const http::fields::value_type& f) {
     switch (f.name()) {
       case http::field::connection:
@@ -217,6 +255,10 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
       case http::field::upgrade:
         if (!rw.keep_upgrade) return false;
         break;
+      case http::field::content_length:
+      case http::field::transfer_encoding:
+        if (framed) return false;
+        break;
       default:
         break;
     }
@@ -224,6 +266,10 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
     if (named.names(name)) return false;
     for (auto d : rw.drop) {
       if (iequals(d, name)) return false;
+    }
+    if (f.name() == http::field::unknown && name.find('_') != std::string_view::npos &&
+        spoofs_trusted(name)) {
+      return false;
     }
     return true;
   };
@@ -235,6 +281,19 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
   }
   if (rw.cookie && !rw.cookie->empty() && fields.count(http::field::cookie) > 0) {
     append_field(out, "Cookie", *rw.cookie);
+  }
+  switch (rw.framing.kind) {
+    case Framing::Kind::length:
+      out += "Content-Length: ";
+      out += std::to_string(rw.framing.length);
+      out += "\r\n";
+      break;
+    case Framing::Kind::chunked:
+      out += "Transfer-Encoding: chunked\r\n";
+      break;
+    case Framing::Kind::pass:
+    case Framing::Kind::none:
+      break;
   }
 
   if (forwarding) {

@@ -5,6 +5,7 @@
 // container: each would be a tree update and an allocation per request).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,10 +31,26 @@ bool has_obs_fold(std::string_view raw_header);
 
 /// Checks the message framing of a parsed request header. Returns nullopt when the request may be
 /// forwarded, else the reason for a 400: Transfer-Encoding together with Content-Length,
-/// Transfer-Encoding whose final coding is not chunked (or that names chunked twice), a
+/// Transfer-Encoding whose final coding is not chunked (or that names chunked twice, or another
+/// coding before it: only chunked is relayed), a
 /// Transfer-Encoding on an HTTP/1.0 request, or Content-Length values that differ. Beast's
 /// parser already refuses some of these; this covers the rest.
 std::optional<std::string_view> check_request_framing(const http::fields& fields, unsigned version);
+
+/// The body framing written to the next hop, decided by the parser (RFC 9112 §6.3) and never
+/// copied from the sender's text: duplicate or list-valued Content-Length ("5, 5") and odd
+/// spellings of Transfer-Encoding ("CHUNKED") become one canonical header, so a connection shared
+/// between clients (the backend keep-alive pool) never sees framing it might read differently.
+struct Framing {
+  enum class Kind {
+    pass,     // copy the received Content-Length and Transfer-Encoding fields as they are
+    none,     // no body: write neither
+    length,   // "Content-Length: <length>"
+    chunked,  // "Transfer-Encoding: chunked" (the proxy re-chunks the body itself)
+  };
+  Kind kind = Kind::pass;
+  std::uint64_t length = 0;
+};
 
 /// What the forwarding headers say about the hop the proxy is making.
 struct ForwardInfo {
@@ -69,7 +86,14 @@ struct FieldRewrite {
   std::span<const AddedField> add;
   /// Replaces the value of the Cookie header(s); an empty string drops them.
   std::optional<std::string_view> cookie;
+  /// The framing headers to write (the received ones are left out unless Kind::pass).
+  Framing framing;
 };
+
+/// True when `name` is `trusted` spelled with '_' for some '-' (case-insensitive), e.g.
+/// "X_Forwarded_For": CGI, WSGI and PHP map '-' and '_' to the same variable, so a backend would
+/// read a client's underscore spelling as the header the proxy vouches for.
+bool underscore_variant(std::string_view name, std::string_view trusted);
 
 /// Serialises `fields` as they go to the next hop, in one pass and without changing them, and
 /// ends the header block with the empty line. Leaves out the hop-by-hop headers: Connection and
@@ -80,7 +104,9 @@ struct FieldRewrite {
 /// several headers merged into one), replaces X-Forwarded-Proto and X-Forwarded-Host (a client's
 /// values cannot be trusted), appends a Forwarded element `for=...;host=...;proto=...` (IPv6
 /// quoted as "[2001:db8::1]"), and appends this proxy to Via — each one only when its bit is in
-/// `headers`.
+/// `headers`. A header spelled with underscores where one of the written, added or dropped
+/// headers has dashes is left out too (underscore_variant). Content-Length and
+/// Transfer-Encoding are written from `framing`.
 void append_rewritten_fields(std::string& out, const http::fields& fields,
                              const FieldRewrite& rewrite);
 

@@ -30,11 +30,13 @@
 #include <boost/beast/http/status.hpp>
 
 #include "lbd/balance/least_time.hpp"
+#include "lbd/http/chunked_bounds.hpp"
 #include "lbd/http/client_parking.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_rewrite.hpp"
 #include "lbd/http/http_watchdog.hpp"
 #include "lbd/http/http_worker_state.hpp"
+#include "lbd/http/replay_policy.hpp"
 #include "lbd/http/router.hpp"
 #include "lbd/http/stream_relay.hpp"
 #include "lbd/l4/relay.hpp"
@@ -62,6 +64,7 @@ constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
+constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
 /// Plain TCP: what the parking lot calls when a parked client sent bytes, closed, timed out or
 /// was closed by a drain (defined in http_session.cpp).
@@ -97,7 +100,15 @@ inline void append_number(std::string& out, std::uint64_t v, int base = 10) {
   out.append(buf, end);
 }
 
-enum class BodyResult { ok, from_failed, to_failed, too_large, malformed };
+enum class BodyResult {
+  ok,
+  from_failed,
+  to_failed,
+  too_large,
+  malformed,
+  chunk_line_too_long,  // a chunk-size line (with extensions) over kMaxChunkLine
+  trailers_too_large,   // a trailer section over the header bound
+};
 
 /// How a request exchange ended.
 enum class Next { keep_alive, close };
@@ -163,6 +174,9 @@ class HttpSession {
           }
         }
         watchdog_.arm(first ? to.request_header : to.keep_alive);
+        // The first request's header deadline runs from here: exchange() must not restart it
+        // when the first bytes arrive (a slow client would get it twice).
+        header_armed_ = first;
         IdleNode node(&raw_socket());
         state_.add_idle(node, !kTls && !first);
         error_code ec;
@@ -300,7 +314,8 @@ class HttpSession {
     const auto& limits = cfg_.limits;
     error_code ec;
     method_ = target_ = backend_name_ = "-";
-    watchdog_.arm(to.request_header);
+    if (!header_armed_) watchdog_.arm(to.request_header);
+    header_armed_ = false;
     obs_ = RequestObservation{.start = Clock::now()};
 
     http::request_parser<http::empty_body> hp;
@@ -468,12 +483,14 @@ class HttpSession {
                                          .connection = upgrade ? "upgrade" : "",
                                          .drop = std::span(drop.data(), dropped),
                                          .add = std::span(added.data(), adds),
-                                         .cookie = persistence_.cookie_rewrite()});
+                                         .cookie = persistence_.cookie_rewrite(),
+                                         .framing = request_framing(chunked, content_length)});
 
     const Backend* avoid = nullptr;
     for (int attempt = 0;; ++attempt) {
       // A request without a body can be replayed once when a reused connection turns out to be
-      // closed by the backend before it answered (the keep-alive race).
+      // closed by the backend before it answered (the keep-alive race): an idempotent one
+      // always, another only if none of its bytes went out (RFC 9110 §9.2.2).
       const bool can_retry = attempt == 0 && !has_body;
       const auto acquire_start = Clock::now();
       // A pooled connection is taken without a coroutine (acquire() would allocate a frame per
@@ -527,10 +544,10 @@ class HttpSession {
 
       // Header (and the body bytes already buffered, for Content-Length bodies).
       watchdog_.arm(to.server_idle);
-      co_await asio::async_write(upstream, asio::buffer(request_head),
-                                 asio::redirect_error(lb::use_awaitable, ec));
+      const auto written = co_await asio::async_write(upstream, asio::buffer(request_head),
+                                                      asio::redirect_error(lb::use_awaitable, ec));
       if (ec) {
-        if (can_retry && up.reused && !watchdog_.fired()) {
+        if (can_retry && up.reused && !watchdog_.fired() && may_replay(method_, written > 0)) {
           avoid = backend;
           watchdog_.watch(&raw_socket(), nullptr);
           continue;
@@ -549,14 +566,16 @@ class HttpSession {
       if (has_body) {
         BodyResult r;
         relayed_ = 0;
+        // The whole body within request_body (a replay keeps the first attempt's deadline).
+        if (attempt == 0) body_deadline_ = Clock::now() + to.request_body;
         if (chunked) {
           http::request_parser<http::buffer_body> bp(std::move(hp));
           bp.body_limit(kNoBodyLimit);
           r = co_await relay_chunked(bp, stream_, cbuf_, upstream, true, limits.max_body_size,
-                                     to.client_idle, to.server_idle);
+                                     to.client_idle, to.server_idle, body_deadline_);
         } else {
           r = co_await relay_length(stream_, cbuf_, upstream, *content_length, to.client_idle,
-                                    to.server_idle);
+                                    to.server_idle, nullptr, body_deadline_);
         }
         if (r != BodyResult::ok) {
           co_await body_error(r, true);
@@ -608,7 +627,7 @@ class HttpSession {
           co_await send_error(504, "no response header from the backend in time");
           co_return Next::close;
         }
-        if (!got_bytes && can_retry && up.reused) {
+        if (!got_bytes && can_retry && up.reused && may_replay(method_, true)) {
           log_->debug("http: backend={} closed a reused connection, retrying", backend_name_);
           avoid = backend;
           watchdog_.watch(&raw_socket(), nullptr);
@@ -744,14 +763,19 @@ class HttpSession {
     if (reason.empty()) reason = http::obsolete_reason(res.result());
     head.append(reason.data(), reason.size());
     head += "\r\n";
-    append_rewritten_fields(head, res.base(),
-                            FieldRewrite{.headers = listener_.forward_headers,
-                                         .via_version = res.version(),
-                                         .connection = !keep_client          ? "close"
-                                                       : client_version < 11 ? "keep-alive"
-                                                                             : "",
-                                         .drop = std::span(drop.data(), dropped),
-                                         .add = persistence_.set_cookie()});
+    append_rewritten_fields(
+        head, res.base(),
+        FieldRewrite{.headers = listener_.forward_headers,
+                     .via_version = res.version(),
+                     .connection = !keep_client          ? "close"
+                                   : client_version < 11 ? "keep-alive"
+                                                         : "",
+                     .drop = std::span(drop.data(), dropped),
+                     .add = persistence_.set_cookie(),
+                     // A Content-Length the parser accepted ("5, 5", or
+                     // twice) goes out once; Transfer-Encoding as received
+                     // (it may name codings before chunked).
+                     .framing = length ? Framing{Framing::Kind::length, *length} : Framing{}});
 
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
@@ -782,7 +806,7 @@ class HttpSession {
       // The response header may be out already: the only honest signal left is closing.
       log_->warn("http: response body failed listener={} client={} backend={} status={} why={}",
                  listener_.name, client_.info.peer.to_string(), backend_name_, status,
-                 r == BodyResult::from_failed ? "backend" : "client");
+                 response_failure(r));
       co_return Next::close;
     }
     obs_.bytes_out += head_size + (no_body ? 0 : length ? *length : relayed_);
@@ -795,6 +819,35 @@ class HttpSession {
     }
     ubuf_.clear();
     co_return keep_client ? Next::keep_alive : Next::close;
+  }
+
+  /// How long the next read may wait: the idle timeout, cut short by a whole-body deadline.
+  static nanoseconds read_timeout(nanoseconds idle, Clock::time_point deadline) {
+    if (deadline == kNoDeadline) return idle;
+    const auto left = std::chrono::duration_cast<nanoseconds>(deadline - Clock::now());
+    return std::clamp(left, nanoseconds(0), idle);
+  }
+
+  /// The request framing the backend is told: what the parser decided, never the client's text.
+  static Framing request_framing(bool chunked, boost::optional<std::uint64_t> content_length) {
+    if (chunked) return Framing{Framing::Kind::chunked};
+    if (content_length) return Framing{Framing::Kind::length, *content_length};
+    return Framing{Framing::Kind::none};
+  }
+
+  /// Why a response body relay failed, for the log line.
+  static std::string_view response_failure(BodyResult r) {
+    switch (r) {
+      case BodyResult::from_failed:
+      case BodyResult::malformed:
+        return "backend";
+      case BodyResult::chunk_line_too_long:
+        return "backend chunk-size line too long";
+      case BodyResult::trailers_too_large:
+        return "backend trailer section too large";
+      default:
+        return "client";
+    }
   }
 
   /// An idle pooled connection to `server`, if one is left.
@@ -881,7 +934,8 @@ class HttpSession {
   template <typename From, typename To>
   lb::awaitable<BodyResult> relay_length(From& from, beast::flat_buffer& fbuf, To& to,
                                          std::uint64_t n, nanoseconds from_idle,
-                                         nanoseconds to_idle, std::string* head = nullptr) {
+                                         nanoseconds to_idle, std::string* head = nullptr,
+                                         Clock::time_point from_deadline = kNoDeadline) {
     error_code ec;
     for (;;) {
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(n, fbuf.size()));
@@ -896,7 +950,7 @@ class HttpSession {
         n -= take;
       }
       if (n == 0) co_return BodyResult::ok;
-      watchdog_.arm(from_idle);
+      watchdog_.arm(read_timeout(from_idle, from_deadline));
       const auto got = co_await from.async_read_some(fbuf.prepare(kBodyChunk),
                                                      asio::redirect_error(lb::use_awaitable, ec));
       fbuf.commit(got);
@@ -937,11 +991,12 @@ class HttpSession {
   lb::awaitable<BodyResult> relay_chunked(http::parser<isRequest, http::buffer_body>& p, From& from,
                                           beast::flat_buffer& fbuf, To& to, bool rechunk,
                                           std::uint64_t max_body, nanoseconds from_idle,
-                                          nanoseconds to_idle) {
+                                          nanoseconds to_idle,
+                                          Clock::time_point from_deadline = kNoDeadline) {
     auto& pool = worker_.relay_resources();
     auto scratch = pool.acquire_buffer();
     const auto result = co_await relay_chunked_with(p, from, fbuf, to, rechunk, max_body, from_idle,
-                                                    to_idle, scratch.get());
+                                                    to_idle, from_deadline, scratch.get());
     pool.release_buffer(std::move(scratch));
     co_return result;
   }
@@ -951,8 +1006,12 @@ class HttpSession {
                                                From& from, beast::flat_buffer& fbuf, To& to,
                                                bool rechunk, std::uint64_t max_body,
                                                nanoseconds from_idle, nanoseconds to_idle,
+                                               Clock::time_point from_deadline,
                                                std::uint8_t* scratch) {
     constexpr std::size_t kScratch = RelayResources::kBufferSize;
+    const std::size_t max_trailers =
+        isRequest ? cfg_.limits.max_header_size
+                  : std::max<std::size_t>(kMaxResponseHeader, cfg_.limits.max_header_size);
     error_code ec;
     std::uint64_t total = 0;
     std::string frame;
@@ -988,7 +1047,20 @@ class HttpSession {
       }
       if (p.is_done()) break;
       if (used == 0 && produced == 0) {
-        watchdog_.arm(from_idle);
+        // The parser holds an unfinished chunk-size line or trailer section whole: bound it
+        // before reading more, or one peer's endless chunk extension fills the memory.
+        const std::string_view pending(static_cast<const char*>(fbuf.data().data()), fbuf.size());
+        switch (pending_chunk_overflow(pending, kMaxChunkLine, max_trailers)) {
+          case ChunkOverflow::line:
+            lstats_.limit(admin::HttpLimit::chunk_line);
+            co_return BodyResult::chunk_line_too_long;
+          case ChunkOverflow::trailers:
+            lstats_.limit(admin::HttpLimit::trailers);
+            co_return BodyResult::trailers_too_large;
+          case ChunkOverflow::none:
+            break;
+        }
+        watchdog_.arm(read_timeout(from_idle, from_deadline));
         const auto got = co_await from.async_read_some(fbuf.prepare(kReadChunk),
                                                        asio::redirect_error(lb::use_awaitable, ec));
         fbuf.commit(got);
@@ -1014,9 +1086,21 @@ class HttpSession {
       case BodyResult::malformed:
         co_await send_error(400, "malformed chunked body");
         break;
+      case BodyResult::chunk_line_too_long:
+        co_await send_error(400, "chunk-size line with its extensions too long");
+        break;
+      case BodyResult::trailers_too_large:
+        co_await send_error(400, "trailer section too large");
+        break;
       case BodyResult::from_failed:
-        if (watchdog_.fired()) co_await send_error(408, "request body timeout");
-        break;  // the client went away: nobody to answer
+        if (!watchdog_.fired()) break;  // the client went away: nobody to answer
+        if (Clock::now() >= body_deadline_) {
+          lstats_.limit(admin::HttpLimit::request_body_time);
+          co_await send_error(408, "request body not complete within timeouts.request_body");
+        } else {
+          co_await send_error(408, "request body timeout");
+        }
+        break;
       case BodyResult::to_failed:
         co_await send_error(watchdog_.fired() ? 504 : 502,
                             request ? "sending the request body to the backend failed"
@@ -1115,6 +1199,8 @@ class HttpSession {
   admin::ListenerCounters& lstats_;
   RequestObservation obs_;
   std::uint64_t relayed_ = 0;  // body bytes the last relay_chunked / relay_until_eof passed on
+  Clock::time_point body_deadline_ = kNoDeadline;  // the request body's (timeouts.request_body)
+  bool header_armed_ = false;  // run() armed the first request's header deadline already
   std::string log_method_;     // owned copies for the access log (only when it is on)
   std::string log_target_;
   TlsConnectionInfo tls_;  // TLS only: version, cipher, SNI, verified client subject

@@ -41,6 +41,9 @@ StatsTotals aggregate(const std::vector<const WorkerStats*>& workers) {
       l.bytes_out += c.bytes_out.get();
       l.tcp_connect.add(c.tcp_connect);
       l.tcp_session.add(c.tcp_session);
+      for (std::size_t i = 0; i < l.http_limits.size(); ++i) {
+        l.http_limits[i] += c.http_limits[i].get();
+      }
     });
     w->for_each_backend(
         [&](const std::string& pool, const std::string& server, const BackendCounters& c) {

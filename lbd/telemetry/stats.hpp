@@ -59,6 +59,16 @@ struct DurationHistogram {
 /// Status classes 1xx..5xx; index = status / 100 - 1. Other codes are not counted.
 inline constexpr std::size_t kStatusClasses = 5;
 
+/// The bounds of the HTTP data path a peer can run into; a request or response that passes one is
+/// ended (400, 408, or a closed connection once the response header is out) and counted.
+enum class HttpLimit : std::size_t {
+  chunk_line,         // a chunk-size line with its extensions over kMaxChunkLine
+  trailers,           // a trailer section over max_header_size
+  request_body_time,  // a request body not received within timeouts.request_body
+};
+inline constexpr std::array<std::string_view, 3> kHttpLimitNames{"chunk_line", "trailers",
+                                                                 "request_body_time"};
+
 /// One listener's counters on one worker.
 struct ListenerCounters {
   Counter connections;  // accepted client connections
@@ -70,10 +80,12 @@ struct ListenerCounters {
   /// routing listener) until both directions are done (the access log's total_ms).
   DurationHistogram<kLatencyBounds.size()> tcp_connect;
   DurationHistogram<kSessionBounds.size()> tcp_session;
+  std::array<Counter, kHttpLimitNames.size()> http_limits;  // by HttpLimit
 
   void response(unsigned status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].add();
   }
+  void limit(HttpLimit which) { http_limits[static_cast<std::size_t>(which)].add(); }
 };
 
 /// One server's counters on one worker.
@@ -145,6 +157,7 @@ struct ListenerTotals {
   std::uint64_t bytes_in = 0, bytes_out = 0;
   HistogramTotals<kLatencyBounds.size()> tcp_connect;
   HistogramTotals<kSessionBounds.size()> tcp_session;
+  std::array<std::uint64_t, kHttpLimitNames.size()> http_limits{};
 };
 
 struct BackendTotals {

@@ -19,6 +19,9 @@ namespace {
 // The same bound as the TCP agent's reply line: an agent says a few words, never a document.
 constexpr std::uint64_t kMaxBody = 512;
 constexpr std::uint32_t kMaxHeader = 8 * 1024;
+// What the read may hold unparsed: Beast keeps an unfinished chunk-size line or trailer section
+// whole in the buffer, so an agent sending an endless chunk extension is cut off here.
+constexpr std::size_t kMaxBuffered = kMaxHeader + 4 * 1024;
 
 }  // namespace
 
@@ -40,7 +43,7 @@ lb::awaitable<lb::Result<AgentReport>> query_http_agent(lb::Endpoint agent, std:
   if (connected->expired()) co_return timed_out();
   if (ec) co_return lb::fail(io_reason("send", ec));
 
-  boost::beast::flat_buffer buffer;
+  boost::beast::flat_buffer buffer(kMaxBuffered);  // a read past it ends with buffer_overflow
   http::response_parser<http::string_body> parser;
   parser.header_limit(kMaxHeader);
   parser.body_limit(kMaxBody);

@@ -89,6 +89,48 @@ address = "127.0.0.1:2"
         std::string::npos);
 }
 
+TEST_CASE("lbd config: regexes use RE2 syntax; a backreference is an error naming file:line:key") {
+  Diagnostics diags;
+  lbd::load_config_from_string(R"([[listener]]
+name = "web"
+bind = "127.0.0.1:80"
+pool = "p"
+[[listener.route]]
+pool = "p"
+path_regex = "^/(a)\\1$"
+[[pool]]
+name = "p"
+[[pool.server]]
+name = "s"
+address = "127.0.0.1:1"
+)",
+                               "re.toml", diags);
+  const auto text = diags.to_string();
+  INFO(text);
+  REQUIRE(diags.size() == 1);
+  CHECK(text.find("re.toml:7:") != std::string::npos);
+  CHECK(text.find("listener[0].route[0].path_regex: invalid regular expression") !=
+        std::string::npos);
+  CHECK(text.find("RE2") != std::string::npos);
+}
+
+TEST_CASE("lbd config: timeouts.request_body defaults to 120 s, reads a duration, rejects 0") {
+  const std::string rest =
+      "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"http\"\npool = \"p\"\n"
+      "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  Diagnostics d1, d2, d3;
+  CHECK(lbd::load_config_from_string(rest, "t.toml", d1).timeouts.request_body ==
+        std::chrono::seconds(120));
+  CHECK(lbd::load_config_from_string("[timeouts]\nrequest_body = \"5s\"\n" + rest, "t.toml", d2)
+            .timeouts.request_body == std::chrono::seconds(5));
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  lbd::load_config_from_string("[timeouts]\nrequest_body = \"0s\"\n" + rest, "t.toml", d3);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3.to_string().find("t.toml:2:") != std::string::npos);
+  CHECK(d3.items()[0].key_path.find("request_body") != std::string::npos);
+}
+
 TEST_CASE("lbd config: global.splice defaults to true, reads false, rejects a non-boolean") {
   const std::string rest =
       "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"tcp\"\npool = \"p\"\n"

@@ -27,6 +27,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   v.pool_health["app"] = {.flips = 5, .ejections = 1};
   v.totals.listeners["web"].connections = 10;
   v.totals.listeners["web"].responses = {0, 7, 0, 3, 0};
+  v.totals.listeners["web"].http_limits = {2, 1, 4};
   auto& a = v.totals.backends["app"]["a"];
   a.requests = 10;
   a.responses_5xx = 2;
@@ -65,6 +66,12 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   CHECK(m->value("lbpair_lbd_reloads_total", {{"result", "ok"}}) == 3);
   CHECK(m->value("lbpair_listener_tls_handshake_errors_total",
                  {{"listener", "web"}, {"reason", "unsupported protocol"}}) == 2);
+  CHECK(m->value("lbpair_listener_http_limit_exceeded_total",
+                 {{"listener", "web"}, {"limit", "chunk_line"}}) == 2);
+  CHECK(m->value("lbpair_listener_http_limit_exceeded_total",
+                 {{"listener", "web"}, {"limit", "trailers"}}) == 1);
+  CHECK(m->value("lbpair_listener_http_limit_exceeded_total",
+                 {{"listener", "web"}, {"limit", "request_body_time"}}) == 4);
   CHECK(m->families.at("lbpair_pool_upstream_tls_handshakes_total").type == "counter");
   CHECK(m->value("lbpair_pool_upstream_tls_handshakes_total",
                  {{"pool", "app"}, {"kind", "full"}}) == 4);

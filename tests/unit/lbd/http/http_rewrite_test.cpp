@@ -104,7 +104,9 @@ TEST_CASE("http smuggling: Transfer-Encoding must end in exactly one chunked") {
         "Transfer-Encoding without a final chunked");
   CHECK(verdict("POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n") ==
         "Transfer-Encoding without a final chunked");
-  CHECK(verdict("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == "ok");
+  CHECK(verdict("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") ==
+        "Transfer-Encoding other than chunked");
+  CHECK(verdict("POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\n\r\n") == "ok");
   CHECK(verdict("POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\n\r\n") == "ok");
   // Split over two headers, chunked then something else: Beast refuses the duplicate.
   CHECK(
@@ -266,4 +268,77 @@ TEST_CASE("http rewrite: forward_headers names map to their bits in any case") {
   CHECK(lbd::proxy::forward_header_bit("VIA") == lbd::proxy::kVia);
   CHECK_FALSE(lbd::proxy::forward_header_bit("x-real-ip"));
   CHECK_FALSE(lbd::proxy::forward_header_bit(""));
+}
+
+namespace {
+
+/// The raw header block the next hop receives for `raw`.
+std::string rewritten_text(std::string_view raw, const lbd::proxy::FieldRewrite& rewrite) {
+  std::string out;
+  lbd::proxy::append_rewritten_fields(out, parse_fields(raw), rewrite);
+  return out;
+}
+
+std::size_t occurrences(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string_view::npos; pos = text.find(what, pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("http rewrite: framing headers are written from the parser's decision") {
+  using lbd::proxy::Framing;
+  const Framing five{Framing::Kind::length, 5};
+  // A list-valued or doubled Content-Length that Beast accepts goes out as one value.
+  CHECK(rewritten_text("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n",
+                       {.framing = five}) ==
+        "Host: h\r\nContent-Length: 5\r\nVia: 1.1 lbd\r\n\r\n");
+  const auto twice =
+      rewritten_text("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n",
+                     {.framing = five});
+  CHECK(occurrences(twice, "Content-Length") == 1);
+  CHECK(occurrences(twice, "content-length") == 0);
+  // Any spelling of chunked becomes the canonical one.
+  const auto upper =
+      rewritten_text("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
+                     {.framing = Framing{Framing::Kind::chunked}});
+  CHECK(occurrences(upper, "CHUNKED") == 0);
+  CHECK(occurrences(upper, "Transfer-Encoding: chunked\r\n") == 1);
+  // No body: neither header.
+  const auto none = rewritten_text("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+                                   {.framing = Framing{Framing::Kind::none}});
+  CHECK(occurrences(none, "Content-Length") == 0);
+  // Kind::pass (the default) copies them as received.
+  CHECK(occurrences(rewritten_text("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", {}),
+                    "Content-Length: 0") == 1);
+}
+
+TEST_CASE("http rewrite: underscore spellings of the headers lbd vouches for are removed") {
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("198.51.100.1"),
+                                     .host = "www.example.com"};
+  const std::array<std::string_view, 1> drop{"X-Client-Subject"};
+  const std::array<lbd::proxy::AddedField, 1> add{{{"X-Client-Subject", "CN=real"}}};
+  const auto text = rewritten_text(
+      "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 6.6.6.6\r\nx_forwarded-proto: https\r\n"
+      "X-Forwarded_Host: evil\r\nX_Client_Subject: CN=forged\r\nX_Other_Header: kept\r\n\r\n",
+      {.forward = &info, .drop = drop, .add = add});
+  CHECK(occurrences(text, "6.6.6.6") == 0);
+  CHECK(occurrences(text, "https") == 0);
+  CHECK(occurrences(text, "evil") == 0);
+  CHECK(occurrences(text, "CN=forged") == 0);
+  CHECK(occurrences(text, "X_Other_Header: kept") == 1);
+  CHECK(occurrences(text, "X-Client-Subject: CN=real") == 1);
+  CHECK(lbd::proxy::underscore_variant("x_FORWARDED_for", "X-Forwarded-For"));
+  CHECK_FALSE(lbd::proxy::underscore_variant("X-Forwarded-For", "X-Forwarded-For"));
+  CHECK_FALSE(lbd::proxy::underscore_variant("X_Forwarded_Fo", "X-Forwarded-For"));
+}
+
+TEST_CASE("http rewrite: a header the listener does not write passes with underscores") {
+  const lbd::proxy::ForwardInfo info{.client = *lb::IpAddress::parse("198.51.100.1")};
+  const auto text = rewritten_text("GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_Host: mine\r\n\r\n",
+                                   {.forward = &info, .headers = lbd::proxy::kXForwardedFor});
+  CHECK(occurrences(text, "X_Forwarded_Host: mine") == 1);
 }

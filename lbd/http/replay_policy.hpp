@@ -1,0 +1,24 @@
+// Which requests the proxy may send a second time, to another connection, after the first one
+// failed before any response byte came back (a reused keep-alive connection the backend had
+// just closed). RFC 9110 §9.2.2: only idempotent methods, unless no byte of the request was
+// written anywhere.
+#pragma once
+
+#include <string_view>
+
+namespace lbd::proxy {
+
+/// True for the idempotent methods of RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+/// (methods are case-sensitive). POST, PATCH, CONNECT and unknown methods are not.
+constexpr bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+/// May a request without a body be sent again after its first connection failed?
+/// `written`: some of its bytes went out on that connection (the backend may have acted on it).
+constexpr bool may_replay(std::string_view method, bool written) {
+  return !written || is_idempotent(method);
+}
+
+}  // namespace lbd::proxy
