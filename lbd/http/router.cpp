@@ -81,7 +81,7 @@ bool Router::Matcher::matches(std::string_view s) const {
     case MatchKind::present:
       return true;
     case MatchKind::regex:
-      return std::regex_search(s.begin(), s.end(), *re);
+      return re->search(s);
   }
   return false;
 }
@@ -90,11 +90,9 @@ Router::Matcher Router::compile_match(const StringMatch& m, bool lowercase_text)
   Matcher out;
   out.kind = m.kind;
   if (m.kind == MatchKind::regex) {
-    // ECMAScript like the config check; `optimize` trades compile time (once per config) for
-    // faster matching. Host regexes see the lowercased host, so compile them case-insensitive.
-    auto flags = std::regex::ECMAScript | std::regex::optimize;
-    if (lowercase_text) flags |= std::regex::icase;
-    out.re = std::make_shared<const std::regex>(m.value, flags);
+    // RE2 like the config check: linear time, no recursion, whatever the client sends. Host
+    // regexes see the lowercased host, so compile them case-insensitive.
+    out.re = std::make_shared<const lb::config::Regex>(m.value, lowercase_text);
   } else {
     out.text = lowercase_text ? lowercase(m.value) : m.value;
   }

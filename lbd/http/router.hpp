@@ -6,11 +6,11 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/config/regex.hpp"
 #include "lbd/config.hpp"
 
 namespace lbd::proxy {
@@ -65,7 +65,7 @@ class Router {
   struct Matcher {
     MatchKind kind = MatchKind::exact;
     std::string text;  // exact / prefix / wildcard suffix (".example.com")
-    std::shared_ptr<const std::regex> re;
+    std::shared_ptr<const lb::config::Regex> re;
     bool matches(std::string_view s) const;
   };
   struct NamedMatcher {

@@ -2,11 +2,11 @@
 #include "lbd/upstream/health_config.hpp"
 
 #include <charconv>
-#include <regex>
 
 #include <fmt/format.h>
 
 #include "common/config/reader.hpp"
+#include "common/config/regex.hpp"
 
 namespace lbd {
 
@@ -139,11 +139,9 @@ HealthCheckConfig read_health_check(TableReader& t, HealthCheckConfig c) {
   if (c.host.find_first_of(" \r\n") != std::string::npos)
     t.error("host", "must not contain spaces");
   if (!c.expect_body_regex.empty()) {
-    try {
-      std::regex re(c.expect_body_regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      t.error("expect_body_regex",
-              fmt::format("invalid regular expression \"{}\": {}", c.expect_body_regex, e.what()));
+    if (auto why = lb::config::regex_error(c.expect_body_regex)) {
+      t.error("expect_body_regex", fmt::format("invalid regular expression \"{}\" (RE2 syntax): {}",
+                                               c.expect_body_regex, *why));
     }
   }
   if (c.type == HealthCheckType::exec && c.command.empty()) {

@@ -58,7 +58,7 @@ struct HealthCheckConfig {
   // (count, value) constructor: an initializer list here trips a g++ 12 false warning.
   std::vector<StatusRange> expect_status = std::vector<StatusRange>(1, StatusRange{200, 399});
   std::string expect_body;        // substring the body must contain
-  std::string expect_body_regex;  // ECMAScript regex the body must match (search)
+  std::string expect_body_regex;  // RE2 pattern the body must match (search)
   std::optional<JsonExpectation> expect_json;
   // tcp
   std::string send;    // bytes sent after connecting (empty = connect only)

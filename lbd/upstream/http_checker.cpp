@@ -88,7 +88,7 @@ std::string shorten(std::string_view s) {
 HttpChecker::HttpChecker(HealthCheckConfig config) : config_(std::move(config)) {
   // The config reader validated the pattern; a failure here would be a programming error.
   if (!config_.expect_body_regex.empty()) {
-    body_regex_.emplace(config_.expect_body_regex, std::regex::ECMAScript);
+    body_regex_.emplace(config_.expect_body_regex);
   }
 }
 
@@ -101,7 +101,7 @@ lb::Result<void> HttpChecker::evaluate(unsigned status, const std::string& body)
   if (!config_.expect_body.empty() && body.find(config_.expect_body) == std::string::npos) {
     return lb::fail(fmt::format("body does not contain \"{}\"", config_.expect_body));
   }
-  if (body_regex_ && !std::regex_search(body, *body_regex_)) {
+  if (body_regex_ && !body_regex_->search(body)) {
     return lb::fail(fmt::format("body does not match /{}/", config_.expect_body_regex));
   }
   if (config_.expect_json) {

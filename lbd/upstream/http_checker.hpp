@@ -2,8 +2,9 @@
 // (substring, regex, JSON value) are checked. Boost.Beast stays inside http_checker.cpp.
 #pragma once
 
-#include <regex>
+#include <optional>
 
+#include "common/config/regex.hpp"
 #include "lbd/upstream/health_checker.hpp"
 
 namespace lbd {
@@ -21,7 +22,7 @@ class HttpChecker final : public HealthChecker {
 
  private:
   HealthCheckConfig config_;
-  std::optional<std::regex> body_regex_;
+  std::optional<lb::config::Regex> body_regex_;
 };
 
 }  // namespace lbd

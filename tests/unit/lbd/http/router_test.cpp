@@ -254,3 +254,26 @@ TEST_CASE("router: find_cookie finds exact names and tolerates spacing") {
   CHECK_FALSE(lbd::proxy::find_cookie("", "a"));
   CHECK(lbd::proxy::find_cookie("a=", "a") == "");
 }
+
+TEST_CASE("router: a 64 KiB path or header value is matched without exhausting the stack") {
+  // A backtracking engine recurses once per repetition of the group: 64 Ki levels overflow a
+  // worker's stack. RE2 matches in linear time without recursion.
+  auto r = compile(R"(
+[[listener.route]]
+pool = "a"
+path_regex = "^/(a|b)*$"
+[[listener.route]]
+pool = "b"
+[[listener.route.header]]
+name = "X-Long"
+regex = "^(x|y)*z$"
+)");
+  const std::string path = "/" + std::string(64 * 1024, 'a');
+  CHECK(route(r, "GET", "h", path) == "a");
+  CHECK(route(r, "GET", "h", path + "c") == "default");
+  Headers h;
+  h.values = {{"x-long", std::string(64 * 1024, 'x') + "z"}};
+  CHECK(route(r, "GET", "h", "/", &h) == "b");
+  h.values = {{"x-long", std::string(64 * 1024, 'x')}};
+  CHECK(route(r, "GET", "h", "/", &h) == "default");
+}

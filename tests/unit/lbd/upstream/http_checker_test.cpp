@@ -35,6 +35,14 @@ TEST_CASE("http_checker: body substring and regex checks") {
   CHECK(reason(h.evaluate(200, "healthy version=x")) == "body does not match /version=[0-9]+/");
 }
 
+TEST_CASE("http_checker: a body regex over a 64 KiB body does not exhaust the stack") {
+  HealthCheckConfig c;
+  c.expect_body_regex = "^(x|y)*z$";
+  HttpChecker h(c);
+  CHECK(reason(h.evaluate(200, std::string(64 * 1024, 'x') + "z")) == "ok");
+  CHECK(reason(h.evaluate(200, std::string(64 * 1024, 'x'))) == "body does not match /^(x|y)*z$/");
+}
+
 TEST_CASE("http_checker: the JSON check follows a dotted key and compares the value") {
   HealthCheckConfig c;
   c.expect_json = lbd::JsonExpectation{"status", "UP"};
