@@ -24,18 +24,25 @@ void HttpPersistence::prepare(WorkerContext& worker, const PoolConfig& pool,
       pool_ = nullptr;
       return;
     case PersistenceMode::cookie: {
-      auto it = fields.find(http::field::cookie);
-      if (it == fields.end()) return;
-      const std::string header(sv(it->value()));
+      // Every Cookie header, as one list (RFC 6265 §5.4 sends one; HTTP/2 gateways split it).
+      std::string header;
+      for (auto [it, end] = fields.equal_range(http::field::cookie); it != end; ++it) {
+        if (!header.empty()) header += "; ";
+        header += sv(it->value());
+      }
+      if (header.empty()) return;
       const auto value = stick_key::cookie_value(header, p.cookie.name);
       if (!value) return;
-      const auto verified = CookieCodec(p.cookie.keys, p.cookie.max_age)
+      // Indirect: the backend gets every other cookie, never lbd's.
+      if (p.cookie.indirect) cookie_rewrite_ = remove_cookie(header, p.cookie.name);
+      const auto verified = CookieCodec(p.cookie.keys, pool.name, cookie_lifetime(p.cookie))
                                 .verify(*value, std::chrono::system_clock::now());
       if (verified.claims) {
         auto snapshot = worker.pool_snapshot(pool_name);
         sticky_.prefer = sticky_target(snapshot.get(), verified.claims->server);
         if (sticky_.prefer) {
           cookie_server_ = verified.claims->server;
+          cookie_issued_ = verified.claims->issued;
         } else {
           worker.counters().sticky_repicks.fetch_add(1, std::memory_order_relaxed);
         }
@@ -44,7 +51,6 @@ void HttpPersistence::prepare(WorkerContext& worker, const PoolConfig& pool,
         worker.logger()->debug("persistence: pool={} client={} cookie refused", pool_name,
                                client.to_string());
       }
-      if (p.cookie.indirect) cookie_rewrite_ = remove_cookie(header, p.cookie.name);
       return;
     }
     case PersistenceMode::source_ip:
@@ -85,15 +91,16 @@ void HttpPersistence::finish(WorkerContext& worker, const http::fields& res,
   switch (p.mode) {
     case PersistenceMode::none:
       return;
-    case PersistenceMode::cookie:
+    case PersistenceMode::cookie: {
+      const auto now = std::chrono::system_clock::now();
       if (cookie_server_ == backend->name) {
         worker.counters().sticky_hits.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        const CookieCodec codec(p.cookie.keys, p.cookie.max_age);
-        set_cookie_ = set_cookie_header(
-            p.cookie, codec.encode(backend->name, std::chrono::system_clock::now()));
+        if (now - cookie_issued_ < cookie_refresh_after(p.cookie)) return;
       }
+      const CookieCodec codec(p.cookie.keys, pool_->name, cookie_lifetime(p.cookie));
+      set_cookie_ = set_cookie_header(p.cookie, codec.encode(backend->name, now));
       return;
+    }
     case PersistenceMode::source_ip:
     case PersistenceMode::header:
       commit_sticky(worker, sticky_, backend, true);

@@ -4,6 +4,7 @@
 // a stick, a learned session). Worker thread only; one per L7 session, reset per request.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +51,7 @@ class HttpPersistence {
   const PoolConfig* pool_ = nullptr;
   StickyChoice sticky_;
   std::string cookie_server_;  // cookie mode: the server a valid cookie named (empty: none)
+  std::chrono::system_clock::time_point cookie_issued_;  // and when it was issued
   std::optional<std::string> cookie_rewrite_;
   std::string set_cookie_;  // cookie mode: the Set-Cookie value for the response (empty: none)
   AddedField set_cookie_field_;

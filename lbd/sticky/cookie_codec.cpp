@@ -12,7 +12,8 @@ namespace lbd {
 
 namespace {
 
-constexpr std::uint8_t kFormat = 1;
+// Format 1 had no scope in the MAC: such cookies are refused (a client is re-picked once).
+constexpr std::uint8_t kFormat = 2;
 constexpr std::size_t kMacSize = 32;
 constexpr std::size_t kFixed = 1 + 8 + 1;  // format, issue time, name length
 
@@ -72,9 +73,20 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
-CookieCodec::CookieCodec(std::vector<std::string> keys, std::chrono::seconds max_age,
-                         std::chrono::seconds max_skew)
-    : keys_(std::move(keys)), max_age_(max_age), max_skew_(max_skew) {}
+CookieCodec::CookieCodec(std::vector<std::string> keys, std::string scope,
+                         std::chrono::seconds max_age, std::chrono::seconds max_skew)
+    : keys_(std::move(keys)), scope_(std::move(scope)), max_age_(max_age), max_skew_(max_skew) {
+  if (scope_.size() > 255) scope_.resize(255);  // pool names are ≤ 64 bytes by config
+}
+
+std::string CookieCodec::mac_input(std::string_view signed_part) const {
+  std::string in;
+  in.reserve(1 + scope_.size() + signed_part.size());
+  in.push_back(static_cast<char>(scope_.size()));
+  in.append(scope_);
+  in.append(signed_part);
+  return in;
+}
 
 std::string CookieCodec::encode(std::string_view server,
                                 std::chrono::system_clock::time_point now) const {
@@ -87,7 +99,7 @@ std::string CookieCodec::encode(std::string_view server,
   const std::string_view name = server.substr(0, 255);  // names are ≤ 255 bytes by config
   payload.push_back(static_cast<char>(name.size()));
   payload.append(name);
-  const auto mac = mac_of(keys_.empty() ? std::string_view() : keys_.front(), payload);
+  const auto mac = mac_of(keys_.empty() ? std::string_view() : keys_.front(), mac_input(payload));
   payload.append(reinterpret_cast<const char*>(mac.data()), mac.size());
   return base64url_encode(payload);
 }
@@ -115,8 +127,9 @@ CookieCodec::Verified CookieCodec::verify(std::string_view value,
   const std::string_view signed_part(bytes->data(), kFixed + name_len);
   const auto* given = reinterpret_cast<const unsigned char*>(bytes->data() + signed_part.size());
   bool ok = false;
+  const auto input = mac_input(signed_part);
   for (const auto& key : keys_) {
-    const auto mac = mac_of(key, signed_part);
+    const auto mac = mac_of(key, input);
     // Check every key (no early exit) so timing does not reveal which key matched.
     ok |= CRYPTO_memcmp(mac.data(), given, kMacSize) == 0;
   }

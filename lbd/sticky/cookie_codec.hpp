@@ -27,17 +27,20 @@ struct CookieClaims {
 };
 
 /// Encodes and verifies cookie values. Layout before base64url (no padding):
-///   u8 format (1) · u64 issue time, unix seconds, big-endian · u8 name length · name ·
-///   32-byte HMAC-SHA256(key, everything before it).
+///   u8 format (2) · u64 issue time, unix seconds, big-endian · u8 name length · name ·
+///   32-byte HMAC-SHA256(key, u8 scope length · scope · everything before the MAC).
+/// The scope (the pool's name) is signed but not sent: a cookie issued for one pool does not
+/// verify in another that shares the key, where the same server name may mean another machine.
 /// Wall-clock time because both nodes must honour each other's cookies. Immutable after
 /// construction, so thread-safe.
 class CookieCodec {
  public:
   /// `keys[0]` signs; every key verifies (so a key can be rotated without breaking sessions).
   /// Keys must be non-empty (the config reader enforces a minimum length).
-  explicit CookieCodec(std::vector<std::string> keys,
-                       std::chrono::seconds max_age = std::chrono::seconds(0),
-                       std::chrono::seconds max_skew = std::chrono::seconds(60));
+  /// `scope` (at most 255 bytes): what the cookie is valid for, the pool's name.
+  CookieCodec(std::vector<std::string> keys, std::string scope,
+              std::chrono::seconds max_age = std::chrono::seconds(0),
+              std::chrono::seconds max_skew = std::chrono::seconds(60));
 
   /// The cookie value for `server` (1..255 bytes) issued at `now`.
   std::string encode(std::string_view server, std::chrono::system_clock::time_point now) const;
@@ -51,7 +54,10 @@ class CookieCodec {
   Verified verify(std::string_view value, std::chrono::system_clock::time_point now) const;
 
  private:
+  std::string mac_input(std::string_view signed_part) const;
+
   std::vector<std::string> keys_;
+  std::string scope_;
   std::chrono::seconds max_age_;
   std::chrono::seconds max_skew_;
 };

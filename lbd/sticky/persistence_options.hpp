@@ -23,7 +23,7 @@ struct CookieInsertOptions {
   std::string name = "LBSRV";
   /// keys[0] signs, every key verifies (rotation). Each ≥ 32 bytes. Never logged.
   std::vector<std::string> keys;
-  std::chrono::seconds max_age{0};  // 0: a session cookie and no age check
+  std::chrono::seconds max_age{0};  // 0: a session cookie (checked against 24 h, see below)
   std::string domain;               // empty: no Domain attribute
   std::string path = "/";
   bool secure = false;
@@ -31,6 +31,21 @@ struct CookieInsertOptions {
   SameSite same_site = SameSite::lax;
   bool indirect = true;  // strip our cookie from requests before forwarding them
 };
+
+/// How long lbd honours a session cookie (cookie_max_age = 0) after its signed issue time: a
+/// browser may keep a session cookie for weeks, so the age is checked by lbd, not left to it.
+inline constexpr std::chrono::seconds kSessionCookieLifetime = std::chrono::hours(24);
+
+/// The age limit lbd checks on a cookie: cookie_max_age, or kSessionCookieLifetime.
+inline std::chrono::seconds cookie_lifetime(const CookieInsertOptions& o) {
+  return o.max_age.count() > 0 ? o.max_age : kSessionCookieLifetime;
+}
+
+/// A valid cookie older than this is issued anew with the response, so a client that keeps
+/// coming back keeps its server past the lifetime; an idle one loses it.
+inline std::chrono::seconds cookie_refresh_after(const CookieInsertOptions& o) {
+  return cookie_lifetime(o) / 2;
+}
 
 struct PersistenceOptions {
   PersistenceMode mode = PersistenceMode::none;

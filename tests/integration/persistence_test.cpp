@@ -81,7 +81,7 @@ TEST_CASE("persistence: a forged cookie is ignored and a valid one is issued") {
   InProcessLbd lbd(persistence_config(
       o.addresses(), fmt::format("mode = \"cookie\"\ncookie_key = \"{}\"\n", kKey)));
   // A cookie signed with another key naming app0, and plain garbage.
-  lbd::CookieCodec other({"another-key-another-key-another-key-0000"});
+  lbd::CookieCodec other({"another-key-another-key-another-key-0000"}, "app");
   const auto forged = other.encode("app0", std::chrono::system_clock::now());
   for (const std::string& value : {forged, std::string("garbage")}) {
     auto res =
@@ -261,5 +261,80 @@ TEST_CASE("persistence: a cookie for a server in maintenance is re-picked and re
     auto res =
         round_trip(lbd.endpoint("web"), get("/", "example.com", "Cookie: " + reissued + "\r\n"));
     CHECK(served_by(res) == served_by(moved));
+  }
+}
+
+TEST_CASE("persistence: a cookie signed for another pool with the same key is refused") {
+  ThreeOrigins o;
+  InProcessLbd lbd(persistence_config(
+      o.addresses(), fmt::format("mode = \"cookie\"\ncookie_key = \"{}\"\n", kKey)));
+  const auto now = std::chrono::system_clock::now();
+  // Same key and server name, but issued by pool "other": must not pin a client to app2 here.
+  const auto foreign = lbd::CookieCodec({kKey}, "other").encode("app2", now);
+  const auto own = lbd::CookieCodec({kKey}, "app").encode("app2", now);
+  for (int i = 0; i < 3; ++i) {
+    auto res = round_trip(lbd.endpoint("web"),
+                          get("/", "example.com", "Cookie: LBSRV=" + foreign + "\r\n"));
+    REQUIRE(res);
+    CHECK(header(res->base(), "Set-Cookie").starts_with("LBSRV="));  // refused: issued anew
+    res = round_trip(lbd.endpoint("web"), get("/", "example.com", "Cookie: LBSRV=" + own + "\r\n"));
+    CHECK(served_by(res) == "app2");
+    CHECK(header(res->base(), "Set-Cookie") == "<none>");
+  }
+}
+
+TEST_CASE("persistence: a session cookie is honoured for 24 h, refreshed after 12 h") {
+  ThreeOrigins o;
+  InProcessLbd lbd(persistence_config(
+      o.addresses(), fmt::format("mode = \"cookie\"\ncookie_key = \"{}\"\n", kKey)));
+  const lbd::CookieCodec codec({kKey}, "app");
+  const auto now = std::chrono::system_clock::now();
+  using std::chrono::hours;
+  // 25 h old: refused and issued anew (whatever server the balancer picks).
+  auto res = round_trip(
+      lbd.endpoint("web"),
+      get("/", "example.com", "Cookie: LBSRV=" + codec.encode("app1", now - hours(25)) + "\r\n"));
+  REQUIRE(res);
+  CHECK(header(res->base(), "Set-Cookie").starts_with("LBSRV="));
+  // 13 h old: honoured, and a fresh one comes back for the same server.
+  res = round_trip(
+      lbd.endpoint("web"),
+      get("/", "example.com", "Cookie: LBSRV=" + codec.encode("app1", now - hours(13)) + "\r\n"));
+  REQUIRE(res);
+  CHECK(served_by(res) == "app1");
+  const auto fresh = header(res->base(), "Set-Cookie");
+  REQUIRE(fresh.starts_with("LBSRV="));
+  const auto claims = codec.verify(cookie_pair(fresh).substr(6), now + std::chrono::minutes(1));
+  REQUIRE(claims.claims);
+  CHECK(claims.claims->server == "app1");
+  // 1 h old: honoured, nothing re-issued.
+  res = round_trip(
+      lbd.endpoint("web"),
+      get("/", "example.com", "Cookie: LBSRV=" + codec.encode("app1", now - hours(1)) + "\r\n"));
+  CHECK(served_by(res) == "app1");
+  CHECK(header(res->base(), "Set-Cookie") == "<none>");
+}
+
+TEST_CASE("persistence: indirect mode keeps every other cookie of every Cookie header") {
+  ThreeOrigins o;
+  InProcessLbd lbd(persistence_config(
+      o.addresses(), fmt::format("mode = \"cookie\"\ncookie_key = \"{}\"\n", kKey)));
+  const auto ours =
+      "LBSRV=" + lbd::CookieCodec({kKey}, "app").encode("app0", std::chrono::system_clock::now());
+  for (const std::string& cookies : {"Cookie: a=1; " + ours + "\r\nCookie: b=2\r\n",
+                                     "Cookie: a=1\r\nCookie: " + ours + "; b=2\r\n"}) {
+    CAPTURE(cookies);
+    auto res = round_trip(lbd.endpoint("web"), get("/", "example.com", cookies));
+    CHECK(served_by(res) == "app0");
+    const auto seen = o.o0.seen();
+    REQUIRE_FALSE(seen.empty());
+    const auto& req = seen.back();
+    std::string all;
+    for (auto [it, end] = req.base().equal_range(boost::beast::http::field::cookie); it != end;
+         ++it) {
+      if (!all.empty()) all += " | ";
+      all += std::string(it->value());
+    }
+    CHECK(all == "a=1; b=2");
   }
 }

@@ -12,7 +12,7 @@ namespace {
 const Clock::time_point kNow = Clock::time_point(std::chrono::seconds(1'700'000'000));
 
 lbd::CookieCodec codec(std::chrono::seconds max_age = 0s) {
-  return lbd::CookieCodec({"0123456789abcdef0123456789abcdef"}, max_age);
+  return lbd::CookieCodec({"0123456789abcdef0123456789abcdef"}, "app", max_age);
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ TEST_CASE("cookie_codec: a forged value is rejected") {
     CHECK(v.error.has_value());
   }
   // A client writing its own payload for another server without the key.
-  lbd::CookieCodec attacker({"not-the-key-not-the-key-00000000"});
+  lbd::CookieCodec attacker({"not-the-key-not-the-key-00000000"}, "app");
   auto v = c.verify(attacker.encode("app2", kNow), kNow);
   CHECK(v.error == lbd::CookieError::bad_mac);
 }
@@ -67,14 +67,14 @@ TEST_CASE("cookie_codec: truncated and garbage values are malformed") {
 }
 
 TEST_CASE("cookie_codec: a value signed with another key is rejected") {
-  lbd::CookieCodec other({"another-key-another-key-another-k"});
+  lbd::CookieCodec other({"another-key-another-key-another-k"}, "app");
   CHECK(codec().verify(other.encode("app1", kNow), kNow).error == lbd::CookieError::bad_mac);
 }
 
 TEST_CASE("cookie_codec: a rotated key still verifies old cookies, and signs with the first") {
-  lbd::CookieCodec old_codec({"old-key-old-key-old-key-old-key-"});
-  lbd::CookieCodec rotated(
-      {"new-key-new-key-new-key-new-key-", "old-key-old-key-old-key-old-key-"});
+  lbd::CookieCodec old_codec({"old-key-old-key-old-key-old-key-"}, "app");
+  lbd::CookieCodec rotated({"new-key-new-key-new-key-new-key-", "old-key-old-key-old-key-old-key-"},
+                           "app");
   CHECK(rotated.verify(old_codec.encode("app1", kNow), kNow).claims.has_value());
   CHECK(old_codec.verify(rotated.encode("app1", kNow), kNow).error == lbd::CookieError::bad_mac);
 }
@@ -87,6 +87,15 @@ TEST_CASE("cookie_codec: max-age rejects old cookies, and far-future ones are re
   CHECK(codec().verify(value, kNow + 1000h).claims.has_value());  // max-age 0: no limit
   CHECK(c.verify(value, kNow - 60s).claims.has_value());          // within the skew
   CHECK(c.verify(value, kNow - 61s).error == lbd::CookieError::from_future);
+}
+
+TEST_CASE("cookie_codec: a cookie of one pool does not verify in another sharing the key") {
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  lbd::CookieCodec blue({key}, "blue");
+  lbd::CookieCodec green({key}, "green");
+  const auto value = blue.encode("s1", kNow);
+  CHECK(blue.verify(value, kNow).claims.has_value());
+  CHECK(green.verify(value, kNow).error == lbd::CookieError::bad_mac);
 }
 
 TEST_CASE("cookie_codec: base64url round-trips every length") {
