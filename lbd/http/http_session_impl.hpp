@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,6 +63,9 @@ constexpr std::size_t kReadChunk = 4 * 1024;
 // Body relays read bigger pieces: fewer syscalls per MiB (the buffer comes from the free list).
 constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
+// Fields in one request header (HAProxy's default is 101 with the start line, Apache's 100):
+// Beast allocates a node per field, so 16 KiB of "a:b" lines would cost ~300 KiB.
+constexpr std::size_t kMaxHeaderFields = 100;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
@@ -331,10 +335,29 @@ class HttpSession {
     // Beast consumes the complete lines of an unfinished header (start line, whole fields) and
     // must not see them again; they stay in cbuf_ until the end for the obs-fold check.
     std::size_t parsed = 0;
+    std::size_t lines = 0;  // complete lines Beast consumed: the start line and the fields
     for (;;) {
       if (cbuf_.size() > parsed) {
-        const auto n = hp.put(cbuf_.data() + parsed, ec);
+        // Beast throws for a field name or value over 64 KiB (its fields store 16-bit sizes).
+        std::size_t n = 0;
+        bool field_too_large = false;
+        try {
+          n = hp.put(cbuf_.data() + parsed, ec);
+        } catch (const std::length_error&) {
+          field_too_large = true;
+        }
+        if (field_too_large) {
+          co_await send_error(431, "request header field over 64 KiB");
+          co_return Next::close;
+        }
+        lines += std::count(static_cast<const char*>(cbuf_.data().data()) + parsed,
+                            static_cast<const char*>(cbuf_.data().data()) + parsed + n, '\n');
         parsed += n;
+        if (lines > kMaxHeaderFields + 2) {  // + the start line and the empty line
+          lstats_.limit(admin::HttpLimit::header_fields);
+          co_await send_error(431, "too many header fields");
+          co_return Next::close;
+        }
         if (ec == http::error::need_more) {
           ec = {};
         } else if (ec == http::error::header_limit) {
@@ -659,7 +682,13 @@ class HttpSession {
     if (ubuf_.size() == 0) return std::nullopt;
     got_bytes = true;
     // Beast consumes the complete lines of an unfinished header: drop them as it goes.
-    const auto n = rp.put(ubuf_.data(), ec);
+    std::size_t n = 0;
+    try {
+      n = rp.put(ubuf_.data(), ec);
+    } catch (const std::length_error&) {  // a field over 64 KiB (Beast's fields limit)
+      ec = http::error::header_limit;
+      return false;
+    }
     ubuf_.consume(n);
     if (ec == http::error::need_more) {
       ec = {};

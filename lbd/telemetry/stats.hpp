@@ -65,9 +65,10 @@ enum class HttpLimit : std::size_t {
   chunk_line,         // a chunk-size line with its extensions over kMaxChunkLine
   trailers,           // a trailer section over max_header_size
   request_body_time,  // a request body not received within timeouts.request_body
+  header_fields,      // a request header with more fields than kMaxHeaderFields
 };
-inline constexpr std::array<std::string_view, 3> kHttpLimitNames{"chunk_line", "trailers",
-                                                                 "request_body_time"};
+inline constexpr std::array<std::string_view, 4> kHttpLimitNames{
+    "chunk_line", "trailers", "request_body_time", "header_fields"};
 
 /// One listener's counters on one worker.
 struct ListenerCounters {

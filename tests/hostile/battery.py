@@ -113,6 +113,9 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def handle_error(self, request, client_address):
+        pass  # lbd closing an attacker's backend connection is expected
+
 
 # ---- measurement ---------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ TEST_CASE("http: an endless chunk extension gets 400 and lbd's memory stays boun
   ChildProcess lbd({lbd_binary(), "-c", cfg.path()}, "");
   const auto ep = *lb::Endpoint::parse(c.bind);
   REQUIRE(wait_until([&] { return round_trip(ep, get("/")).has_value(); }, 10s));
+  const auto served = origin.count();
   const auto baseline = rss_bytes(lbd.pid());
   REQUIRE(baseline > 0);
 
@@ -78,7 +79,7 @@ TEST_CASE("http: an endless chunk extension gets 400 and lbd's memory stays boun
   REQUIRE(res);
   CHECK(res->result_int() == 400);
   CHECK(header(res->base(), "Connection") == "close");
-  CHECK(origin.count() == 0);
+  CHECK(origin.count() == served);  // no complete request reached the backend
 }
 
 TEST_CASE("http: an endless trailer section gets 400") {
@@ -190,11 +191,43 @@ TEST_CASE("http: a 64 KiB path and header value are routed by regex without harm
   REQUIRE(res);
   CHECK(res->result_int() == 200);
   CHECK(header(res->base(), "X-Backend") == "a");
-  res = round_trip(ep, get("/", "h", "X-Long: " + std::string(64 * 1024, 'x') + "z\r\n"));
+  res = round_trip(ep, get("/c", "h", "X-Long: " + std::string(60 * 1024, 'x') + "z\r\n"));
   REQUIRE(res);
   CHECK(header(res->base(), "X-Backend") == "b");
+  // Over 64 KiB a single field value is refused (Beast stores 16-bit sizes).
+  res = round_trip(ep, get("/c", "h", "X-Long: " + std::string(64 * 1024, 'x') + "z\r\n"));
+  REQUIRE(res);
+  CHECK(res->result_int() == 431);
   // lbd still answers afterwards (the worker survived).
   res = round_trip(ep, get("/x", "h"));
   REQUIRE(res);
   CHECK(header(res->base(), "X-Backend") == "d");
+}
+
+TEST_CASE("http: a request header with more than 100 fields gets 431") {
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  InProcessLbd lbd(HttpConfig{.pools = {{"app", {backend.address()}}}}.text());
+  const auto ep = lbd.endpoint("web");
+  auto fields = [](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "a" + std::to_string(i) + ":b\r\n";
+    return s;
+  };
+  auto res = round_trip(ep, get("/", "h", fields(99)));  // + Host = 100
+  REQUIRE(res);
+  CHECK(res->result_int() == 200);
+  res = round_trip(ep, get("/", "h", fields(100)));
+  REQUIRE(res);
+  CHECK(res->result_int() == 431);
+  // Tiny fields sent over several reads are counted as they arrive.
+  const int fd = connect_to(ep);
+  REQUIRE(fd >= 0);
+  const auto out = stream_until_answer(fd, "GET / HTTP/1.1\r\nHost: h\r\n", "a:b\r\n", 100'000);
+  std::string buf;
+  res = read_response(fd, buf);
+  ::close(fd);
+  CHECK(out.answered);
+  REQUIRE(res);
+  CHECK(res->result_int() == 431);
 }

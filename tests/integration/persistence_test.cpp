@@ -278,7 +278,7 @@ TEST_CASE("persistence: a cookie signed for another pool with the same key is re
     REQUIRE(res);
     CHECK(header(res->base(), "Set-Cookie").starts_with("LBSRV="));  // refused: issued anew
     res = round_trip(lbd.endpoint("web"), get("/", "example.com", "Cookie: LBSRV=" + own + "\r\n"));
-    CHECK(served_by(res) == "app2");
+    CHECK(served_by(res) == "s2");
     CHECK(header(res->base(), "Set-Cookie") == "<none>");
   }
 }
@@ -301,7 +301,7 @@ TEST_CASE("persistence: a session cookie is honoured for 24 h, refreshed after 1
       lbd.endpoint("web"),
       get("/", "example.com", "Cookie: LBSRV=" + codec.encode("app1", now - hours(13)) + "\r\n"));
   REQUIRE(res);
-  CHECK(served_by(res) == "app1");
+  CHECK(served_by(res) == "s1");
   const auto fresh = header(res->base(), "Set-Cookie");
   REQUIRE(fresh.starts_with("LBSRV="));
   const auto claims = codec.verify(cookie_pair(fresh).substr(6), now + std::chrono::minutes(1));
@@ -311,7 +311,7 @@ TEST_CASE("persistence: a session cookie is honoured for 24 h, refreshed after 1
   res = round_trip(
       lbd.endpoint("web"),
       get("/", "example.com", "Cookie: LBSRV=" + codec.encode("app1", now - hours(1)) + "\r\n"));
-  CHECK(served_by(res) == "app1");
+  CHECK(served_by(res) == "s1");
   CHECK(header(res->base(), "Set-Cookie") == "<none>");
 }
 
@@ -325,7 +325,7 @@ TEST_CASE("persistence: indirect mode keeps every other cookie of every Cookie h
                                      "Cookie: a=1\r\nCookie: " + ours + "; b=2\r\n"}) {
     CAPTURE(cookies);
     auto res = round_trip(lbd.endpoint("web"), get("/", "example.com", cookies));
-    CHECK(served_by(res) == "app0");
+    CHECK(served_by(res) == "s0");
     const auto seen = o.o0.seen();
     REQUIRE_FALSE(seen.empty());
     const auto& req = seen.back();

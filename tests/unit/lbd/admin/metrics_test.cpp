@@ -27,7 +27,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   v.pool_health["app"] = {.flips = 5, .ejections = 1};
   v.totals.listeners["web"].connections = 10;
   v.totals.listeners["web"].responses = {0, 7, 0, 3, 0};
-  v.totals.listeners["web"].http_limits = {2, 1, 4};
+  v.totals.listeners["web"].http_limits = {2, 1, 4, 0};
   auto& a = v.totals.backends["app"]["a"];
   a.requests = 10;
   a.responses_5xx = 2;

@@ -19,7 +19,7 @@ TEST_CASE("chunked bounds: a chunk-size line is judged against the line bound") 
 
 TEST_CASE("chunked bounds: the trailer section after the last chunk has its own bound") {
   std::string trailers;
-  while (trailers.size() < 1000) trailers += "X-T: v\r\n";
+  while (trailers.size() <= 1000) trailers += "X-T: v\r\n";
   CHECK(pending_chunk_overflow("0\r\nX-T: v\r\n", 100, 1000) == ChunkOverflow::none);
   CHECK(pending_chunk_overflow("0\r\n" + trailers, 100, 1000) == ChunkOverflow::trailers);
   CHECK(pending_chunk_overflow("000;e=1\r\n" + trailers, 100, 1000) == ChunkOverflow::trailers);
