@@ -21,6 +21,7 @@ bool upstream_is_reusable(lb::tcp::socket& socket) {
 std::optional<UpstreamConnection> UpstreamPool::take(const Backend* backend, Clock::time_point now,
                                                      std::chrono::nanoseconds max_idle, bool probe,
                                                      const UpstreamTlsContext* tls) {
+  if (now >= next_sweep_) sweep(now, max_idle);
   auto it = idle_.find(backend);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
@@ -75,6 +76,15 @@ void UpstreamPool::on_readable(const Backend* backend, std::uint64_t id) {
   }
   ++closed_by_backend_;
   list.erase(entry);  // closes the socket and releases the lease
+}
+
+void UpstreamPool::sweep(Clock::time_point now, std::chrono::nanoseconds max_idle) {
+  next_sweep_ = now + std::chrono::seconds(1);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    std::erase_if(it->second, [&](const Idle& e) { return now - e.since >= max_idle; });
+    // An empty list may belong to a Backend a reload replaced: drop the key as well.
+    it = it->second.empty() ? idle_.erase(it) : std::next(it);
+  }
 }
 
 std::size_t UpstreamPool::idle(const Backend* backend) const {

@@ -32,6 +32,9 @@ class UpstreamPool {
   std::optional<UpstreamConnection> take(const Backend* backend, Clock::time_point now,
                                          std::chrono::nanoseconds max_idle, bool probe = true,
                                          const UpstreamTlsContext* tls = nullptr);
+  // take() also closes, at most once a second, every connection idle for max_idle or longer in
+  // any list: a reload gives servers new Backend identities, and the lists of the old ones are
+  // never taken from again.
 
   /// Parks `conn` (its lease names the backend) for reuse; when `limit` connections to that
   /// backend are already idle, the oldest is closed. limit 0 closes `conn` at once. A parked
@@ -60,7 +63,10 @@ class UpstreamPool {
   // Keyed by Backend identity: the lease inside each entry keeps its Backend alive, and a reload
   // that replaces a Backend simply lets the old entries age out.
   std::unordered_map<const Backend*, std::vector<Idle>> idle_;
+  void sweep(Clock::time_point now, std::chrono::nanoseconds max_idle);
+
   std::uint64_t next_id_ = 0;
+  Clock::time_point next_sweep_{};
   std::uint64_t closed_by_backend_ = 0;
   // A wait that completed just before the pool was destroyed must not touch it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

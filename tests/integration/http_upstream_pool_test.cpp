@@ -202,3 +202,21 @@ TEST_CASE("upstream pool: a connection handed out is no longer watched by the po
   got->socket.read_some(lb::asio::buffer(&byte, 1), ec);
   CHECK(ec == lb::asio::error::eof);  // the session sees the close itself
 }
+
+TEST_CASE(
+    "upstream pool: idle connections of a server no request asks for again are closed once "
+    "they are server_idle old (a reload gives servers new identities)") {
+  Fixture f;
+  UpstreamPool pool;
+  lbd::Backend replaced{"old", *lb::Endpoint::parse("127.0.0.1:1"), 1};
+  const auto t0 = Clock::now();
+  auto conn = f.connect();
+  conn.lease = lbd::proxy::BackendLease(&replaced, nullptr);
+  pool.put(std::move(conn), t0, 8);
+  pool.put(f.connect(), t0, 8);
+  CHECK(pool.idle_total() == 2);
+  // A request for the other backend, past server_idle: both lists are swept.
+  CHECK_FALSE(pool.take(&f.backend, t0 + 61s, 60s).has_value());
+  CHECK(pool.idle(&replaced) == 0);
+  CHECK(pool.idle_total() == 0);
+}
