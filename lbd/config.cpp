@@ -16,6 +16,18 @@ namespace lbd {
 
 using lb::config::TableReader;
 
+const char* listener_mode_name(ListenerMode mode) {
+  switch (mode) {
+    case ListenerMode::tcp:
+      return "tcp";
+    case ListenerMode::http:
+      return "http";
+    case ListenerMode::forward:
+      return "forward";
+  }
+  return "?";
+}
+
 const PoolConfig* Config::find_pool(std::string_view name) const {
   for (const auto& p : pools) {
     if (p.name == name) return &p;
@@ -347,6 +359,84 @@ SniRouteConfig read_sni_route(TableReader& t) {
   return r;
 }
 
+// The keys of a mode = "forward" listener, and what such a listener cannot have: the kernel
+// forwards packets of IPv4 TCP flows to a specific VIP and port, and never sees the payload.
+void read_forward_keys(TableReader& t, ListenerConfig& l) {
+  const bool forward = l.mode == ListenerMode::forward;
+  for (const char* key : {"forward_slots", "snat_address", "on_server_down"}) {
+    if (t.has(key) && !forward) t.error(key, fmt::format("{} needs mode = \"forward\"", key));
+  }
+  auto& f = l.forward;
+  f.slots = static_cast<std::uint32_t>(t.integer("forward_slots", f.slots, 2, 65537));
+  if (t.has("forward_slots") && !is_prime(f.slots)) {
+    t.error("forward_slots", fmt::format("{} is not prime", f.slots));
+  }
+  if (t.has("snat_address")) {
+    const auto text = t.string("snat_address", "");
+    const auto a = lb::IpAddress::parse(text);
+    if (!a || !a->is_v4()) {
+      t.error("snat_address", fmt::format("\"{}\" is not an IPv4 address", text));
+    } else {
+      f.snat_address = *a;
+    }
+  }
+  f.on_server_down = t.enumeration(
+      "on_server_down", f.on_server_down,
+      {{"keep", forward::OnServerDown::keep}, {"reset", forward::OnServerDown::reset}});
+  if (!forward) return;
+  for (const auto& b : l.binds) {
+    if (!b.address.is_v4() || b.address == lb::IpAddress() || b.port == 0) {
+      t.error("bind", fmt::format("{}: mode = \"forward\" needs a specific IPv4 address and port "
+                                  "(IPv6 and wildcard addresses are not forwarded)",
+                                  b.to_string()));
+    }
+  }
+  if (l.accept_proxy_protocol) {
+    t.error("accept_proxy_protocol", "mode = \"forward\" does not read the stream");
+  }
+  if (l.max_connections != 0) {
+    t.error("max_connections",
+            "mode = \"forward\" does not count connections (the kernel "
+            "forwards them)");
+  }
+  if (!l.sni_routes.empty()) t.error("sni_route", "sni_route needs mode = \"tcp\"");
+}
+
+// What the pool of a forward listener may use: the selector the kernel can run, no TLS, no
+// PROXY header, no per-server connection limits.
+void check_forward_pool(TableReader& t, const ListenerConfig& l, const PoolConfig& pool) {
+  if (auto s = forward::selector_for(pool.balance, pool.persistence.mode); !s) {
+    t.error("pool", fmt::format("pool \"{}\": {}", pool.name, s.error()));
+  }
+  if (pool.tls) {
+    t.error("pool", fmt::format("pool \"{}\" has [pool.tls]; mode = \"forward\" does not "
+                                "touch the stream",
+                                pool.name));
+  }
+  if (pool.send_proxy_protocol != ProxyProtocolSend::off) {
+    t.error("pool", fmt::format("pool \"{}\" sends a PROXY header; mode = \"forward\" does "
+                                "not touch the stream",
+                                pool.name));
+  }
+  for (const auto& s : pool.servers) {
+    if (!s.address.address.is_v4()) {
+      t.error("pool", fmt::format("pool \"{}\": server \"{}\" is not IPv4; mode = \"forward\" "
+                                  "forwards IPv4 only",
+                                  pool.name, s.name));
+    }
+    if (s.max_connections != 0) {
+      t.error("pool", fmt::format("pool \"{}\": server \"{}\" has max_connections, which "
+                                  "mode = \"forward\" cannot enforce",
+                                  pool.name, s.name));
+    }
+  }
+  if (l.forward.slots < 100 * static_cast<std::uint64_t>(pool.servers.size())) {
+    t.error("forward_slots",
+            fmt::format("{} slots is fewer than 100 × {} servers; use a prime ≥ {}",
+                        l.forward.slots, pool.servers.size(), 100 * pool.servers.size()));
+  }
+}
+
 ListenerConfig read_listener(TableReader& t) {
   ListenerConfig l;
   l.name = read_name(t);
@@ -359,8 +449,10 @@ ListenerConfig read_listener(TableReader& t) {
       t.error("bind", e.error());
     }
   }
-  l.mode =
-      t.enumeration("mode", l.mode, {{"tcp", ListenerMode::tcp}, {"http", ListenerMode::http}});
+  l.mode = t.enumeration("mode", l.mode,
+                         {{"tcp", ListenerMode::tcp},
+                          {"http", ListenerMode::http},
+                          {"forward", ListenerMode::forward}});
   if (auto p = t.required_string("pool")) l.default_pool = *p;
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
@@ -394,7 +486,7 @@ ListenerConfig read_listener(TableReader& t) {
                             name));
       }
     }
-    if (l.mode == ListenerMode::tcp) {
+    if (l.mode != ListenerMode::http) {
       t.error("forward_headers", "forward_headers needs mode = \"http\"");
     }
   }
@@ -410,9 +502,10 @@ ListenerConfig read_listener(TableReader& t) {
       l.tls = proxy::read_listener_tls(*tls);
     }
   }
-  if (l.mode == ListenerMode::tcp && !l.routes.empty()) {
+  if (l.mode != ListenerMode::http && !l.routes.empty()) {
     t.error("route", "routes need mode = \"http\"");
   }
+  read_forward_keys(t, l);
   t.reject_unknown_keys();
   return l;
 }
@@ -444,6 +537,8 @@ Config read_config(TableReader root, const std::string& file) {
     }
     if (!listener.default_pool.empty() && !pool_names.contains(listener.default_pool)) {
       l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
+    } else if (listener.mode == ListenerMode::forward) {
+      check_forward_pool(l, listener, *c.find_pool(listener.default_pool));
     } else if (listener.mode == ListenerMode::tcp) {
       // A TCP listener sees no HTTP: only the client address can key persistence there.
       const PoolConfig* pool = c.find_pool(listener.default_pool);

@@ -12,6 +12,7 @@
 #include "common/net/ip_address.hpp"
 #include "lbd/admin/admin_config.hpp"
 #include "lbd/balance/options.hpp"
+#include "lbd/forward/forward_options.hpp"
 #include "lbd/http/forward_headers.hpp"
 #include "lbd/replication/replication_config.hpp"
 #include "lbd/sticky/persistence_options.hpp"
@@ -23,7 +24,12 @@ namespace lbd {
 
 using std::chrono::nanoseconds;
 
-enum class ListenerMode { tcp, http };
+/// tcp and http: lbd proxies through its sockets. forward: the kernel forwards (nftables DNAT
+/// through a slot table, conntrack replicated to the peer); lbd opens no socket for it.
+enum class ListenerMode { tcp, http, forward };
+
+/// "tcp", "http" or "forward".
+const char* listener_mode_name(ListenerMode mode);
 enum class ProxyProtocolSend { off, v1, v2 };
 
 struct TimeoutsConfig {
@@ -123,6 +129,9 @@ struct ListenerConfig {
   std::vector<SniRouteConfig> sni_routes;
   /// [listener.tls]: terminate TLS (mode = "http" only); absent = plain.
   std::optional<proxy::ListenerTlsConfig> tls;
+  /// mode = "forward": slot table size, return path (SNAT address or gateway mode), and what
+  /// happens to the flows of a backend that goes down.
+  forward::ForwardOptions forward;
 };
 
 struct GlobalConfig {

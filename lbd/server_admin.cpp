@@ -92,7 +92,7 @@ admin::AdminView Server::admin_view() {
   {
     std::lock_guard lock(groups_mutex_);
     for (const auto& l : config_->listeners) {
-      admin::ListenerView lv{.name = l.name, .mode = l.mode == ListenerMode::http ? "http" : "tcp"};
+      admin::ListenerView lv{.name = l.name, .mode = listener_mode_name(l.mode)};
       for (const auto& [key, g] : groups_) {
         if (g.listener == l.name) lv.binds.push_back(g.bound.to_string());
       }
