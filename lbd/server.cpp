@@ -15,6 +15,7 @@
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
 #include "lbd/admin/status_collector.hpp"
+#include "lbd/forward/services.hpp"
 #include "lbd/session/listen_socket.hpp"
 
 namespace lbd {
@@ -87,6 +88,7 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
 }
 
 Server::~Server() {
+  stop_forward();
   control_socket_.reset();
   for (auto& w : workers_) w->stop_and_join();
   // Managers are deleted by handlers posted to the control io_context: run those now.
@@ -105,6 +107,7 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   std::map<std::string, std::vector<proxy::ListenSocket>> opened;
   std::map<std::string, BindGroup> next;
   for (const auto& l : config->listeners) {
+    if (l.mode == ListenerMode::forward) continue;  // the kernel serves it: no socket
     for (const auto& b : l.binds) {
       const auto key = group_key(l.name, b);
       if (next.contains(key)) continue;
@@ -154,6 +157,11 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
             (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
           } else {
             for (auto& w : workers_) w->update_pool(snapshot);
+            if (forward_) {
+              if (auto r = forward_->on_snapshot(snapshot); !r) {
+                log_->error("forward: pool={} {}", snapshot->pool_name, r.error().message);
+              }
+            }
           }
         });
     std::shared_ptr<HealthManager> manager(
@@ -178,6 +186,8 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
   }
   health_ = health;
+  apply_forward(config, pools, errors);
+  if (!config_ && !errors.empty()) return false;  // at start: refuse to run without the table
   // Agents: the new pollers take over the last reports of the servers they share by name.
   for (auto& [name, a] : agents_) a->stop();
   for (auto& [name, a] : agents) {
@@ -211,6 +221,37 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   config_ = std::move(config);
   if (auto level = lb::log::parse_level(config_->global.log_level)) lb::log::init(*level);
   return true;
+}
+
+void Server::apply_forward(const ConfigPtr& config, const std::vector<PoolSnapshotPtr>& pools,
+                           std::vector<std::string>& errors) {
+  if (!forward_) {
+    if (forward::forward_listeners(*config).empty()) return;
+    auto runner = forward::make_libnftables_runner();
+    if (!runner) {
+      errors.push_back(fmt::format("forward: {}", runner.error().message));
+      return;
+    }
+    forward_ = std::make_unique<forward::ForwardManager>(std::move(*runner));
+  }
+  if (auto r = forward_->apply(config, pools); !r) {
+    if (!config_) {
+      errors.push_back(fmt::format("forward: {}", r.error().message));
+    } else {
+      // A reload keeps the kernel's previous table (the transaction is all or nothing).
+      log_->error("forward: {}; the kernel keeps the previous table", r.error().message);
+    }
+    return;
+  }
+  if (!forward_->services().empty()) {
+    log_->info("forward: programmed table=ip {} services={}", forward::kTableName,
+               forward_->services().size());
+  }
+}
+
+void Server::stop_forward() {
+  if (!forward_) return;
+  if (auto r = forward_->stop(); !r) log_->error("forward: stop: {}", r.error().message);
 }
 
 void Server::request_reload() {
@@ -283,6 +324,7 @@ void Server::poll_drain() {
     for (auto& [name, m] : health_) m->stop();
     for (auto& [name, a] : agents_) a->stop();
     if (replicator_) replicator_->stop();
+    stop_forward();
     if (admin_) admin_->stop();
     // The control socket answers until here: vrrpd's tracking sees "stopping" while we drain.
     if (control_socket_) control_socket_->stop();
@@ -542,10 +584,16 @@ std::string Server::describe() const {
   std::lock_guard lock(groups_mutex_);
   bool first = true;
   for (const auto& l : config_->listeners) {
+    if (l.mode == ListenerMode::forward) {
+      for (const auto& b : l.binds) {
+        out += fmt::format("{}{}={}/forward", first ? "" : ",", l.name, b.to_string());
+        first = false;
+      }
+    }
     for (const auto& [key, g] : groups_) {
       if (g.listener != l.name) continue;
       out += fmt::format("{}{}={}/{}", first ? "" : ",", l.name, g.bound.to_string(),
-                         l.mode == ListenerMode::http ? "http" : "tcp");
+                         listener_mode_name(l.mode));
       first = false;
     }
   }

@@ -18,6 +18,7 @@
 #include "lbd/admin/role_tracker.hpp"
 #include "lbd/admin/runtime_overrides.hpp"
 #include "lbd/admin/status_model.hpp"
+#include "lbd/forward/forward_manager.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
 #include "lbd/session/worker_context.hpp"
@@ -120,6 +121,8 @@ class Server final : public admin::ControlTarget {
   bool draining() const override { return draining_; }
   /// The running configuration (control thread).
   const Config& config() const override { return *config_; }
+  /// The forward manager (nullptr when no forward listener was ever configured).
+  forward::ForwardManager* forward() { return forward_.get(); }
 
  private:
   struct BindGroup {
@@ -143,6 +146,13 @@ class Server final : public admin::ControlTarget {
   void schedule_tls_watch();
   /// dev/inode/mtime/size of every TLS file of the running config (symlinks followed).
   std::string tls_files_signature() const;
+  /// Programs the forward-mode listeners of `config` into the kernel (creating the manager the
+  /// first time a config has one). At start a failure lands in `errors`; on a reload it is logged
+  /// and the kernel keeps the previous table.
+  void apply_forward(const ConfigPtr& config, const std::vector<PoolSnapshotPtr>& pools,
+                     std::vector<std::string>& errors);
+  /// Deletes the forwarding table (clean stop); idempotent.
+  void stop_forward();
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
@@ -183,6 +193,8 @@ class Server final : public admin::ControlTarget {
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
   std::unique_ptr<repl::Replicator> replicator_;
+  // Forward mode: the kernel's table for mode = "forward" listeners (null until one is configured).
+  std::unique_ptr<forward::ForwardManager> forward_;
   // Operations (#12): the admin listener, the access log, and what outlives a reload for them.
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::unique_ptr<admin::AdminServer> admin_;

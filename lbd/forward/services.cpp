@@ -20,8 +20,10 @@ Service make_service(const Config& config, const ListenerConfig& listener,
   s.slots = listener.forward.slots;
   s.seed = seed_for(listener.name);
   s.snat = listener.forward.snat_address;
-  if (const auto* pool = config.find_pool(listener.default_pool)) {
-    if (auto selector = selector_for(pool->balance, pool->persistence.mode)) s.selector = *selector;
+  // A loop rather than Config::find_pool: that lives in the process library, above this one.
+  for (const auto& pool : config.pools) {
+    if (pool.name != listener.default_pool) continue;
+    if (auto selector = selector_for(pool.balance, pool.persistence.mode)) s.selector = *selector;
   }
   if (snapshot != nullptr) {
     for (const auto* b : build_slot_table(*snapshot, s.slots)) s.targets.push_back(b->address);
