@@ -117,6 +117,9 @@ SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
         } else if constexpr (std::is_same_v<T, ConnAdd> || std::is_same_v<T, ConnRemove>) {
           note_received(std::string(kConnTableName), f.seq);
           out.deliver.push_back(f);
+        } else if constexpr (std::is_same_v<T, CtUpdate> || std::is_same_v<T, CtErase>) {
+          note_received(std::string(kCtTableName), f.seq);
+          out.deliver.push_back(f);
         } else {
           out = fail("unexpected frame");  // Hello/Auth are handled above; kept for safety
         }

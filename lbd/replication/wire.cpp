@@ -39,6 +39,7 @@ class Writer {
     u16(e.port);
   }
   bool ok() const { return ok_; }
+  void invalid() { ok_ = false; }
 
  private:
   void be(std::uint64_t v, int n) {
@@ -167,6 +168,38 @@ void write_body(Writer& w, const ConnRemove& f) {
   w.u64(f.seq);
   w.u64(f.conn_id);
 }
+void write_tuple(Writer& w, const CtTuple& t) {
+  w.bytes(t.src.data(), t.src.size());
+  w.bytes(t.dst.data(), t.dst.size());
+  w.u16(t.sport);
+  w.u16(t.dport);
+}
+// A batch of 1..kMaxCtBatch items; an empty or oversized one is refused (Writer::ok).
+template <typename T>
+bool ct_batch_ok(const std::vector<T>& items) {
+  return !items.empty() && items.size() <= kMaxCtBatch;
+}
+void write_body(Writer& w, const CtUpdate& f) {
+  if (!ct_batch_ok(f.entries)) w.invalid();
+  w.u64(f.seq);
+  w.u16(static_cast<std::uint16_t>(f.entries.size()));
+  for (const auto& e : f.entries) {
+    write_tuple(w, e.original);
+    write_tuple(w, e.reply);
+    w.u8(e.tcp_state);
+    w.u8(e.wscale_original);
+    w.u8(e.wscale_reply);
+    w.u8(e.flags_original);
+    w.u8(e.flags_reply);
+    w.u32(e.timeout_s);
+  }
+}
+void write_body(Writer& w, const CtErase& f) {
+  if (!ct_batch_ok(f.originals)) w.invalid();
+  w.u64(f.seq);
+  w.u16(static_cast<std::uint16_t>(f.originals.size()));
+  for (const auto& t : f.originals) write_tuple(w, t);
+}
 
 template <typename T>
 constexpr FrameType type_of() {
@@ -180,6 +213,27 @@ constexpr FrameType type_of() {
   if constexpr (std::is_same_v<T, ResyncEnd>) return FrameType::resync_end;
   if constexpr (std::is_same_v<T, ConnAdd>) return FrameType::conn_add;
   if constexpr (std::is_same_v<T, ConnRemove>) return FrameType::conn_remove;
+  if constexpr (std::is_same_v<T, CtUpdate>) return FrameType::ct_update;
+  if constexpr (std::is_same_v<T, CtErase>) return FrameType::ct_erase;
+}
+
+CtTuple read_tuple(Reader& r, const char* field) {
+  CtTuple t;
+  t.src = r.array<4>(field);
+  t.dst = r.array<4>(field);
+  t.sport = r.u16(field);
+  t.dport = r.u16(field);
+  return t;
+}
+
+// The count of a batch, checked before anything is allocated for it.
+std::size_t read_ct_count(Reader& r, const char* field) {
+  const std::size_t n = r.u16(field);
+  if (n == 0 || n > kMaxCtBatch) {
+    r.fail(field, "batch size out of range");
+    return 0;
+  }
+  return n;
 }
 
 std::optional<Frame> read_body(FrameType type, Reader& r) {
@@ -245,6 +299,37 @@ std::optional<Frame> read_body(FrameType type, Reader& r) {
       f.conn_id = r.u64("conn_remove.conn_id");
       return f;
     }
+    case FrameType::ct_update: {
+      CtUpdate f;
+      f.seq = r.u64("ct_update.seq");
+      const auto n = read_ct_count(r, "ct_update.count");
+      f.entries.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        CtEntry e;
+        e.original = read_tuple(r, "ct_update.original");
+        e.reply = read_tuple(r, "ct_update.reply");
+        e.tcp_state = r.u8("ct_update.tcp_state");
+        e.wscale_original = r.u8("ct_update.wscale");
+        e.wscale_reply = r.u8("ct_update.wscale");
+        e.flags_original = r.u8("ct_update.flags");
+        e.flags_reply = r.u8("ct_update.flags");
+        e.timeout_s = r.u32("ct_update.timeout");
+        if (e.tcp_state > kMaxCtTcpState) r.fail("ct_update.tcp_state", "unknown state");
+        if (e.wscale_original > kMaxWindowScale || e.wscale_reply > kMaxWindowScale) {
+          r.fail("ct_update.wscale", "above 14");
+        }
+        f.entries.push_back(e);
+      }
+      return f;
+    }
+    case FrameType::ct_erase: {
+      CtErase f;
+      f.seq = r.u64("ct_erase.seq");
+      const auto n = read_ct_count(r, "ct_erase.count");
+      f.originals.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) f.originals.push_back(read_tuple(r, "ct_erase.tuple"));
+      return f;
+    }
   }
   return std::nullopt;
 }
@@ -284,7 +369,7 @@ DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_frame) {
   if (in.size() - kHeaderSize < length) return NeedMore{kHeaderSize + length - in.size()};
   const std::uint8_t type = in[kHeaderSize];
   if (type < static_cast<std::uint8_t>(FrameType::hello) ||
-      type > static_cast<std::uint8_t>(FrameType::conn_remove)) {
+      type > static_cast<std::uint8_t>(FrameType::ct_erase)) {
     return DecodeError{"unknown frame type " + std::to_string(type)};
   }
   Reader r(in.subspan(kHeaderSize + 1, length - 1));
@@ -324,8 +409,8 @@ DecodeResult FrameReader::next() {
 
 std::string_view frame_name(const Frame& frame) {
   static constexpr std::string_view kNames[] = {
-      "hello",     "auth",         "update",     "erase",    "ack",
-      "heartbeat", "resync_begin", "resync_end", "conn_add", "conn_remove"};
+      "hello",        "auth",       "update",   "erase",       "ack",       "heartbeat",
+      "resync_begin", "resync_end", "conn_add", "conn_remove", "ct_update", "ct_erase"};
   return kNames[frame.index()];
 }
 

@@ -29,6 +29,8 @@ inline constexpr std::size_t kMaxNodeIdSize = 64;
 inline constexpr std::size_t kHeaderSize = 4;
 /// The connection table's name in Ack frames: '@' is not allowed in pool names, so no clash.
 inline constexpr std::string_view kConnTableName = "@connections";
+/// The conntrack journal of forward-mode flows in Ack frames.
+inline constexpr std::string_view kCtTableName = "@conntrack";
 
 using Nonce = std::array<std::uint8_t, 32>;
 using Mac = std::array<std::uint8_t, 32>;
@@ -44,6 +46,8 @@ enum class FrameType : std::uint8_t {
   resync_end = 8,
   conn_add = 9,
   conn_remove = 10,
+  ct_update = 11,
+  ct_erase = 12,
 };
 
 /// First frame each side sends. `resume_incarnation` is the peer incarnation whose updates this
@@ -130,8 +134,55 @@ struct ConnRemove {
   friend bool operator==(const ConnRemove&, const ConnRemove&) = default;
 };
 
+/// Conntrack entries of forward-mode flows (lbd/forward/): the kernel's state of a flow on the
+/// load balancer, streamed so that the peer can hold it before it takes the VIP.
+/// An IPv4 TCP tuple; addresses as network-order bytes.
+struct CtTuple {
+  std::array<std::uint8_t, 4> src{};
+  std::array<std::uint8_t, 4> dst{};
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  friend auto operator<=>(const CtTuple&, const CtTuple&) = default;
+};
+
+/// Largest TCP conntrack state (TCP_CONNTRACK_SYN_SENT2) and window scale (RFC 7323 §2.3).
+inline constexpr std::uint8_t kMaxCtTcpState = 9;
+inline constexpr std::uint8_t kMaxWindowScale = 14;
+
+/// One flow: both tuples (the reply tuple carries the NAT binding: its source is the backend,
+/// its destination the SNAT address, or the client in gateway mode), the TCP state, window scale
+/// and flags per direction, and the timeout left on the sender.
+struct CtEntry {
+  CtTuple original;
+  CtTuple reply;
+  std::uint8_t tcp_state = 0;
+  std::uint8_t wscale_original = 0;
+  std::uint8_t wscale_reply = 0;
+  std::uint8_t flags_original = 0;
+  std::uint8_t flags_reply = 0;
+  std::uint32_t timeout_s = 0;
+  friend bool operator==(const CtEntry&, const CtEntry&) = default;
+};
+
+/// Entries per frame: 512 × 33 bytes ≈ 17 KiB, well under kMaxFrameSize.
+inline constexpr std::size_t kMaxCtBatch = 512;
+
+/// New or changed flows (1..kMaxCtBatch), journal sequence `seq` (0 inside a full resync).
+struct CtUpdate {
+  std::uint64_t seq = 0;
+  std::vector<CtEntry> entries;
+  friend bool operator==(const CtUpdate&, const CtUpdate&) = default;
+};
+
+/// Ended flows by original tuple (1..kMaxCtBatch).
+struct CtErase {
+  std::uint64_t seq = 0;
+  std::vector<CtTuple> originals;
+  friend bool operator==(const CtErase&, const CtErase&) = default;
+};
+
 using Frame = std::variant<Hello, Auth, Update, Erase, Ack, Heartbeat, ResyncBegin, ResyncEnd,
-                           ConnAdd, ConnRemove>;
+                           ConnAdd, ConnRemove, CtUpdate, CtErase>;
 
 /// Appends the encoding of `frame` to `out`. Returns false (and appends nothing) when a field is
 /// out of its bounds (empty or too long string, frame larger than kMaxFrameSize).

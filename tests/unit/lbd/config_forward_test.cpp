@@ -29,7 +29,7 @@ TEST_CASE("lbd config: a forward listener reads its keys with defaults filled in
 
   const auto c2 = lbd::load_config_from_string(
       forward_toml("forward_slots = 1021\nsnat_address = \"198.51.100.254\"\n"
-                   "on_server_down = \"reset\"\n",
+                   "on_server_down = \"keep\"\n",
                    "algorithm = \"maglev\"\nmaglev_table_size = 1021\n"),
       "f.toml", d2);
   INFO(d2.to_string());
@@ -37,7 +37,15 @@ TEST_CASE("lbd config: a forward listener reads its keys with defaults filled in
   const auto& f2 = c2.listeners.at(0).forward;
   CHECK(f2.slots == 1021);
   CHECK(f2.snat_address->to_string() == "198.51.100.254");
-  CHECK(f2.on_server_down == lbd::forward::OnServerDown::reset);
+  CHECK(f2.on_server_down == lbd::forward::OnServerDown::keep);
+}
+
+TEST_CASE("lbd config: on_server_down = \"reset\" is refused until it is built") {
+  Diagnostics d;
+  lbd::load_config_from_string(forward_toml("on_server_down = \"reset\"\n"), "f.toml", d);
+  INFO(d.to_string());
+  CHECK(d.to_string().find("f.toml:6:18: listener[0].on_server_down: \"reset\" is not supported") !=
+        std::string::npos);
 }
 
 TEST_CASE("lbd config: forward keys are refused on other modes and bad values name file:line:key") {

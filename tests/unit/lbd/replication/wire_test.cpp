@@ -155,7 +155,7 @@ TEST_CASE("repl wire: an oversized length is refused before any body arrives") {
 TEST_CASE("repl wire: malformed frames are errors, never crashes") {
   CHECK(error_of(std::vector<std::uint8_t>{0, 0, 0, 0}) == "frame length 0");
   CHECK(error_of(raw(0, {})) == "unknown frame type 0");
-  CHECK(error_of(raw(11, {})) == "unknown frame type 11");
+  CHECK(error_of(raw(13, {})) == "unknown frame type 13");
   CHECK(error_of(raw(5, {1, 't', 2, 3})) == "ack.seq: truncated");
   CHECK(error_of(raw(5, {5, 't'})) == "ack.table: truncated");
   CHECK(error_of(raw(6, {0})) == "trailing bytes after the body");
