@@ -1,7 +1,7 @@
 // Forward mode, the failover mechanism in namespaces: established TCP flows through node a (lbd's
 // nftables table, SNAT to a backend-side address) keep running through node b after a's link
 // goes down and b takes the VIP and the SNAT address, when b holds a's conntrack entries with
-// their NAT binding (lbd::forward::Conntrack: dump on a, install on b); without them they reset.
+// their NAT binding (lbd::forward::Conntrack: dump on a, install on b), whatever the selector.
 // The transport of the entries (replication) is not part of this test.
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -46,7 +46,7 @@ struct FailoverResult {
   double worst_pause_ms = 0;
 };
 
-FailoverResult run_failover(bool copy_conntrack) {
+FailoverResult run_failover(bool copy_conntrack, const std::string& algorithm) {
   FailoverResult result;
   char tmpl[] = "/tmp/lbpair-fwdct-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
@@ -74,7 +74,8 @@ forward_slots = 1021
 snat_address = "198.51.100.254"
 [[pool]]
 name = "app"
-algorithm = "maglev"
+algorithm = ")" << algorithm
+                      << R"("
 [[pool.server]]
 name = "be1"
 address = "198.51.100.11:8080"
@@ -161,19 +162,31 @@ address = "198.51.100.12:8080"
 
 TEST_CASE(
     "forward conntrack: flows survive the move to a node that holds the entries with their NAT "
-    "binding, and reset on one that does not") {
+    "binding, and without them many reset") {
   if (!lbtest::can_use_netns()) {
     MESSAGE("skipped: needs root and ip netns");
     return;
   }
-  const auto with = run_failover(true);
-  MESSAGE(fmt::format("with entries: {}/{} flows survived, {} copied, worst pause {} ms, {} reset",
-                      with.survived, with.flows, with.copied, with.worst_pause_ms, with.reset));
-  CHECK(with.flows == 24);
-  CHECK(with.copied >= 24);
-  CHECK(with.survived == with.flows);
-  const auto without = run_failover(false);
-  MESSAGE(fmt::format("without entries: {}/{} flows survived, {} reset", without.survived,
-                      without.flows, without.reset));
-  CHECK(without.survived < without.flows / 2);
+  for (const std::string algorithm : {"maglev", "random"}) {
+    const auto with = run_failover(true, algorithm);
+    MESSAGE(fmt::format(
+        "{} with entries: {}/{} flows survived, {} copied, worst pause {} ms, "
+        "{} reset",
+        algorithm, with.survived, with.flows, with.copied, with.worst_pause_ms, with.reset));
+    CHECK(with.flows == 24);
+    CHECK(with.copied >= 24);
+    CHECK(with.survived == with.flows);
+  }
+  // Without entries it is a race: a client segment first is picked up mid-stream
+  // (nf_conntrack_tcp_loose) and NATed afresh (the same backend with a hash of the 5-tuple, maybe
+  // another with random); a backend segment first hits the SNAT address, which the new node owns
+  // with no socket: a RST. Only the random case is asserted; the hashed one is reported.
+  const auto hashed = run_failover(false, "maglev");
+  MESSAGE(fmt::format("maglev without entries: {}/{} flows survived, {} reset", hashed.survived,
+                      hashed.flows, hashed.reset));
+  const auto random = run_failover(false, "random");
+  MESSAGE(fmt::format("random without entries: {}/{} flows survived, {} reset", random.survived,
+                      random.flows, random.reset));
+  CHECK(random.survived < random.flows);
+  CHECK(random.reset > 0);
 }
