@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/cli.hpp"
 #include "common/control/server.hpp"
 #include "lbctl/render.hpp"
 #include "lbctl/request.hpp"
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("command", words, "the command and its arguments (see below)");
   app.footer(lbctl::commands_help());
   app.set_version_flag("--version", std::string("lbctl ") + LBPAIR_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto stop = lb::cli::parse(app, argc, argv)) return *stop;
 
   auto request = lbctl::build_request(words, limit);
   if (!request) {

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
 #include "lbd/config.hpp"
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_only,
                "validate the configuration and exit (0 valid, 2 not)");
   app.set_version_flag("--version", std::string("lbd ") + LBPAIR_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto stop = lb::cli::parse(app, argc, argv)) return *stop;
 
   lb::config::Diagnostics diags;
   const lbd::Config config = lbd::load_config(config_path, diags);

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/asio.hpp"
+#include "common/cli.hpp"
 #include "common/control/protocol.hpp"
 #include "common/control/server.hpp"
 #include "common/log.hpp"
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
   app.add_flag("--release-vips", release_only,
                "remove every configured VIP from this node and exit (systemd ExecStopPost)");
   app.set_version_flag("--version", std::string("vrrpd ") + LBPAIR_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto stop = lb::cli::parse(app, argc, argv)) return *stop;
 
   lb::config::Diagnostics diags;
   vrrp::Config config = vrrp::load_config(config_path, diags);
