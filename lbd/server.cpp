@@ -30,25 +30,10 @@ ConfigPtr load(const std::string& path, std::vector<std::string>& errors) {
   auto config = std::make_shared<Config>(load_config(path, diags));
   for (const auto& d : diags.items()) errors.push_back(d.to_string());
   if (!diags.empty()) return nullptr;
-  for (auto& e : runtime_config_errors(*config)) errors.push_back(std::move(e));
-  if (!errors.empty()) return nullptr;
   return config;
 }
 
 }  // namespace
-
-std::vector<std::string> runtime_config_errors(const Config& config) {
-  std::vector<std::string> errors;
-  for (const auto& l : config.listeners) {
-    if (l.mode == ListenerMode::http && !proxy::kHttpSessionAvailable) {
-      errors.push_back(
-          fmt::format("{}: listener \"{}\": mode = \"http\" is not available in this "
-                      "build (the L7 session is not linked yet)",
-                      config.source_file, l.name));
-    }
-  }
-  return errors;
-}
 
 Server::Server(std::string config_path)
     : config_path_(std::move(config_path)),

@@ -29,10 +29,6 @@
 
 namespace lbd {
 
-/// Problems that make a loaded (syntactically valid) config unusable by this build, e.g. a
-/// mode="http" listener while the L7 session is not linked. Empty when runnable.
-std::vector<std::string> runtime_config_errors(const Config& config);
-
 class Server final : public admin::ControlTarget {
  public:
   /// Loads `config_path`, checks it, binds every listener and starts the workers. On failure

@@ -4,8 +4,6 @@
 
 namespace lbd::proxy {
 
-const bool kHttpSessionAvailable = true;
-
 UpstreamPool& http_upstream_pool(WorkerContext& worker) {
   return http_detail::worker_state(worker).upstreams;
 }

@@ -27,7 +27,7 @@
 // - `extension_slot()` is one opaque per-worker slot a session kind may use for its own per-worker
 //   state (e.g. the HTTP upstream keep-alive pools); it is destroyed with the worker.
 // - The mode="http" entry point is `serve_http` below. It is DECLARED here and DEFINED by the L7
-//   session (lbd/http/http_session.cpp), together with `kHttpSessionAvailable`.
+//   session (lbd/http/http_session.cpp).
 #pragma once
 
 #include <atomic>
@@ -293,9 +293,6 @@ class WorkerContext {
   /// keep the pointer across a co_await: a reload may replace it.
   virtual admin::AccessLog* access_log() = 0;
 };
-
-/// True when this build links the L7 session (lbd/http/http_session.cpp).
-extern const bool kHttpSessionAvailable;
 
 /// Serves one mode="http" client connection until it closes. Defined by the L7 session; called by
 /// the worker on its own thread for every accepted connection of an http listener.

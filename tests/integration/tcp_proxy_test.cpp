@@ -239,14 +239,31 @@ TEST_CASE("tcp: an IPv6 listener on [::1] relays to an IPv4 backend") {
   CHECK(back == "hello over IPv6");
 }
 
-TEST_CASE("server: a mode=http listener is refused while the L7 session is not linked") {
-  if (lbd::proxy::kHttpSessionAvailable) return;
-  TempConfig cfg(
-      "[[listener]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\nmode = \"http\"\npool = \"p\"\n"
-      "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n");
-  std::vector<std::string> errors;
-  auto server = lbd::Server::create(cfg.path(), errors);
-  CHECK(server == nullptr);
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].find("mode = \"http\" is not available") != std::string::npos);
+TEST_CASE("server: one config serves a mode=tcp and a mode=http listener side by side") {
+  TestBackend echo(TestBackend::echo());
+  TestBackend origin([](int fd) {  // one HTTP/1.1 answer per connection, after the request head
+    std::string head;
+    char c;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd, &c, 1, 0) == 1) {
+      head.push_back(c);
+    }
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  });
+  TcpConfig c{.servers = {echo.address()}};
+  const std::string text =
+      c.text() + fmt::format(
+                     "[[listener]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\nmode = \"http\"\n"
+                     "pool = \"h\"\n[[pool]]\nname = \"h\"\n[[pool.server]]\nname = \"o\"\n"
+                     "address = \"{}\"\n",
+                     origin.address());
+  InProcessLbd lbd(text);
+  CHECK(echo_through(lbd.endpoint("l4"), "bytes over L4") == "bytes over L4");
+  const int fd = connect_to(lbd.endpoint("web"));
+  REQUIRE(fd >= 0);
+  send_all(fd, "GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+  bool ok = false;
+  const auto reply = read_to_eof(fd, &ok);
+  ::close(fd);
+  CHECK(reply.starts_with("HTTP/1.1 200"));
+  CHECK(reply.ends_with("\r\n\r\nok"));
 }

@@ -64,9 +64,16 @@ TEST_CASE("vrrp guard: orders to a dead guard fail quietly instead of killing vr
   // The default disposition, whatever the test program set: the guard must not rely on the
   // process ignoring SIGPIPE.
   const auto previous = std::signal(SIGPIPE, SIG_DFL);
+  // doctest cannot print a function pointer: compare into a bool.
+  auto sigpipe_is_default = [] {
+    struct sigaction now {};
+    REQUIRE(::sigaction(SIGPIPE, nullptr, &now) == 0);
+    return now.sa_handler == SIG_DFL;
+  };
   auto guard = vrrp::Guard::start();
   REQUIRE(guard.has_value());
   REQUIRE(guard->pid() > 0);
+  CHECK(sigpipe_is_default());  // starting the guard does not ignore SIGPIPE behind our back
   REQUIRE(::kill(guard->pid(), SIGKILL) == 0);
   int status = 0;
   REQUIRE(::waitpid(guard->pid(), &status, 0) == guard->pid());
@@ -74,6 +81,7 @@ TEST_CASE("vrrp guard: orders to a dead guard fail quietly instead of killing vr
   guard->disarm("eth0/51/4");
   guard->disarm("eth0/51/4");
   guard->release();
+  // Still the default disposition, and this process is alive: the writes raised no SIGPIPE.
+  CHECK(sigpipe_is_default());
   std::signal(SIGPIPE, previous);
-  CHECK(true);
 }
