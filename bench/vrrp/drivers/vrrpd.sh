@@ -1,15 +1,15 @@
 # shellcheck shell=bash
-# vrrpd driver for ../shared/bench/vrrp/keepalived_failover.sh (contract: drivers/keepalived.sh
-# there). Sourced by the harness; scripts/bench-vrrp passes it as VRRP_DRIVER.
+# vrrpd driver for bench/vrrp/keepalived_failover.sh (contract: drivers/keepalived.sh). Sourced
+# by the harness (DAEMON=vrrpd); scripts/bench-vrrp passes it as VRRP_DRIVER.
 #
-# drv_pids lists vrrpd's main PID only. vrrpd's guard process (see README, "SIGKILL guarantee")
-# is deliberately not listed: the crash being measured is vrrpd's, and the guard is what makes
-# vrrpd's crash clean. Kill the guard too and the VIP stays behind until vrrpd restarts (which
+# drv_pids lists vrrpd's main PID only. vrrpd's guard process (docs/vrrpd-basics.md, "The
+# SIGKILL guarantee") is deliberately not listed: the crash being measured is vrrpd's, and the
+# guard is what makes vrrpd's crash clean. Kill the guard too and the VIP stays behind until vrrpd restarts (which
 # deletes stale VIPs at start), like keepalived.
 #
 # Environment: VRRPD_BIN (default build/vrrpd/vrrpd), VRRPD_RT (realtime_priority, default 0).
 
-VRRPD_BIN=${VRRPD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/vrrpd/vrrpd}
+VRRPD_BIN=${VRRPD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/build/vrrpd/vrrpd}
 VRRPD_RT=${VRRPD_RT:-0}
 
 drv_check() {
