@@ -165,7 +165,7 @@ void read_agent_http(TableReader& t, BalanceOptions& b) {
   }
 }
 
-// The balancing keys of a [[pool]] (issue #4). `server_count` lets the Maglev table size be
+// The balancing keys of a [[pool]]. `server_count` lets the Maglev table size be
 // checked against the pool it serves.
 BalanceOptions read_balance(TableReader& t, std::size_t server_count) {
   BalanceOptions b;

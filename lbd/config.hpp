@@ -56,7 +56,7 @@ struct ServerConfig {
   std::uint32_t weight = 1;
   std::uint32_t max_connections = 0;  // 0 = unlimited
   bool backup = false;
-  ServerHealthConfig health;  // checks (pool's + overrides), slow_start, admin state (#5)
+  ServerHealthConfig health;  // checks (pool's + overrides), slow_start, admin state
 };
 
 struct PoolConfig {
@@ -65,8 +65,8 @@ struct PoolConfig {
   std::uint32_t connect_retries = 2;
   ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;
   std::uint32_t upstream_keepalive = 64;  // idle pooled connections per worker and server
-  PoolHealthConfig health;                // [pool.health] and [pool.outlier] (#5)
-  PersistenceOptions persistence;         // [pool.persistence] (#6)
+  PoolHealthConfig health;                // [pool.health] and [pool.outlier]
+  PersistenceOptions persistence;         // [pool.persistence]
   /// [pool.tls]: TLS to the servers (mode = "http" listeners only); absent or enabled = false
   /// = plain TCP.
   std::optional<proxy::UpstreamTlsConfig> tls;

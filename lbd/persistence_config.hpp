@@ -1,4 +1,4 @@
-// Reads a pool's [pool.persistence] table into PersistenceOptions (issue #6). lbd/config.cpp's
+// Reads a pool's [pool.persistence] table into PersistenceOptions. lbd/config.cpp's
 // read_pool calls it; kept apart so the keys, their checks and their tests live with sticky/.
 #pragma once
 

@@ -191,7 +191,7 @@ class Server final : public admin::ControlTarget {
   std::unique_ptr<repl::Replicator> replicator_;
   // Forward mode: the kernel's table for mode = "forward" listeners (null until one is configured).
   std::unique_ptr<forward::ForwardManager> forward_;
-  // Operations (#12): the admin listener, the access log, and what outlives a reload for them.
+  // Operations: the admin listener, the access log, and what outlives a reload for them.
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::unique_ptr<admin::AdminServer> admin_;
   std::optional<lb::Endpoint> admin_bound_;       // guarded by groups_mutex_

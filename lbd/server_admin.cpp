@@ -1,4 +1,4 @@
-// The Server's operations side (#12): applying [admin] and [access_log], gathering the view that
+// The Server's operations side: applying [admin] and [access_log], gathering the view that
 // /metrics and the status page show, and reopening the access log on SIGUSR1.
 #include <unistd.h>
 

@@ -20,7 +20,7 @@ struct Candidate {
   std::uint32_t weight = 1;
 };
 
-/// What the health subsystem knows about one backend when the snapshot was built (issue #5).
+/// What the health subsystem knows about one backend when the snapshot was built.
 struct BackendState {
   bool healthy = true;   // active checks say up (or no active check)
   bool ejected = false;  // passive outlier detection has ejected it for a while

@@ -1,5 +1,5 @@
 // [replication] in lbd.toml: who this node is, where its peer is, the shared secret and the
-// protocol's timers and bounds (issue #9). Read here, not in lbd/config.cpp, so the keys, their
+// protocol's timers and bounds. Read here, not in lbd/config.cpp, so the keys, their
 // checks and their tests live with replication/.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The replicator: lbd's end of the replication link to its peer (issue #9). It listens for the
+// The replicator: lbd's end of the replication link to its peer. It listens for the
 // peer and connects to it, authenticates with PeerSession, sends a full resync or resumes from
 // the last ack, then streams journal increments in batches, applies what the peer sends, and
 // reconnects with backoff. Runs on the control thread's io_context; Asio stays in the .cpp.

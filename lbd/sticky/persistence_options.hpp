@@ -1,4 +1,4 @@
-// Session persistence options of one pool, as configured ([pool.persistence], issue #6). Plain
+// Session persistence options of one pool, as configured ([pool.persistence]). Plain
 // data: the reader is persistence_config.hpp, the users are the proxy and the stick tables.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The [listener.tls] configuration of a TLS-terminating listener (issue #7): plain data, read by
+// The [listener.tls] configuration of a TLS-terminating listener: plain data, read by
 // lbd/config.cpp through `read_listener_tls`; the OpenSSL contexts are built from it once per
 // config load (lbd/tls/tls_context.hpp), so a bad certificate fails the load or the reload.
 #pragma once

@@ -1,4 +1,4 @@
-// The [pool.tls] configuration (issue #7): TLS from lbd to a pool's servers. Plain data, read by
+// The [pool.tls] configuration: TLS from lbd to a pool's servers. Plain data, read by
 // lbd/config.cpp through `read_pool_tls`; the OpenSSL client context is built from it once per
 // config load (lbd/tls/upstream_tls_context.hpp), so a bad CA or client key fails the load.
 #pragma once

@@ -1,5 +1,5 @@
 // pick() cost of every balancing algorithm at 3, 100 and 1,000 servers, and the build cost of
-// the hash ring and the Maglev table. Goals (issue #4): every pick < 100 ns at 100 servers;
+// the hash ring and the Maglev table. Goals: every pick < 100 ns at 100 servers;
 // Maglev build at 1,000 servers < 50 ms. Run: build-bench/tests/bench/balance_bench
 #include <benchmark/benchmark.h>
 

@@ -1,4 +1,4 @@
-// Replication benchmark (issue #9): lag from a stick on node A to the entry being visible on node
+// Replication benchmark: lag from a stick on node A to the entry being visible on node
 // B at a fixed update rate (p50/p99/max), and a full resync of a 1M-entry table (time, RSS).
 // Two Replicators in one process on 127.0.0.1, each on its own io_context thread, real clock.
 // A plain program (own main): `repl_bench [seconds_per_rate [all|lag|resync]]`.

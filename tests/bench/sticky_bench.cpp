@@ -1,4 +1,4 @@
-// Stick table and replication wire benchmarks (issue #6, #9): lookup and insert ns/op with 1M
+// Stick table and replication wire benchmarks: lookup and insert ns/op with 1M
 // entries from 1 and 2 threads, bytes per entry at 1M entries, frame encode/decode throughput.
 // Run: build-bench/tests/bench/sticky_bench (Release, -DLBPAIR_BENCH=ON).
 #include <benchmark/benchmark.h>

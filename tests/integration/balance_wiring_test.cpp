@@ -1,5 +1,5 @@
 // Balancing inputs from real traffic: hashing algorithms get the pool's hash_key from the request
-// (issue #3 wiring), least_time gets latency samples and so prefers the faster backend.
+// (the proxy's wiring), least_time gets latency samples and so prefers the faster backend.
 #include <map>
 #include <set>
 #include <thread>

@@ -1,4 +1,4 @@
-// Session persistence (issue #6) end to end through a real lbd Server in this process: every mode
+// Session persistence end to end through a real lbd Server in this process: every mode
 // keeps one client on one server across many requests while other clients spread, forged cookies
 // are refused and re-issued, a server that goes away re-sticks, a draining one keeps its clients.
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// The health subsystem wired into the running proxy (issue #5): active checks take a refusing
+// The health subsystem wired into the running proxy: active checks take a refusing
 // server out of real traffic, a pool without candidates answers 503 + Retry-After (HTTP) or
 // closes (TCP), backup servers take over when the primaries are down.
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// TLS termination on mode = "http" listeners (issue #7) through a real lbd Server in this
+// TLS termination on mode = "http" listeners through a real lbd Server in this
 // process, with certificates made at test time: SNI and wildcard selection, RSA next to ECDSA,
 // versions, ALPN, forwarding headers, bad input, mTLS, shared session tickets, real clients.
 #include <openssl/ssl.h>

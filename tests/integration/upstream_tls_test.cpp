@@ -1,4 +1,4 @@
-// TLS from lbd to backends ([pool.tls], issue #7) through a real lbd Server in this process and
+// TLS from lbd to backends ([pool.tls]) through a real lbd Server in this process and
 // HTTPS origins on 127.0.0.1 with certificates made at test time: verification by CA and name,
 // SNI, insecure mode, mTLS, keep-alive and session reuse, reload, and HTTPS health checks.
 #include <openssl/err.h>

@@ -1,5 +1,5 @@
 // SNI extraction from ClientHello bytes made by OpenSSL's client at test time (TLS 1.2 and 1.3
-// hellos), and every kind of truncated, fragmented or malformed input (issue #7).
+// hellos), and every kind of truncated, fragmented or malformed input.
 #include "lbd/tls/client_hello.hpp"
 
 #include <openssl/bio.h>

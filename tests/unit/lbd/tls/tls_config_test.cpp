@@ -1,5 +1,5 @@
 // [listener.tls] loading: valid certificates build a context; every broken file or setting is a
-// config error naming file, line and key (issue #7). Certificates are made at test time.
+// config error naming file, line and key. Certificates are made at test time.
 #include <algorithm>
 
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-// [pool.tls] loading (issue #7): a valid table builds the pool's client context and hands it to
+// [pool.tls] loading: a valid table builds the pool's client context and hands it to
 // the pool's checks; every missing, conflicting or broken setting is a config error naming file,
 // line and key. Certificates are made at test time.
 #include <fmt/format.h>
