@@ -1,4 +1,4 @@
-// The VRRPv3 codec against packets captured from keepalived 2.2.7 (shared/bench/vrrp pcap), an
+// The VRRPv3 codec against packets keepalived 2.2.7 sent (captured with bench/vrrp), an
 // IPv6 vector computed independently, and every §7.1 drop reason.
 #include "vrrpd/packet.hpp"
 
