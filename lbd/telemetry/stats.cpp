@@ -41,6 +41,8 @@ StatsTotals aggregate(const std::vector<const WorkerStats*>& workers) {
       l.bytes_out += c.bytes_out.get();
       l.tcp_connect.add(c.tcp_connect);
       l.tcp_session.add(c.tcp_session);
+      l.h2_connections += c.h2_connections.get();
+      for (std::size_t i = 0; i < l.h2_errors.size(); ++i) l.h2_errors[i] += c.h2_errors[i].get();
     });
     w->for_each_backend(
         [&](const std::string& pool, const std::string& server, const BackendCounters& c) {

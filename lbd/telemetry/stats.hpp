@@ -59,6 +59,9 @@ struct DurationHistogram {
 /// Status classes 1xx..5xx; index = status / 100 - 1. Other codes are not counted.
 inline constexpr std::size_t kStatusClasses = 5;
 
+/// lbd::h2::kDefenceCount (admin does not include the HTTP/2 code).
+inline constexpr std::size_t kH2Reasons = 11;
+
 /// One listener's counters on one worker.
 struct ListenerCounters {
   Counter connections;  // accepted client connections
@@ -70,6 +73,9 @@ struct ListenerCounters {
   /// routing listener) until both directions are done (the access log's total_ms).
   DurationHistogram<kLatencyBounds.size()> tcp_connect;
   DurationHistogram<kSessionBounds.size()> tcp_session;
+  /// HTTP/2: client connections, and the defences that fired by reason (lbd::h2::Defence).
+  Counter h2_connections;
+  std::array<Counter, kH2Reasons> h2_errors;
 
   void response(unsigned status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].add();
@@ -145,6 +151,8 @@ struct ListenerTotals {
   std::uint64_t bytes_in = 0, bytes_out = 0;
   HistogramTotals<kLatencyBounds.size()> tcp_connect;
   HistogramTotals<kSessionBounds.size()> tcp_session;
+  std::uint64_t h2_connections = 0;
+  std::array<std::uint64_t, kH2Reasons> h2_errors{};
 };
 
 struct BackendTotals {
