@@ -484,6 +484,10 @@ class Connection final : public StreamHandler {
     Watchdog watch(raw_.get_executor());
     const Backend* avoid = nullptr;
     for (int attempt = 0;; ++attempt) {
+      // A retry comes here after the previous attempt's connection was closed: the watchdog
+      // must not cancel that socket any more.
+      watch.disarm();
+      watch.watch(nullptr, nullptr);
       const bool can_retry = attempt == 0 && !has_body;
       const auto acquire_start = Clock::now();
       std::optional<UpstreamConnection> conn;

@@ -171,10 +171,10 @@ TEST_CASE("tls config: alpn defaults to h2 then http/1.1, reads a list, refuses 
   REQUIRE(load_errors(config_with("[listener.tls]\n" + cert_table(a.cert, a.key)), &c).empty());
   CHECK(c.listeners.at(0).tls->alpn == std::vector<std::string>{"h2", "http/1.1"});
   CHECK(c.listeners[0].tls->context->alpn_wire() == std::string("\x02h2\x08http/1.1"));
-  REQUIRE(load_errors(config_with("[listener.tls]\nalpn = [\"http/1.1\"]\n" +
-                                  cert_table(a.cert, a.key)),
-                      &c)
-              .empty());
+  REQUIRE(
+      load_errors(
+          config_with("[listener.tls]\nalpn = [\"http/1.1\"]\n" + cert_table(a.cert, a.key)), &c)
+          .empty());
   CHECK(c.listeners.at(0).tls->alpn == std::vector<std::string>{"http/1.1"});
   const auto errors =
       load_errors(config_with("[listener.tls]\nalpn = [\"h3\"]\n" + cert_table(a.cert, a.key)));
