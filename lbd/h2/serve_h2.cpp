@@ -1,6 +1,7 @@
-// The HTTP/2 connection (entry points in lbd/session/h2_entry.hpp): one reader and one writer coroutine around the
-// ServerSession, a ticker for deadlines and drains, and one coroutine per stream that forwards
-// the request as HTTP/1.1 to a backend and streams the response back under flow control.
+// The HTTP/2 connection (entry points in lbd/session/h2_entry.hpp): one reader and one writer
+// coroutine around the ServerSession, a ticker for deadlines and drains, and one coroutine per
+// stream that forwards the request as HTTP/1.1 to a backend and streams the response back under
+// flow control.
 #include "lbd/session/h2_entry.hpp"
 
 #include <algorithm>
@@ -26,14 +27,14 @@
 
 #include "lbd/balance/least_time.hpp"
 #include "lbd/h2/server_session.hpp"
-#include "lbd/session/conn_tracking.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_rewrite.hpp"
 #include "lbd/http/http_watchdog.hpp"
 #include "lbd/http/http_worker_state.hpp"
+#include "lbd/http/router.hpp"
+#include "lbd/session/conn_tracking.hpp"
 #include "lbd/session/pick_hash.hpp"
 #include "lbd/session/request_log.hpp"
-#include "lbd/http/router.hpp"
 #include "lbd/tls/upstream_tls_context.hpp"
 #include "lbd/upstream_conn/upstream_tls_stream.hpp"
 
