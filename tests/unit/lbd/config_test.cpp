@@ -194,6 +194,8 @@ TEST_CASE("lbd config: accept_proxy_protocol needs proxy_protocol_from, a list o
   Diagnostics d;
   const auto plain = lbd::load_config_from_string(config_with(""), "t.toml", d);
   CHECK_FALSE(plain.listeners[0].expects_proxy_header(*lb::IpAddress::parse("10.1.2.3")));
+}
+
 TEST_CASE("lbd config: h2c and max_concurrent_streams are read and checked") {
   const auto config_with = [](const std::string& listener_extra, std::string mode = "http",
                               const std::string& limits = "") {

@@ -164,6 +164,8 @@ TEST_CASE("tls config: crl_file loads PEM CRLs, needs client_ca, and a bad file 
         std::string::npos);
   CHECK(load_errors(config_with(mtls + "crl_file = \"" + pki.path("absent.crl") + "\"\n" + certs))
             .find("tls.crl_file: cannot read") != std::string::npos);
+}
+
 TEST_CASE("tls config: alpn defaults to h2 then http/1.1, reads a list, refuses unknown names") {
   TestPki pki;
   const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
