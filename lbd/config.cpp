@@ -117,6 +117,8 @@ LimitsConfig read_limits(TableReader& t) {
       static_cast<std::uint32_t>(t.integer("max_connections", c.max_connections, 1, 10'000'000));
   c.max_header_size = t.size("max_header_size", c.max_header_size, 1024, 1024 * 1024);
   c.max_body_size = t.size("max_body_size", c.max_body_size);
+  c.max_concurrent_streams = static_cast<std::uint32_t>(
+      t.integer("max_concurrent_streams", c.max_concurrent_streams, 1, 10'000));
   t.reject_unknown_keys();
   return c;
 }
@@ -478,6 +480,7 @@ ListenerConfig read_listener(TableReader& t) {
   if (!l.accept_proxy_protocol && t.has("proxy_protocol_from")) {
     t.error("proxy_protocol_from", "proxy_protocol_from needs accept_proxy_protocol = true");
   }
+  l.h2c = t.boolean("h2c", false);
   if (t.has("forward_headers")) {
     l.forward_headers = 0;
     for (const auto& name : t.string_array("forward_headers")) {
@@ -499,7 +502,9 @@ ListenerConfig read_listener(TableReader& t) {
   if (l.mode != ListenerMode::tcp && !l.sni_routes.empty()) {
     t.error("sni_route", "sni_route (TLS pass-through) needs mode = \"tcp\"");
   }
+  if (l.h2c && l.mode != ListenerMode::http) t.error("h2c", "h2c needs mode = \"http\"");
   if (auto tls = t.table("tls")) {
+    if (l.h2c) t.error("h2c", "h2c is for plain listeners; with TLS, HTTP/2 is chosen by alpn");
     if (l.mode != ListenerMode::http) {
       tls->error_here("TLS termination needs mode = \"http\"");
     } else {

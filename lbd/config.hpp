@@ -48,6 +48,8 @@ struct LimitsConfig {
   std::uint32_t max_connections = 20000;
   std::uint64_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 0;  // 0 = unlimited
+  /// HTTP/2: streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+  std::uint32_t max_concurrent_streams = 100;
 };
 
 struct ServerConfig {
@@ -121,6 +123,9 @@ struct ListenerConfig {
     }
     return false;
   }
+  /// mode = "http" without TLS: a client that opens with the HTTP/2 connection preface speaks
+  /// HTTP/2 (h2c with prior knowledge, RFC 9113 §3.3); others HTTP/1.1 as usual.
+  bool h2c = false;
   /// mode = "http": the forwarding headers lbd writes (proxy::ForwardHeader bits, all by
   /// default); those not chosen pass through as the client sent them.
   unsigned forward_headers = proxy::kAllForwardHeaders;

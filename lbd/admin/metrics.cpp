@@ -1,8 +1,10 @@
 #include "lbd/admin/metrics.hpp"
 
 #include "common/metrics/exposition.hpp"
+#include "lbd/h2/server_session.hpp"
 
 namespace lbd::admin {
+static_assert(kH2Reasons == h2::kDefenceCount);
 namespace {
 
 using lb::metrics::Exposition;
@@ -73,6 +75,26 @@ std::string render_metrics(const AdminView& v) {
     for (std::size_t i = 0; i < kHttpLimitNames.size(); ++i) {
       e.sample({{"listener", l.name}, {"limit", kHttpLimitNames[i]}},
                it == v.totals.listeners.end() ? 0 : n(it->second.http_limits[i]));
+    }
+  }
+  e.family("lbpair_h2_connections_total", "HTTP/2 client connections (ALPN h2 or h2c).",
+           Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    e.sample({{"listener", l.name}},
+             it == v.totals.listeners.end() ? 0 : n(it->second.h2_connections));
+  }
+  e.family("lbpair_h2_protocol_errors_total",
+           "HTTP/2 defences that fired (a GOAWAY or RST_STREAM was sent) by reason.",
+           Type::counter);
+  for (const auto& l : v.listeners) {
+    auto it = v.totals.listeners.find(l.name);
+    if (it == v.totals.listeners.end()) continue;
+    for (std::size_t i = 0; i < it->second.h2_errors.size(); ++i) {
+      if (it->second.h2_errors[i] == 0) continue;
+      e.sample({{"listener", l.name},
+                {"reason", std::string(h2::to_string(static_cast<h2::Defence>(i)))}},
+               n(it->second.h2_errors[i]));
     }
   }
   e.family("lbpair_listener_tls_handshake_errors_total", "Failed TLS handshakes by reason.",

@@ -337,7 +337,7 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
 
   if (rw.headers & kVia) {
     append_joined(out, fields, Rewritten::via, forwarding, rw.headers, "Via", kept);
-    out += rw.via_version >= 11 ? "1.1 " : "1.0 ";
+    out += rw.via_version >= 20 ? "2 " : rw.via_version >= 11 ? "1.1 " : "1.0 ";
     out += rw.via_name;
     out += "\r\n";
   }

@@ -43,6 +43,7 @@
 #include "lbd/l4/relay.hpp"
 #include "lbd/session/conn_tracking.hpp"
 #include "lbd/session/deadline.hpp"
+#include "lbd/session/h2_entry.hpp"
 #include "lbd/session/persistence.hpp"
 #include "lbd/session/pick_hash.hpp"
 #include "lbd/session/request_log.hpp"
@@ -158,8 +159,16 @@ class HttpSession {
       }
     }
     init_routing();
+    bool h2 = false;  // the connection spoke HTTP/2 (ALPN "h2", or h2c): served, now ends
+    if constexpr (kTls) {
+      if (tls_.alpn == "h2") {
+        h2 = true;
+        watchdog_.disarm();
+        co_await h2::serve_h2_tls(worker_, client_, stream_, tls_);
+      }
+    }
     const auto& to = cfg_.timeouts;
-    for (bool first = true;; first = false) {
+    for (bool first = true; !h2; first = false) {
       if (worker_.draining() && !first) break;
       // Wait for the next request here, outside exchange(), with only a small inline buffer:
       // an idle keep-alive connection then holds this frame and the socket, no read buffer.
@@ -191,6 +200,13 @@ class HttpSession {
           if (got == 0 && node.park && !worker_.draining()) {
             park(node.since + to.keep_alive);
             co_return;
+          }
+          if (first && got > 0 && listener_.h2c &&
+              h2::starts_like_preface(std::string_view(first_bytes_.data(), got))) {
+            watchdog_.disarm();
+            co_await h2::serve_h2c(worker_, client_, stream_,
+                                   std::string_view(first_bytes_.data(), got));
+            break;
           }
         }
         if (got > 0) {

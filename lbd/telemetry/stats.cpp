@@ -44,6 +44,8 @@ StatsTotals aggregate(const std::vector<const WorkerStats*>& workers) {
       for (std::size_t i = 0; i < l.http_limits.size(); ++i) {
         l.http_limits[i] += c.http_limits[i].get();
       }
+      l.h2_connections += c.h2_connections.get();
+      for (std::size_t i = 0; i < l.h2_errors.size(); ++i) l.h2_errors[i] += c.h2_errors[i].get();
     });
     w->for_each_backend(
         [&](const std::string& pool, const std::string& server, const BackendCounters& c) {

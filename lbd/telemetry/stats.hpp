@@ -69,6 +69,8 @@ enum class HttpLimit : std::size_t {
 };
 inline constexpr std::array<std::string_view, 4> kHttpLimitNames{
     "chunk_line", "trailers", "request_body_time", "header_fields"};
+/// lbd::h2::kDefenceCount (admin does not include the HTTP/2 code).
+inline constexpr std::size_t kH2Reasons = 11;
 
 /// One listener's counters on one worker.
 struct ListenerCounters {
@@ -82,6 +84,9 @@ struct ListenerCounters {
   DurationHistogram<kLatencyBounds.size()> tcp_connect;
   DurationHistogram<kSessionBounds.size()> tcp_session;
   std::array<Counter, kHttpLimitNames.size()> http_limits;  // by HttpLimit
+  /// HTTP/2: client connections, and the defences that fired by reason (lbd::h2::Defence).
+  Counter h2_connections;
+  std::array<Counter, kH2Reasons> h2_errors;
 
   void response(unsigned status) {
     if (status >= 100 && status < 600) responses[status / 100 - 1].add();
@@ -159,6 +164,8 @@ struct ListenerTotals {
   HistogramTotals<kLatencyBounds.size()> tcp_connect;
   HistogramTotals<kSessionBounds.size()> tcp_session;
   std::array<std::uint64_t, kHttpLimitNames.size()> http_limits{};
+  std::uint64_t h2_connections = 0;
+  std::array<std::uint64_t, kH2Reasons> h2_errors{};
 };
 
 struct BackendTotals {

@@ -60,6 +60,15 @@ ListenerTlsConfig read_listener_tls(lb::config::TableReader& t) {
             fmt::format("\"{}\" is not a valid header name", c.client_subject_header));
   }
   c.ticket_key_file = t.string("ticket_key_file", "");
+  if (t.has("alpn")) {
+    c.alpn = t.string_array("alpn");
+    if (c.alpn.empty()) t.error("alpn", "alpn needs at least one protocol (\"h2\", \"http/1.1\")");
+    for (const auto& p : c.alpn) {
+      if (p != "h2" && p != "http/1.1") {
+        t.error("alpn", fmt::format("unknown protocol \"{}\" (\"h2\" or \"http/1.1\")", p));
+      }
+    }
+  }
   t.reject_unknown_keys();
 
   // Loading files of a table that is already wrong would only add confusing follow-up errors.

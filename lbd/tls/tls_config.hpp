@@ -45,6 +45,9 @@ struct ListenerTlsConfig {
   /// Session-ticket keys shared by the two nodes (80-byte keys, base64, one per line; the first
   /// encrypts, all decrypt). Empty = OpenSSL's per-process random keys.
   std::string ticket_key_file;
+  /// ALPN protocols offered, in the server's order of preference: "h2" (HTTP/2) and
+  /// "http/1.1". A client that offers none of them goes on without ALPN (HTTP/1.1).
+  std::vector<std::string> alpn = {"h2", "http/1.1"};
   /// The files above, for the change watcher (control thread).
   std::vector<std::string> watched_files() const;
 

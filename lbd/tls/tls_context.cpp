@@ -29,8 +29,6 @@ namespace {
 // The session-id context must be the same on both nodes (resumption across a failover) and on
 // every SNI context; with client verification on, OpenSSL refuses to resume without one.
 constexpr unsigned char kSessionIdContext[] = "lbd";
-// ALPN (RFC 7301): lbd serves HTTP/1.1 only, so that is all it ever selects.
-constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 struct SslCtxFree {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
@@ -119,11 +117,16 @@ int servername_cb(SSL* ssl, int*, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-int alpn_cb(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+// ALPN (RFC 7301): the first of the listener's protocols (config order) that the client offers.
+int alpn_cb(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
             unsigned int inlen, void*) {
+  const TlsContext* self = owner_of(ssl);
+  if (!self) return SSL_TLSEXT_ERR_NOACK;
+  const auto& wire = self->alpn_wire();
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kAlpn, sizeof kAlpn, in, inlen) !=
-      OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()), in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: go on without ALPN (HTTP/1.1 anyway)
   }
   *out = selected;
@@ -269,7 +272,12 @@ struct TlsContext::Impl {
 };
 
 TlsContext::TlsContext(ListenerTlsConfig config)
-    : config_(std::move(config)), impl_(std::make_unique<Impl>()) {}
+    : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+  for (const auto& p : config_.alpn) {
+    alpn_wire_ += static_cast<char>(p.size());
+    alpn_wire_ += p;
+  }
+}
 
 TlsContext::~TlsContext() = default;
 

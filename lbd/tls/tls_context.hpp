@@ -65,6 +65,8 @@ class TlsContext {
   const std::string* ocsp_response(const x509_st* leaf) const;
   const ListenerTlsConfig& config() const { return config_; }
   const std::vector<TicketKey>& ticket_keys() const { return ticket_keys_; }
+  /// The ALPN protocols of the config in wire format (length-prefixed, RFC 7301 §3.1).
+  const std::string& alpn_wire() const { return alpn_wire_; }
 
  private:
   struct Impl;
@@ -72,6 +74,7 @@ class TlsContext {
 
   ListenerTlsConfig config_;
   std::vector<TicketKey> ticket_keys_;
+  std::string alpn_wire_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -79,7 +82,7 @@ class TlsContext {
 struct TlsConnectionInfo {
   std::string version;         // "TLSv1.3"
   std::string cipher;          // "TLS_AES_128_GCM_SHA256"
-  std::string alpn;            // "http/1.1" or empty
+  std::string alpn;            // "h2", "http/1.1" or empty
   std::string server_name;     // SNI or empty
   std::string client_subject;  // verified client certificate subject (RFC 2253), or empty
 };

@@ -106,13 +106,16 @@ TEST_CASE("tls: TLS 1.1 is refused and counted, min_version 1.3 refuses TLS 1.2"
   CHECK(r.version == "TLSv1.3");
 }
 
-TEST_CASE("tls: ALPN selects http/1.1 and never anything else") {
+TEST_CASE("tls: ALPN selects h2 first, then http/1.1, and nothing the listener does not speak") {
   TlsLbd f;
   auto& lbd = f.lbd;
-  auto r = tls_exchange(lbd.endpoint("web"), {.alpn = {"h2", "http/1.1"}});
+  auto r = tls_exchange(lbd.endpoint("web"), {.alpn = {"http/1.1", "h2"}});
+  REQUIRE(r.handshake_ok);
+  CHECK(r.alpn == "h2");  // the server's preference (alpn = ["h2", "http/1.1"] by default)
+  r = tls_exchange(lbd.endpoint("web"), {.alpn = {"http/1.1"}});
   REQUIRE(r.handshake_ok);
   CHECK(r.alpn == "http/1.1");
-  r = tls_exchange(lbd.endpoint("web"), {.alpn = {"h2"}});
+  r = tls_exchange(lbd.endpoint("web"), {.alpn = {"spdy/3.1"}});
   REQUIRE(r.handshake_ok);
   CHECK(r.alpn == "");
 }
@@ -185,7 +188,7 @@ TEST_CASE("tls: curl with --resolve and --cacert gets the response over TLS") {
   auto& lbd = f.lbd;
   const auto port = lbd.endpoint("web").port;
   const auto res = run_command(fmt::format(
-      "curl -sS --max-time 5 --resolve a.example.com:{0}:127.0.0.1 --cacert {1} "
+      "curl -sS --max-time 5 --http1.1 --resolve a.example.com:{0}:127.0.0.1 --cacert {1} "
       "-w ' %{{http_version}} %{{ssl_verify_result}}' https://a.example.com:{0}/curl 2>&1",
       port, f.pki.ca_file()));
   CHECK(res.exit_code == 0);

@@ -237,3 +237,29 @@ TEST_CASE("lbd config: accept_proxy_protocol needs proxy_protocol_from, a list o
   const auto plain = lbd::load_config_from_string(config_with(""), "t.toml", d);
   CHECK_FALSE(plain.listeners[0].expects_proxy_header(*lb::IpAddress::parse("10.1.2.3")));
 }
+
+TEST_CASE("lbd config: h2c and max_concurrent_streams are read and checked") {
+  const auto config_with = [](const std::string& listener_extra, std::string mode = "http",
+                              const std::string& limits = "") {
+    return limits + "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"" + mode +
+           "\"\npool = \"p\"\n" + listener_extra +
+           "[[pool]]\nname = \"p\"\n[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  };
+  Diagnostics d1, d2, d3, d4;
+  const auto plain = lbd::load_config_from_string(config_with(""), "t.toml", d1);
+  CHECK_FALSE(plain.listeners[0].h2c);
+  CHECK(plain.limits.max_concurrent_streams == 100);
+  const auto on = lbd::load_config_from_string(
+      config_with("h2c = true\n", "http", "[limits]\nmax_concurrent_streams = 16\n"), "t.toml", d2);
+  CHECK(on.listeners[0].h2c);
+  CHECK(on.limits.max_concurrent_streams == 16);
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  lbd::load_config_from_string(config_with("h2c = true\n", "tcp"), "t.toml", d3);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3.items()[0].key_path.find("h2c") != std::string::npos);
+  lbd::load_config_from_string(config_with("", "http", "[limits]\nmax_concurrent_streams = 0\n"),
+                               "t.toml", d4);
+  REQUIRE(d4.size() == 1);
+  CHECK(d4.items()[0].key_path.find("max_concurrent_streams") != std::string::npos);
+}

@@ -165,3 +165,21 @@ TEST_CASE("tls config: crl_file loads PEM CRLs, needs client_ca, and a bad file 
   CHECK(load_errors(config_with(mtls + "crl_file = \"" + pki.path("absent.crl") + "\"\n" + certs))
             .find("tls.crl_file: cannot read") != std::string::npos);
 }
+
+TEST_CASE("tls config: alpn defaults to h2 then http/1.1, reads a list, refuses unknown names") {
+  TestPki pki;
+  const auto a = pki.issue("a", "a.example.com", {"a.example.com"});
+  lbd::Config c;
+  REQUIRE(load_errors(config_with("[listener.tls]\n" + cert_table(a.cert, a.key)), &c).empty());
+  CHECK(c.listeners.at(0).tls->alpn == std::vector<std::string>{"h2", "http/1.1"});
+  CHECK(c.listeners[0].tls->context->alpn_wire() == std::string("\x02h2\x08http/1.1"));
+  REQUIRE(
+      load_errors(
+          config_with("[listener.tls]\nalpn = [\"http/1.1\"]\n" + cert_table(a.cert, a.key)), &c)
+          .empty());
+  CHECK(c.listeners.at(0).tls->alpn == std::vector<std::string>{"http/1.1"});
+  const auto errors =
+      load_errors(config_with("[listener.tls]\nalpn = [\"h3\"]\n" + cert_table(a.cert, a.key)));
+  CHECK(errors.find("listener[0].tls.alpn") != std::string::npos);
+  CHECK(errors.find("unknown protocol \"h3\"") != std::string::npos);
+}
