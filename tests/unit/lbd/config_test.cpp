@@ -89,7 +89,8 @@ address = "127.0.0.1:2"
         std::string::npos);
 }
 
-TEST_CASE("lbd config: regexes use RE2 syntax, and a backreference is an error naming file:line:key") {
+TEST_CASE(
+    "lbd config: regexes use RE2 syntax, and a backreference is an error naming file:line:key") {
   Diagnostics diags;
   lbd::load_config_from_string(R"([[listener]]
 name = "web"
