@@ -1,10 +1,12 @@
-// PeerSession: handshake, resume decision, acks and liveness of one replication connection.
+// PeerSession: handshake order, resume decision, acks and liveness of one replication connection.
 #include "lbd/replication/peer_session.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <type_traits>
+
+#include "lbd/replication/log_text.hpp"
 
 namespace lbd::repl {
 
@@ -13,7 +15,9 @@ PeerSession::PeerSession(PeerSessionOptions options, PeerMemory& memory, lb::Ste
       memory_(memory),
       started_(now),
       last_received_(now),
-      last_sent_(now) {}
+      last_sent_(now),
+      own_hello_{kProtocolVersion, options_.node_id, options_.incarnation, options_.nonce,
+                 memory_.held_incarnation} {}
 
 SessionOutput PeerSession::fail(std::string reason) {
   phase_ = Phase::closed;
@@ -24,10 +28,24 @@ SessionOutput PeerSession::fail(std::string reason) {
 
 SessionOutput PeerSession::start(lb::SteadyTime now) {
   SessionOutput out;
-  out.send.push_back(Hello{kProtocolVersion, options_.node_id, options_.incarnation, options_.nonce,
-                           memory_.held_incarnation});
-  last_sent_ = now;
+  // The acceptor speaks only when spoken to: its Hello answers the connector's.
+  if (options_.role == HandshakeRole::connector) {
+    out.send.push_back(own_hello_);
+    last_sent_ = now;
+  }
   return out;
+}
+
+TranscriptHash PeerSession::transcript() const {
+  return options_.role == HandshakeRole::connector ? transcript_hash(own_hello_, peer_hello_)
+                                                   : transcript_hash(peer_hello_, own_hello_);
+}
+
+TrafficKeys PeerSession::keys() const {
+  const bool connector = options_.role == HandshakeRole::connector;
+  return derive_traffic_keys(options_.secret, options_.role, transcript(),
+                             connector ? own_hello_.nonce : peer_hello_.nonce,
+                             connector ? peer_hello_.nonce : own_hello_.nonce);
 }
 
 void PeerSession::note_received(const std::string& table, std::uint64_t seq) {
@@ -57,25 +75,38 @@ SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
     }
     if (hello->node_id == options_.node_id) return fail("peer uses our own node id");
     if (!options_.expected_peer_id.empty() && hello->node_id != options_.expected_peer_id) {
-      return fail(fmt::format("unexpected peer node id \"{}\"", hello->node_id));
+      return fail(fmt::format("unexpected peer node id \"{}\"", escape_for_log(hello->node_id)));
     }
+    peer_hello_ = *hello;
     peer_id_ = hello->node_id;
     peer_incarnation_ = hello->incarnation;
-    peer_nonce_ = hello->nonce;
-    // Remember whether the peer holds our current incarnation's data: decided at Auth time.
+    // Whether the peer holds our current incarnation's data; it counts only once the peer's
+    // Auth (which covers this field) checks out.
     resume_ok_ =
         hello->resume_incarnation != 0 && hello->resume_incarnation == options_.incarnation;
-    out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, options_.node_id,
-                                          peer_id_, options_.nonce, peer_nonce_)});
+    if (options_.role == HandshakeRole::acceptor) {
+      // No proof yet: the connector proves first (handshake.hpp).
+      out.send.push_back(own_hello_);
+    } else {
+      out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
+      out.keys = keys();
+    }
     phase_ = Phase::awaiting_auth;
     return out;
   }
 
   if (const auto* auth = std::get_if<Auth>(&frame)) {
     if (phase_ != Phase::awaiting_auth) return fail("auth before hello, or twice");
-    if (!verify_peer_mac(options_.secret, options_.role, options_.node_id, peer_id_, options_.nonce,
-                         peer_nonce_, auth->mac)) {
-      return fail(fmt::format("peer \"{}\" failed authentication (wrong secret?)", peer_id_));
+    const HandshakeRole peer_role = options_.role == HandshakeRole::connector
+                                        ? HandshakeRole::acceptor
+                                        : HandshakeRole::connector;
+    if (!verify_handshake_mac(options_.secret, peer_role, transcript(), auth->mac)) {
+      return fail(fmt::format("peer \"{}\" failed authentication (wrong secret?)",
+                              escape_for_log(peer_id_)));
+    }
+    if (options_.role == HandshakeRole::acceptor) {
+      out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
+      out.keys = keys();
     }
     phase_ = Phase::established;
     out.established = true;
@@ -137,7 +168,7 @@ SessionOutput PeerSession::on_tick(lb::SteadyTime now) {
   if (now - last_received_ >= options_.dead_after) {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - last_received_).count();
-    return fail(fmt::format("peer \"{}\" silent for {} ms", peer_id_, ms));
+    return fail(fmt::format("peer \"{}\" silent for {} ms", escape_for_log(peer_id_), ms));
   }
   SessionOutput out;
   out.send = take_acks();

@@ -1,6 +1,7 @@
-// The protocol logic of one replication connection, without sockets or clocks: the HMAC
-// handshake, the resume-or-resync decision, per-table acks, heartbeats and the dead-peer timeout.
-// The replicator feeds it decoded frames and ticks and does what the outputs say.
+// The protocol logic of one replication connection, without sockets or clocks: the handshake
+// (order and checks; the cryptography is in handshake.hpp), the resume-or-resync decision,
+// per-table acks, heartbeats and the dead-peer timeout. The replicator feeds it decoded frames and
+// ticks and does what the outputs say.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,7 @@ struct PeerMemory {
 struct PeerSessionOptions {
   std::string node_id;           // ours, 1..64 bytes
   std::string expected_peer_id;  // empty = accept any id other than ours
-  std::string secret;            // shared HMAC secret
+  std::string secret;            // shared secret (MAC and key derivation)
   HandshakeRole role = HandshakeRole::connector;
   std::uint64_t incarnation = 0;  // ours, random per process start
   Nonce nonce{};                  // fresh per session (random_nonce())
@@ -46,6 +47,9 @@ struct SessionOutput {
   bool established = false;    // the peer just authenticated
   bool full_resync = false;    // with `established`: send the peer a full resync (else resume)
   std::optional<std::string> close;  // close the connection and log this reason
+  /// The session's traffic keys, with our Auth in `send`: frames after that Auth are sealed,
+  /// and once `established`, the peer's frames must be sealed too (secure_channel.hpp).
+  std::optional<TrafficKeys> keys;
 };
 
 /// One session. Not thread-safe: owned by the replicator's connection coroutine.
@@ -55,10 +59,12 @@ class PeerSession {
 
   PeerSession(PeerSessionOptions options, PeerMemory& memory, lb::SteadyTime now);
 
-  /// The Hello to send first (both sides send one at once).
+  /// What to send first: the connector's Hello (the acceptor waits for it and says nothing).
   SessionOutput start(lb::SteadyTime now);
-  /// A decoded frame from the peer. Data frames are delivered only once established; anything
-  /// out of order closes the session. Delivered frames with seq > 0 are acked by `take_acks`.
+  /// A decoded frame from the peer. Handshake: the acceptor answers the connector's Hello with
+  /// its own, the connector then sends its Auth, and only once that checks out does the
+  /// acceptor send its Auth. Data frames are delivered only once established; anything out of
+  /// order closes the session. Delivered frames with seq > 0 are acked by `take_acks`.
   SessionOutput on_frame(const Frame& frame, lb::SteadyTime now);
   /// Timers: handshake timeout, heartbeat when we have sent nothing for a while, dead peer.
   SessionOutput on_tick(lb::SteadyTime now);
@@ -76,6 +82,8 @@ class PeerSession {
 
  private:
   SessionOutput fail(std::string reason);
+  TranscriptHash transcript() const;
+  TrafficKeys keys() const;
   void note_received(const std::string& table, std::uint64_t seq);
 
   PeerSessionOptions options_;
@@ -86,7 +94,8 @@ class PeerSession {
   lb::SteadyTime last_sent_;
   std::string peer_id_;
   std::uint64_t peer_incarnation_ = 0;
-  Nonce peer_nonce_{};
+  Hello own_hello_;
+  Hello peer_hello_;
   bool got_hello_ = false;
   bool resume_ok_ = false;  // the peer's Hello says it holds our current incarnation's data
   bool receiving_resync_ = false;

@@ -14,7 +14,9 @@
 #include "common/format.hpp"
 #include "common/log.hpp"
 #include "lbd/replication/conn_table.hpp"
+#include "lbd/replication/log_text.hpp"
 #include "lbd/replication/peer_session.hpp"
+#include "lbd/replication/secure_channel.hpp"
 #include "lbd/replication/table_sync.hpp"
 #include "lbd/sticky/stick_table.hpp"
 
@@ -32,8 +34,11 @@ namespace asio = lb::asio;
 using awaitable_void = lb::awaitable<void>;
 
 constexpr std::size_t kReadBufferSize = 64 * 1024;
-/// Unauthenticated incoming connections held at once; more are closed on accept.
-constexpr std::size_t kMaxPendingSessions = 8;
+/// Unauthenticated incoming connections held at once, in total and from one source address. A
+/// new connection beyond either bound replaces the oldest pending one (of its source first), so
+/// half-open connections cannot keep the real peer out: its handshake takes one round trip.
+constexpr std::size_t kMaxPendingSessions = 16;
+constexpr std::size_t kMaxPendingPerSource = 4;
 /// A full resync writes whenever this much is buffered (checked after each shard).
 constexpr std::size_t kResyncFlushBytes = 256 * 1024;
 /// The same warning (per reason) is logged at most this often.
@@ -54,7 +59,7 @@ lb::Endpoint from_asio(const tcp::endpoint& e) {
 
 /// Sorts PeerSession's close reasons into the status's error categories.
 std::string classify(const std::string& reason) {
-  if (reason.find("authentication") != std::string::npos) return "auth";
+  if (reason.find("failed authentication") != std::string::npos) return "auth";
   if (reason.find("handshake timed out") != std::string::npos) return "handshake_timeout";
   if (reason.find("silent for") != std::string::npos) return "dead_peer";
   return "protocol";
@@ -93,10 +98,13 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
     tcp::socket socket;
     HandshakeRole role;
     PeerSession session;
-    FrameReader reader;
+    SecureChannel channel;  // frames in and out: clear for the handshake, sealed after it
     std::string remote;
-    std::vector<Frame> control;  // hello, auth, acks, heartbeats: written before data
-    steady_timer wake;           // the writer sleeps on it; cancel() wakes it
+    lb::IpAddress source;         // the remote address, v4-mapped IPv6 unmapped
+    lb::SteadyTime opened{};      // for evicting the oldest pending handshake
+    bool keys_exhausted = false;  // the channel refused to seal: the session must end
+    std::vector<Frame> control;   // hello, auth, acks, heartbeats: written before data
+    steady_timer wake;            // the writer sleeps on it; cancel() wakes it
     steady_timer tick;
     bool closed = false;
     bool active = false;  // the session that carries data (at most one)
@@ -255,15 +263,31 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void encode_control(Conn& c, std::vector<std::uint8_t>& out, std::size_t& frames);
+  /// Makes room for a new incoming handshake from `source` by closing the oldest pending one
+  /// (from the same source when it holds its share, else from any source) when a bound is hit.
+  void bound_pending(const lb::IpAddress& source);
   void pull_increments(Conn& c, std::vector<std::uint8_t>& out, std::size_t& frames);
   void apply_frame(Conn& c, const Frame& f);
-  void encode_or_count(const Frame& f, std::vector<std::uint8_t>& out, std::size_t& frames) {
-    if (encode(f, out)) {
-      ++frames;
-    } else {
-      count_error("encode");
-      warn_limited("encode",
-                   fmt::format("frame not sendable (field out of bounds): type={}", frame_name(f)));
+  void encode_or_count(Conn& c, const Frame& f, std::vector<std::uint8_t>& out,
+                       std::size_t& frames) {
+    switch (c.channel.write(f, out)) {
+      case WriteStatus::ok:
+        ++frames;
+        return;
+      case WriteStatus::unencodable:
+        count_error("encode");
+        warn_limited("encode", fmt::format("frame not sendable (field out of bounds): type={}",
+                                           frame_name(f)));
+        return;
+      case WriteStatus::not_sealed:
+        // A data frame before our Auth: never sent in clear (the session logic prevents it).
+        count_error("encode");
+        warn_limited("encode",
+                     fmt::format("frame not sent before the session keys: type={}", frame_name(f)));
+        return;
+      case WriteStatus::exhausted:
+        c.keys_exhausted = true;
+        return;
     }
   }
 
@@ -340,15 +364,44 @@ awaitable_void Replicator::Impl::accept_loop(std::shared_ptr<Impl> /*keep_alive*
       if (gen != generation_) co_return;
       continue;
     }
-    if (pending_incoming_ >= kMaxPendingSessions) {
-      count_error("too_many_pending");
-      warn_limited("too_many_pending",
-                   "connection refused: too many unauthenticated replication connections");
+    const lb::Endpoint remote = from_asio(socket.remote_endpoint(ec));
+    const lb::IpAddress source = remote.address.unmapped();
+    if (ec || source != config_.peer.address.unmapped()) {
+      // Only the configured peer may even start a handshake (it dials from its listen address).
+      count_error("not_peer");
+      warn_limited("not_peer", fmt::format("connection refused: remote={} is not the peer {}",
+                                           remote, config_.peer.address));
       socket.close(ec);
       continue;
     }
+    bound_pending(source);
     start_conn(std::move(socket), HandshakeRole::acceptor);
   }
+}
+
+void Replicator::Impl::bound_pending(const lb::IpAddress& source) {
+  std::shared_ptr<Conn> oldest_same, oldest_any;
+  std::size_t same = 0;
+  for (const auto& c : conns_) {
+    if (!c->counted_pending) continue;
+    if (!oldest_any || c->opened < oldest_any->opened) oldest_any = c;
+    if (c->source != source) continue;
+    ++same;
+    if (!oldest_same || c->opened < oldest_same->opened) oldest_same = c;
+  }
+  std::shared_ptr<Conn> victim;
+  if (same >= kMaxPendingPerSource) {
+    victim = oldest_same;
+  } else if (pending_incoming_ >= kMaxPendingSessions) {
+    victim = oldest_any;
+  }
+  if (!victim) return;
+  count_error("pending_evicted");
+  warn_limited("pending_evicted",
+               fmt::format("unauthenticated connection closed to make room: remote={} (too many "
+                           "pending handshakes)",
+                           victim->remote));
+  close(victim, "", "evicted by a newer handshake");
 }
 
 awaitable_void Replicator::Impl::dial_loop(std::shared_ptr<Impl> /*keep_alive*/,
@@ -382,7 +435,19 @@ awaitable_void Replicator::Impl::dial(std::uint64_t gen) {
   });
   error_code ec;
   const lb::Endpoint peer = config_.peer;
-  co_await socket->async_connect(to_asio(peer), redirect_error(use_awaitable, ec));
+  const auto target = to_asio(peer);
+  // Dial from our listen address: the peer accepts only the address it has as its `peer`.
+  socket->open(target.protocol(), ec);
+  const lb::Endpoint own = bound_.value_or(config_.listen);
+  if (!ec && own.address.family() == peer.address.family() && own.address != lb::IpAddress{} &&
+      !(own.address.is_v6() && own.address == lb::IpAddress::v6({}))) {
+    socket->bind(to_asio(lb::Endpoint{own.address, 0}), ec);
+    if (ec) {
+      log_->debug("dial: cannot bind {}: {}", own.address, ec.message());
+      ec.clear();  // the kernel then picks the source; the peer may refuse it
+    }
+  }
+  if (!ec) co_await socket->async_connect(target, redirect_error(use_awaitable, ec));
   deadline.cancel();
   if (gen != generation_) co_return;
   if (ec) {
@@ -412,6 +477,8 @@ std::shared_ptr<Replicator::Impl::Conn> Replicator::Impl::start_conn(tcp::socket
   const auto remote = from_asio(socket.remote_endpoint(ec));
   auto c = std::make_shared<Conn>(io_, std::move(socket), std::move(o), memory_, clock_.now());
   c->remote = remote.to_string();
+  c->source = remote.address.unmapped();
+  c->opened = clock_.now();
   conns_.insert(c);
   if (role == HandshakeRole::acceptor) {
     c->counted_pending = true;
@@ -431,6 +498,9 @@ std::shared_ptr<Replicator::Impl::Conn> Replicator::Impl::start_conn(tcp::socket
 
 void Replicator::Impl::handle(const std::shared_ptr<Conn>& c, SessionOutput out) {
   if (c->closed) return;
+  // Keys before the Auth that comes with them is encoded: what follows it is sealed.
+  if (out.keys) c->channel.install(*out.keys);
+  if (out.established) c->channel.open_incoming();
   for (auto& f : out.send) c->control.push_back(std::move(f));
   if (out.close) {
     close(c, classify(*out.close), *out.close);
@@ -451,7 +521,8 @@ void Replicator::Impl::on_established(const std::shared_ptr<Conn>& c, bool full_
   }
   if (active_ && active_ != c) {
     if (preferred(*active_) && !preferred(*c)) {
-      log_->debug("duplicate session closed: peer={} remote={}", c->session.peer_id(), c->remote);
+      log_->debug("duplicate session closed: peer={} remote={}",
+                  escape_for_log(c->session.peer_id()), c->remote);
       close(c, "", "duplicate session");
       return;
     }
@@ -469,11 +540,12 @@ void Replicator::Impl::on_established(const std::shared_ptr<Conn>& c, bool full_
     std::lock_guard lock(mutex_);
     ++stats_.sessions;
     stats_.connected = true;
-    stats_.peer_id = c->session.peer_id();
+    stats_.peer_id = escape_for_log(c->session.peer_id());
     stats_.peer_address = c->remote;
     sent_mirror_ = c->sent;
   }
-  log_->info("connected: peer={} remote={} direction={} send={}", c->session.peer_id(), c->remote,
+  log_->info("connected: peer={} remote={} direction={} send={}",
+             escape_for_log(c->session.peer_id()), c->remote,
              c->role == HandshakeRole::connector ? "outgoing" : "incoming",
              full_resync ? "full_resync" : "resume");
   dial_timer_.cancel();
@@ -489,7 +561,7 @@ void Replicator::Impl::close(std::shared_ptr<Conn> c, const std::string& categor
     // Best effort, never blocking: the frames the session still had to say (typically our
     // Auth) let the other side see *why* (a wrong secret is then logged on both nodes).
     std::vector<std::uint8_t> last;
-    for (const auto& f : c->control) (void)encode(f, last);
+    for (const auto& f : c->control) (void)c->channel.write(f, last);
     c->control.clear();
     c->socket.non_blocking(true, ignored);
     c->socket.write_some(asio::buffer(last), ignored);
@@ -511,8 +583,13 @@ void Replicator::Impl::close(std::shared_ptr<Conn> c, const std::string& categor
       stats_.connected = false;
       ++stats_.disconnects;
     }
-    log_->info("disconnected: peer={} remote={} reason={}", c->session.peer_id(), c->remote,
-               reason);
+    const auto line = fmt::format("disconnected: peer={} remote={} reason={}",
+                                  escape_for_log(c->session.peer_id()), c->remote, reason);
+    if (category == "integrity" || category == "decode" || category == "protocol") {
+      warn_limited(category, line);  // a hostile or broken stream: once per interval
+    } else {
+      log_->info("{}", line);
+    }
     if (running_) schedule_dial();
   } else {
     if (c == outgoing_) {
@@ -544,13 +621,18 @@ awaitable_void Replicator::Impl::read_loop(std::shared_ptr<Impl> /*keep_alive*/,
       close(c, "io", ec == asio::error::eof ? "closed by peer" : "read: " + ec.message());
       co_return;
     }
-    c->reader.feed(std::span<const std::uint8_t>(buffer.data(), n));
+    c->channel.feed(std::span<const std::uint8_t>(buffer.data(), n));
     std::uint64_t frames = 0;
     for (;;) {
-      auto r = c->reader.next();
+      auto r = c->channel.next();
       if (std::holds_alternative<NeedMore>(r)) break;
       if (const auto* e = std::get_if<DecodeError>(&r)) {
         close(c, "decode", "corrupt frame: " + e->message);
+        co_return;
+      }
+      if (const auto* e = std::get_if<IntegrityError>(&r)) {
+        // Nothing of the frame was decoded; a sealed stream cannot be resynchronised.
+        close(c, "integrity", e->message);
         co_return;
       }
       ++frames;
@@ -575,7 +657,8 @@ void Replicator::Impl::apply_frame(Conn& c, const Frame& f) {
   auto unknown = [&](std::string_view table) {
     count_error("unknown_table");
     warn_limited("unknown_table",
-                 fmt::format("update for a table this node does not have: table={}", table));
+                 fmt::format("update for a table this node does not have: table=\"{}\"",
+                             escape_for_log(table)));
   };
   auto count = [&](StickyTable::RemoteResult r) {
     if (r == StickyTable::RemoteResult::applied) {
@@ -626,10 +709,10 @@ void Replicator::Impl::apply_frame(Conn& c, const Frame& f) {
     if (!logged_in_sync_received_) {
       logged_in_sync_received_ = true;
       log_->info("in sync: received full resync from peer={} entries={} took={}ms",
-                 c.session.peer_id(), c.resync_entries, ms.count());
+                 escape_for_log(c.session.peer_id()), c.resync_entries, ms.count());
     } else {
-      log_->debug("resync received: peer={} entries={} took={}ms", c.session.peer_id(),
-                  c.resync_entries, ms.count());
+      log_->debug("resync received: peer={} entries={} took={}ms",
+                  escape_for_log(c.session.peer_id()), c.resync_entries, ms.count());
     }
   }
 }
@@ -638,7 +721,7 @@ void Replicator::Impl::apply_frame(Conn& c, const Frame& f) {
 
 void Replicator::Impl::encode_control(Conn& c, std::vector<std::uint8_t>& out,
                                       std::size_t& frames) {
-  for (const auto& f : c.control) encode_or_count(f, out, frames);
+  for (const auto& f : c.control) encode_or_count(c, f, out, frames);
   c.control.clear();
 }
 
@@ -651,7 +734,8 @@ void Replicator::Impl::pull_increments(Conn& c, std::vector<std::uint8_t>& out,
       std::lock_guard lock(mutex_);
       ++stats_.overflow_resyncs;
     }
-    log_->info("journal overflow: table={} peer={}: full resync", table, c.session.peer_id());
+    log_->info("journal overflow: table={} peer={}: full resync", table,
+               escape_for_log(c.session.peer_id()));
   };
   for (const auto& [name, table] : tables_) {
     auto& cursor = c.sent.try_emplace(name, 0).first->second;
@@ -661,7 +745,7 @@ void Replicator::Impl::pull_increments(Conn& c, std::vector<std::uint8_t>& out,
       return;
     }
     for (const auto& r : batch.records) {
-      encode_or_count(to_frame(r, name, now), out, frames);
+      encode_or_count(c, to_frame(r, name, now), out, frames);
       cursor = r.seq;
     }
   }
@@ -673,7 +757,7 @@ void Replicator::Impl::pull_increments(Conn& c, std::vector<std::uint8_t>& out,
       return;
     }
     for (const auto& r : batch.records) {
-      encode_or_count(to_frame(r), out, frames);
+      encode_or_count(c, to_frame(r), out, frames);
       cursor = r.seq;
     }
   }
@@ -682,6 +766,11 @@ void Replicator::Impl::pull_increments(Conn& c, std::vector<std::uint8_t>& out,
 lb::awaitable<bool> Replicator::Impl::write(std::shared_ptr<Conn> cp,
                                             std::vector<std::uint8_t>& out, std::size_t& frames) {
   Conn& c = *cp;
+  if (c.keys_exhausted) {
+    // Practically unreachable (2^64 frames); a new session brings fresh keys and resumes.
+    close(cp, "key_limit", "frame sequence numbers used up");
+    co_return false;
+  }
   error_code ec;
   co_await asio::async_write(c.socket, asio::buffer(out), redirect_error(use_awaitable, ec));
   if (c.closed) co_return false;
@@ -716,7 +805,7 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
     names.push_back(name);
   }
   if (conn_table_ != nullptr) heads[std::string(kConnTableName)] = conn_table_->journal_head();
-  encode_or_count(ResyncBegin{}, out, frames);
+  encode_or_count(c, ResyncBegin{}, out, frames);
   std::uint64_t entries = 0;
   for (const auto& name : names) {
     for (std::size_t shard = 0;; ++shard) {
@@ -724,7 +813,7 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
       const StickyTable* table = find_table(name);
       if (table == nullptr || shard >= table->shard_count()) break;
       table->for_each_in_shard(shard, [&](const StickEntryView& e) {
-        encode_or_count(to_update(e, name), out, frames);
+        encode_or_count(c, to_update(e, name), out, frames);
         ++entries;
       });
       if (out.size() >= kResyncFlushBytes) {
@@ -735,11 +824,11 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
   }
   if (conn_table_ != nullptr) {
     conn_table_->for_each_local([&](const ConnEntry& e) {
-      encode_or_count(to_conn_add(e, 0), out, frames);
+      encode_or_count(c, to_conn_add(e, 0), out, frames);
       ++entries;
     });
   }
-  encode_or_count(ResyncEnd{}, out, frames);
+  encode_or_count(c, ResyncEnd{}, out, frames);
   encode_control(c, out, frames);
   if (!co_await write(cp, out, frames)) co_return false;
   for (const auto& [name, head] : heads) {
@@ -756,11 +845,11 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
       std::chrono::steady_clock::now() - started);
   if (!logged_in_sync_sent_) {
     logged_in_sync_sent_ = true;
-    log_->info("in sync: sent full resync to peer={} entries={} took={}ms", c.session.peer_id(),
-               entries, ms.count());
+    log_->info("in sync: sent full resync to peer={} entries={} took={}ms",
+               escape_for_log(c.session.peer_id()), entries, ms.count());
   } else {
-    log_->debug("resync sent: peer={} entries={} took={}ms", c.session.peer_id(), entries,
-                ms.count());
+    log_->debug("resync sent: peer={} entries={} took={}ms", escape_for_log(c.session.peer_id()),
+                entries, ms.count());
   }
   co_return true;
 }

@@ -1,7 +1,9 @@
-// The replicator: lbd's end of the replication link to its peer. It listens for the
-// peer and connects to it, authenticates with PeerSession, sends a full resync or resumes from
-// the last ack, then streams journal increments in batches, applies what the peer sends, and
-// reconnects with backoff. Runs on the control thread's io_context; Asio stays in the .cpp.
+// The replicator: lbd's end of the replication link to its peer. It listens for the peer
+// (refusing any other source address) and connects to it from its own listen address,
+// authenticates with PeerSession, seals every later frame (SecureChannel), sends a full resync or
+// resumes from the last ack, then streams journal increments in batches, applies what the peer
+// sends, and reconnects with backoff. Runs on the control thread's io_context; Asio stays in the
+// .cpp.
 #pragma once
 
 #include <cstdint>
@@ -68,8 +70,10 @@ struct ReplicationStatus {
   /// Peer connections held when this node last became master (they died if the peer failed).
   std::uint64_t takeover_peer_connections = 0;
   std::vector<TableStatus> tables;  // stick tables by name, then the connection table
-  /// Closed sessions and dropped frames by reason: "auth", "decode", "protocol", "dead_peer",
-  /// "handshake_timeout", "io", "too_many_pending", "unknown_table", "rejected", "encode".
+  /// Closed sessions and dropped frames by reason: "auth", "decode", "integrity" (a sealed frame
+  /// that does not open), "protocol", "dead_peer", "handshake_timeout", "io", "not_peer" (a
+  /// connection from another address than the peer's), "pending_evicted" (an unauthenticated
+  /// connection closed for a newer one), "key_limit", "unknown_table", "rejected", "encode".
   std::map<std::string, std::uint64_t> errors;
 };
 

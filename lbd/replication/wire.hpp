@@ -21,7 +21,7 @@
 
 namespace lbd::repl {
 
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 /// Largest frame (type + body) either side sends or accepts.
 inline constexpr std::size_t kMaxFrameSize = 64 * 1024;
 inline constexpr std::size_t kMaxKeySize = 1024;
@@ -63,7 +63,7 @@ struct Hello {
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
-/// Answer to the peer's Hello: HMAC over both nonces and node ids (see handshake.hpp).
+/// Proof of the shared secret: HMAC over both Hellos (see handshake.hpp).
 struct Auth {
   Mac mac{};
   friend bool operator==(const Auth&, const Auth&) = default;

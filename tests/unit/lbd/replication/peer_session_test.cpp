@@ -91,10 +91,65 @@ TEST_CASE("peer_session: a peer with the wrong secret is refused") {
   Link l(opts("a", repl::HandshakeRole::connector, 1), ma,
          opts("b", repl::HandshakeRole::acceptor, 2, "another-secret-another-secret-00"), mb);
   l.handshake();
-  REQUIRE(l.a_closed.has_value());
-  CHECK(l.a_closed->find("failed authentication") != std::string::npos);
-  CHECK(l.b_closed.has_value());
-  CHECK(l.a.phase() == repl::PeerSession::Phase::closed);
+  // The acceptor checks the connector's proof and hangs up without giving its own.
+  REQUIRE(l.b_closed.has_value());
+  CHECK(l.b_closed->find("failed authentication") != std::string::npos);
+  CHECK(l.b.phase() == repl::PeerSession::Phase::closed);
+  CHECK(l.a.phase() == repl::PeerSession::Phase::awaiting_auth);
+}
+
+TEST_CASE("peer_session: the acceptor proves nothing before the connector proved the secret") {
+  repl::PeerMemory m;
+  repl::PeerSession acceptor(opts("b", repl::HandshakeRole::acceptor, 2), m, lb::SteadyTime{});
+  CHECK(acceptor.start(lb::SteadyTime{}).send.empty());  // it speaks only when spoken to
+  auto out = acceptor.on_frame(repl::Hello{repl::kProtocolVersion, "a", 1, repl::random_nonce(), 0},
+                               lb::SteadyTime{});
+  REQUIRE(out.send.size() == 1);
+  CHECK(std::holds_alternative<repl::Hello>(out.send[0]));
+  CHECK_FALSE(out.keys.has_value());
+  auto refused = acceptor.on_frame(repl::Auth{}, lb::SteadyTime{});
+  CHECK(refused.close.has_value());
+  CHECK(refused.send.empty());
+  CHECK_FALSE(refused.keys.has_value());
+}
+
+TEST_CASE("peer_session: a Hello altered in flight fails authentication") {
+  // A man in the middle clears the connector's resume_incarnation to force a full resync (or
+  // sets it to suppress one): the Auth covers it, so the acceptor refuses.
+  repl::PeerMemory ma, mb;
+  ma.held_incarnation = 222;
+  repl::PeerSession a(opts("a", repl::HandshakeRole::connector, 111), ma, lb::SteadyTime{});
+  repl::PeerSession b(opts("b", repl::HandshakeRole::acceptor, 222), mb, lb::SteadyTime{});
+  auto hello_a = std::get<repl::Hello>(a.start(lb::SteadyTime{}).send.at(0));
+  CHECK(hello_a.resume_incarnation == 222);
+  hello_a.resume_incarnation = 0;
+  auto hello_b = b.on_frame(hello_a, lb::SteadyTime{}).send.at(0);
+  auto auth_a = a.on_frame(hello_b, lb::SteadyTime{});
+  REQUIRE(auth_a.keys.has_value());
+  auto out = b.on_frame(auth_a.send.at(0), lb::SteadyTime{});
+  REQUIRE(out.close.has_value());
+  CHECK(out.close->find("failed authentication") != std::string::npos);
+  CHECK_FALSE(out.established);
+}
+
+TEST_CASE("peer_session: both sides get matching traffic keys with their Auth") {
+  repl::PeerMemory ma, mb;
+  repl::PeerSession a(opts("a", repl::HandshakeRole::connector, 1), ma, lb::SteadyTime{});
+  repl::PeerSession b(opts("b", repl::HandshakeRole::acceptor, 2), mb, lb::SteadyTime{});
+  auto hello_b = b.on_frame(a.start(lb::SteadyTime{}).send.at(0), lb::SteadyTime{});
+  auto from_a = a.on_frame(hello_b.send.at(0), lb::SteadyTime{});
+  REQUIRE(from_a.keys.has_value());
+  REQUIRE(from_a.send.size() == 1);
+  CHECK(std::holds_alternative<repl::Auth>(from_a.send[0]));
+  CHECK_FALSE(from_a.established);
+  auto from_b = b.on_frame(from_a.send[0], lb::SteadyTime{});
+  REQUIRE(from_b.keys.has_value());
+  CHECK(from_b.established);
+  CHECK(from_b.keys->receive == from_a.keys->send);
+  CHECK(from_b.keys->send == from_a.keys->receive);
+  auto last = a.on_frame(from_b.send.at(0), lb::SteadyTime{});
+  CHECK(last.established);
+  CHECK(last.send.empty());
 }
 
 TEST_CASE("peer_session: a wrong peer id, our own id or another version is refused") {
@@ -110,12 +165,12 @@ TEST_CASE("peer_session: a wrong peer id, our own id or another version is refus
   Link same(opts("a", repl::HandshakeRole::connector, 1), m1,
             opts("a", repl::HandshakeRole::acceptor, 2), m2);
   same.handshake();
-  CHECK(same.a_closed == std::optional<std::string>("peer uses our own node id"));
+  CHECK(same.b_closed == std::optional<std::string>("peer uses our own node id"));
 
   repl::PeerMemory m3;
   repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m3, lb::SteadyTime{});
   repl::Hello h{
-      .version = 2, .node_id = "b", .incarnation = 3, .nonce = {}, .resume_incarnation = 0};
+      .version = 1, .node_id = "b", .incarnation = 3, .nonce = {}, .resume_incarnation = 0};
   CHECK(s.on_frame(h, lb::SteadyTime{}).close.has_value());
 }
 
