@@ -65,13 +65,15 @@ inline lbd::StickyTableOptions table_options(std::uint8_t tag, std::size_t journ
 
 class Node {
  public:
+  /// `tweak` edits the replication config before every (re)start.
   Node(std::string id, std::string peer_id, std::uint8_t tag, std::size_t journal = 65536,
-       std::string secret = kSecret)
+       std::string secret = kSecret, std::function<void(lbd::ReplicationConfig&)> tweak = {})
       : id_(std::move(id)),
         peer_id_(std::move(peer_id)),
         tag_(tag),
         journal_(journal),
         secret_(std::move(secret)),
+        tweak_(std::move(tweak)),
         guard_(io.get_executor()),
         thread_([this] { io.run(); }) {
     create();
@@ -99,7 +101,9 @@ class Node {
       repl.reset();
       table = std::make_unique<lbd::StickyTable>("app", table_options(tag_, journal_), clock);
       conns = std::make_unique<lbd::repl::ConnTable>();
-      repl = std::make_unique<lbd::repl::Replicator>(io, config(id_, peer_id_, secret_), clock);
+      auto c = config(id_, peer_id_, secret_);
+      if (tweak_) tweak_(c);
+      repl = std::make_unique<lbd::repl::Replicator>(io, std::move(c), clock);
       repl->add_table(*table);
       repl->set_conn_table(conns.get());
       auto started = repl->start();
@@ -131,6 +135,7 @@ class Node {
   std::uint8_t tag_;
   std::size_t journal_;
   std::string secret_;
+  std::function<void(lbd::ReplicationConfig&)> tweak_;
   std::optional<lb::asio::executor_work_guard<lb::asio::io_context::executor_type>> guard_;
   std::thread thread_;
 };
