@@ -381,7 +381,8 @@ TEST_CASE("replication security: a connection from a source other than the peer 
   c.send(repl::Hello{repl::kProtocolVersion, "b", 42, repl::random_nonce(), 0});
   CHECK_FALSE(c.receive().has_value());
   REQUIRE(wait_until([&] { return a.errors("not_peer") == 1; }));
-  CHECK(log.contains("is not the peer"));
+  // Counted before it is logged: wait for the line too.
+  CHECK(wait_until([&] { return log.contains("is not the peer"); }));
   CHECK_FALSE(a.connected());
 }
 
@@ -458,6 +459,7 @@ TEST_CASE("replication security: a peer-supplied node id is escaped in the log")
                      0});
   CHECK(c.closed_by_server());
   REQUIRE(wait_until([&] { return a.errors("protocol") == 1; }));
-  CHECK(log.contains(R"(x\x0a[error] forged \"line\")"));
+  // Counted before it is logged: wait for the line too.
+  CHECK(wait_until([&] { return log.contains(R"(x\x0a[error] forged \"line\")"); }));
   CHECK_FALSE(log.contains("x\n"));
 }
