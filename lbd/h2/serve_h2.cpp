@@ -27,6 +27,7 @@
 
 #include "lbd/balance/least_time.hpp"
 #include "lbd/h2/server_session.hpp"
+#include "lbd/http/fields_lookup.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_rewrite.hpp"
 #include "lbd/http/http_watchdog.hpp"
@@ -77,20 +78,6 @@ class Signal {
  private:
   asio::steady_timer timer_;
   bool pending_ = false;
-};
-
-/// Routing's view of a request's fields.
-class FieldLookup final : public HeaderLookup {
- public:
-  explicit FieldLookup(const http::fields& f) : f_(f) {}
-  std::optional<std::string_view> header(std::string_view name) const override {
-    auto it = f_.find(bsv(name));
-    if (it == f_.end()) return std::nullopt;
-    return sv(it->value());
-  }
-
- private:
-  const http::fields& f_;
 };
 
 // Hop-by-hop fields of an HTTP/1.1 response that HTTP/2 must not carry (RFC 9113 §8.2.2).
@@ -424,7 +411,7 @@ class Connection final : public StreamHandler {
     const auto parts = split_target(r.path);
     std::string host;
     normalize_host(host_raw, host);
-    FieldLookup lookup(fields);
+    FieldsLookup lookup(fields);
     const auto pool_index =
         routing_->router.route({r.method, host, parts.path, &lookup}, &obs.route);
     const PoolConfig* pool = routing_->pools[pool_index];

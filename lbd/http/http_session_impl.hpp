@@ -33,6 +33,7 @@
 #include "lbd/balance/least_time.hpp"
 #include "lbd/http/chunked_bounds.hpp"
 #include "lbd/http/client_parking.hpp"
+#include "lbd/http/fields_lookup.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_rewrite.hpp"
 #include "lbd/http/http_watchdog.hpp"
@@ -74,20 +75,6 @@ constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 /// Plain TCP: what the parking lot calls when a parked client sent bytes, closed, timed out or
 /// was closed by a drain (defined in http_session.cpp).
 void resume_parked(WorkerContext& worker, std::unique_ptr<ParkedClient> parked, error_code ec);
-
-/// Routing's view of Beast's fields.
-class FieldsLookup final : public HeaderLookup {
- public:
-  explicit FieldsLookup(const http::fields& f) : f_(f) {}
-  std::optional<std::string_view> header(std::string_view name) const override {
-    auto it = f_.find(bsv(name));
-    if (it == f_.end()) return std::nullopt;
-    return sv(it->value());
-  }
-
- private:
-  const http::fields& f_;
-};
 
 inline void append_fields(std::string& out, const http::fields& fields) {
   for (const auto& f : fields) {

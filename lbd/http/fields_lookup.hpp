@@ -1,0 +1,28 @@
+// Routing's view of a request's header fields held in Beast's container: the HTTP/1.1 session
+// and the HTTP/2 streams both route with it (router.hpp stays free of Beast).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+
+#include "lbd/http/http_rewrite.hpp"
+#include "lbd/http/router.hpp"
+
+namespace lbd::proxy {
+
+class FieldsLookup final : public HeaderLookup {
+ public:
+  explicit FieldsLookup(const boost::beast::http::fields& f) : f_(f) {}
+  std::optional<std::string_view> header(std::string_view name) const override {
+    auto it = f_.find(bsv(name));
+    if (it == f_.end()) return std::nullopt;
+    return sv(it->value());
+  }
+
+ private:
+  const boost::beast::http::fields& f_;
+};
+
+}  // namespace lbd::proxy
