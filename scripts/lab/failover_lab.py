@@ -227,6 +227,19 @@ class Lab:
             time.sleep(0.01)
         raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
+    def wait_serving_and_in_sync(self):
+        """Both lbds answer on their own address, and each has logged "in sync" (it holds the
+        peer's full resync): what the load needs before it starts."""
+        for node in NODES:
+            self.wait_for(lambda n=node: sh(
+                f"ip netns exec {self.ns('client')} curl -s -o /dev/null -w '%{{http_code}}' "
+                f"--max-time 1 http://{NODES[n][0]}:80/", check=False).stdout == "200",
+                10, f"lbd on {node} to answer")
+        for node in NODES:
+            log = os.path.join(self.run_dir, f"lbd-{node}.log")
+            self.wait_for(lambda p=log: "in sync: received" in open(p, errors="replace").read(),
+                          15, f"lbd on {node} to be in sync with its peer")
+
     def holders_at(self, t):
         h = ()
         for when, holders in self.vip_log:
@@ -454,17 +467,7 @@ def main():
         lab.wait_for(lambda: lab.vip_holders() == ("node-a",), 10 + 5 * args.advert,
                      "node-a to become master")
         lab.event("node-a is master and holds the VIP")
-        # Both lbds answer on their own address before the load starts.
-        for node in NODES:
-            lab.wait_for(lambda n=node: sh(
-                f"ip netns exec {lab.ns('client')} curl -s -o /dev/null -w '%{{http_code}}' "
-                f"--max-time 1 http://{NODES[n][0]}:80/", check=False).stdout == "200",
-                10, f"lbd on {node} to answer")
-        # Replication: each lbd logs "in sync" once it has the peer's full resync.
-        for node in NODES:
-            log = os.path.join(lab.run_dir, f"lbd-{node}.log")
-            lab.wait_for(lambda p=log: "in sync: received" in open(p, errors="replace").read(),
-                         15, f"lbd on {node} to be in sync with its peer")
+        lab.wait_serving_and_in_sync()
         lab.event("both lbd are in sync (stick tables and connection tables)")
         # The admin listener ([admin] in the node configs) answers /metrics on each node, and lbd
         # knows its role from vrrpd.

@@ -54,15 +54,7 @@ def bring_up(lab, args):
         chaos.start_vrrpd(node)
     lab.wait_for(lambda: lab.vip_holders() == (MASTER,), 10 + 5 * args.advert,
                  "node-a to become master")
-    for node in NODES:
-        lab.wait_for(lambda n=node: sh(
-            f"ip netns exec {lab.ns('client')} curl -s -o /dev/null -w '%{{http_code}}' "
-            f"--max-time 1 http://{NODES[n][0]}:80/", check=False).stdout == "200",
-            10, f"lbd on {node} to answer")
-    for node in NODES:
-        log = os.path.join(lab.run_dir, f"lbd-{node}.log")
-        lab.wait_for(lambda p=log: "in sync: received" in open(p, errors="replace").read(),
-                     15, f"lbd on {node} to be in sync with its peer")
+    lab.wait_serving_and_in_sync()
     lab.event("node-a is master, both lbd answer and are in sync")
     return chaos
 
