@@ -72,7 +72,9 @@ def run_client(kind, cid, vip, port, source, deadline, interval, timeout, rec):
         conn.close()
 
 
-def main():
+def main(max_duration=600, interval=0.02, probe_interval=0.005):
+    """Runs every client until --duration (at most max_duration seconds) has passed; the
+    defaults of --interval and --probe-interval are the caller's."""
     p = argparse.ArgumentParser()
     p.add_argument("--vip", required=True)
     p.add_argument("--duration", type=float, required=True)
@@ -82,12 +84,12 @@ def main():
     p.add_argument("--plain-addrs", default="",
                    help="comma list; one plain client each (the connection table keys on the "
                         "client address, so each plain client needs its own)")
-    p.add_argument("--interval", type=float, default=0.02)
-    p.add_argument("--probe-interval", type=float, default=0.005)
+    p.add_argument("--interval", type=float, default=interval)
+    p.add_argument("--probe-interval", type=float, default=probe_interval)
     p.add_argument("--probe-timeout", type=float, default=0.05)
     p.add_argument("--timeout", type=float, default=0.5)
     a = p.parse_args()
-    deadline = time.time() + min(a.duration, 600)
+    deadline = time.time() + min(a.duration, max_duration)
     rec = Recorder(a.out)
     threads = []
     specs = [("cookie", f"cookie-{i}", 80, None) for i in range(a.cookie_clients)]
