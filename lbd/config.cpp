@@ -459,7 +459,10 @@ ListenerConfig read_listener(TableReader& t) {
                          {{"tcp", ListenerMode::tcp},
                           {"http", ListenerMode::http},
                           {"forward", ListenerMode::forward}});
-  if (auto p = t.required_string("pool")) l.default_pool = *p;
+  if (auto p = t.required_string("pool")) {
+    if (p->empty()) t.error("pool", "must name a [[pool]]");
+    l.default_pool = *p;
+  }
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
   l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
   for (const auto& text : t.string_array("proxy_protocol_from")) {
@@ -544,7 +547,9 @@ Config read_config(TableReader root, const std::string& file) {
     if (!listener.name.empty() && !listener_names.insert(listener.name).second) {
       l.error("name", fmt::format("duplicate listener name \"{}\"", listener.name));
     }
-    if (!listener.default_pool.empty() && !pool_names.contains(listener.default_pool)) {
+    if (listener.default_pool.empty()) {
+      // read_listener reported the missing or empty name; there is no pool to check against.
+    } else if (!pool_names.contains(listener.default_pool)) {
       l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
     } else if (listener.mode == ListenerMode::forward) {
       check_forward_pool(l, listener, *c.find_pool(listener.default_pool));

@@ -89,6 +89,27 @@ address = "127.0.0.1:2"
         std::string::npos);
 }
 
+TEST_CASE("lbd config: a listener of any mode without a pool name is an error, not a crash") {
+  for (const std::string mode : {"tcp", "http", "forward"}) {
+    for (const std::string pool_line : {"", "pool = \"\"\n"}) {
+      CAPTURE(mode);
+      CAPTURE(pool_line);
+      Diagnostics diags;
+      lbd::load_config_from_string(
+          "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:80\"\n"
+          "mode = \"" +
+              mode + "\"\n" + pool_line +
+              "[[pool]]\nname = \"p\"\n[[pool.server]]\n"
+              "address = \"127.0.0.1:1\"\n",
+          "nopool.toml", diags);
+      const auto text = diags.to_string();
+      INFO(text);
+      CHECK(text.find("nopool.toml:") != std::string::npos);
+      CHECK(text.find("listener[0].pool: ") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE(
     "lbd config: regexes use RE2 syntax, and a backreference is an error naming file:line:key") {
   Diagnostics diags;
