@@ -129,6 +129,20 @@ admin::AdminView Server::admin_view() {
   std::vector<const admin::WorkerStats*> stats;
   for (const auto& w : workers_) stats.push_back(&w->stats_for_scrape());
   v.totals = admin::aggregate(stats);
+  for (const auto& w : workers_) {
+    const auto& c = w->counters();
+    const auto get = [](const std::atomic<std::uint64_t>& x) {
+      return x.load(std::memory_order_relaxed);
+    };
+    v.events.refused_limit += get(c.refused_limit);
+    v.events.proxy_header_errors += get(c.proxy_header_errors);
+    v.events.proxy_header_untrusted += get(c.proxy_header_untrusted);
+    v.events.connect_failures += get(c.connect_failures);
+    v.events.upstream_unavailable += get(c.upstream_errors);
+    v.events.sticky_cookie_rejected += get(c.sticky_cookie_rejected);
+    v.events.parked_clients += get(c.parked_clients);
+  }
+  if (admin_) v.admin_logins_throttled = admin_->logins_throttled();
   return v;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -98,7 +99,7 @@ struct AdminServer::Impl : std::enable_shared_from_this<AdminServer::Impl> {
   LoginThrottle throttle;
   bool stopped = false;
   std::uint64_t refused = 0;
-  std::uint64_t throttled = 0;
+  std::atomic<std::uint64_t> throttled{0};  // written on the control thread, read by scrapes
 
   bool allowed(const lb::IpAddress& a) const {
     if (config.allow.empty()) return true;
@@ -170,9 +171,10 @@ struct AdminServer::Impl : std::enable_shared_from_this<AdminServer::Impl> {
       text(http::status::too_many_requests, "429 too many login attempts, retry later\n");
       res.set(http::field::retry_after, "1");
       // One line per 1000: a flood must not turn into as many log lines on the control thread.
-      if (++throttled % 1000 == 1) {
+      if (const auto so_far = throttled.fetch_add(1, std::memory_order_relaxed) + 1;
+          so_far % 1000 == 1) {
         log->info("admin: refused client={} reason=login rate ({} so far)", peer.to_string(),
-                  throttled);
+                  so_far);
       }
       return res;
     } else if (a == Auth::refused) {
@@ -310,6 +312,10 @@ lb::Result<std::unique_ptr<AdminServer>> AdminServer::start(lb::asio::io_context
 }
 
 AdminServer::~AdminServer() { stop(); }
+
+std::uint64_t AdminServer::logins_throttled() const {
+  return impl_ ? impl_->throttled.load(std::memory_order_relaxed) : 0;
+}
 
 void AdminServer::stop() {
   if (!impl_ || impl_->stopped) return;

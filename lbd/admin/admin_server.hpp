@@ -31,6 +31,8 @@ class AdminServer {
   void stop();
   lb::Endpoint bound() const { return bound_; }
   const AdminConfig& config() const { return config_; }
+  /// Requests refused with 429 by the login throttle so far (control thread).
+  std::uint64_t logins_throttled() const;
 
   struct Impl;
 

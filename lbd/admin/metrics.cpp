@@ -36,6 +36,37 @@ std::string render_metrics(const AdminView& v) {
   e.sample({{"result", "ok"}}, n(st.reloads_ok));
   e.sample({{"result", "failed"}}, n(st.reloads_failed));
 
+  // Events counted by every worker, for the node as a whole.
+  const WorkerEvents& ev = v.events;
+  e.family("lbpair_lbd_connections_refused_total",
+           "Client connections closed at accept because a max_connections limit was reached.",
+           Type::counter);
+  e.sample({}, n(ev.refused_limit));
+  e.family("lbpair_lbd_proxy_header_total",
+           "Client PROXY protocol headers that were not used: malformed or late (connection "
+           "closed), or from a source outside proxy_protocol_from (served as a plain connection).",
+           Type::counter);
+  e.sample({{"result", "error"}}, n(ev.proxy_header_errors));
+  e.sample({{"result", "untrusted"}}, n(ev.proxy_header_untrusted));
+  e.family("lbpair_lbd_upstream_connect_failures_total",
+           "Failed connection attempts to servers (each retry counts).", Type::counter);
+  e.sample({}, n(ev.connect_failures));
+  e.family("lbpair_lbd_upstream_unavailable_total",
+           "Client connections or requests for which no server could be connected.", Type::counter);
+  e.sample({}, n(ev.upstream_unavailable));
+  e.family("lbpair_lbd_sticky_cookie_rejected_total",
+           "Persistence cookies refused (forged, altered, expired or for another pool); the "
+           "client was balanced anew.",
+           Type::counter);
+  e.sample({}, n(ev.sticky_cookie_rejected));
+  e.family("lbpair_lbd_parked_clients", "Idle HTTP keep-alive clients held without a session.",
+           Type::gauge);
+  e.sample({}, n(ev.parked_clients));
+  e.family("lbpair_admin_logins_throttled_total",
+           "Admin requests answered 429 because failed logins from their address came too fast.",
+           Type::counter);
+  e.sample({}, n(v.admin_logins_throttled));
+
   // Listeners.
   e.family("lbpair_listener_connections_total", "Client connections accepted.", Type::counter);
   for (const auto& l : v.listeners) {

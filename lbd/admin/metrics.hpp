@@ -39,6 +39,17 @@ struct UpstreamTlsView {
   std::map<std::string, std::uint64_t> errors;  // failed handshakes by reason
 };
 
+/// Events every worker counts (WorkerCounters), summed over the workers.
+struct WorkerEvents {
+  std::uint64_t refused_limit = 0;           // connections over a max_connections limit
+  std::uint64_t proxy_header_errors = 0;     // malformed or late PROXY headers (closed)
+  std::uint64_t proxy_header_untrusted = 0;  // sources outside proxy_protocol_from (served plain)
+  std::uint64_t connect_failures = 0;        // failed connection attempts to servers
+  std::uint64_t upstream_unavailable = 0;    // client connections that got no server at all
+  std::uint64_t sticky_cookie_rejected = 0;  // forged, altered or expired persistence cookies
+  std::uint64_t parked_clients = 0;          // idle HTTP clients held without a session now
+};
+
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.
 struct AdminView {
   /// What the control socket's `show status` shows (version, pools and servers, replication,
@@ -54,6 +65,9 @@ struct AdminView {
   bool access_log_on = false;
   std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
   StatsTotals totals;
+  WorkerEvents events;
+  /// Admin requests answered 429 because failed logins from their address came too fast.
+  std::uint64_t admin_logins_throttled = 0;
 };
 
 /// The Prometheus text (format 0.0.4) for `view`.

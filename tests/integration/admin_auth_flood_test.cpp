@@ -94,6 +94,7 @@ TEST_CASE(
   CHECK(ok == 30);
   CHECK(other == 0);
   CHECK(throttled > 0);
+  CHECK(lbd.server().admin_view().admin_logins_throttled == static_cast<unsigned>(throttled));
   // The bound: one password check in progress plus scheduling on a shared 2-core machine.
   CHECK(slowest < 2 * cost + 200ms);
 }

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include "lbd/admin/metrics.hpp"
 #include "lbd/session/proxy_protocol.hpp"
 #include "tests/integration/lbd_harness.hpp"
 
@@ -75,6 +76,9 @@ TEST_CASE("proxy protocol: a malformed client header closes the connection befor
   CHECK(closed_by_peer(fd, 3000ms));
   ::close(fd);
   CHECK(backend.connections() == 0);
+  const auto view = lbd.server().admin_view();
+  CHECK(view.events.proxy_header_errors == 1);
+  CHECK(view.events.proxy_header_untrusted == 0);
 }
 
 TEST_CASE("proxy protocol: a client that never sends its header is closed after the timeout") {
@@ -149,4 +153,9 @@ TEST_CASE("proxy protocol: a source outside proxy_protocol_from is served as a p
   CHECK(line.starts_with("v1 src=127.0.0.1:"));
   CHECK(read_exact(fd, forged.size()) == forged);
   ::close(fd);
+  // Counted, so that an operator sees a client (or a misconfigured proxy) trying.
+  const auto view = lbd.server().admin_view();
+  CHECK(view.events.proxy_header_untrusted == 1);
+  CHECK(lbd::admin::render_metrics(view).find(
+            "lbpair_lbd_proxy_header_total{result=\"untrusted\"} 1") != std::string::npos);
 }

@@ -122,3 +122,27 @@ TEST_CASE("metrics: a node without replication has no replication families") {
   CHECK_FALSE(m->families.contains("lbpair_replication_connected"));
   CHECK(m->families.contains("lbpair_access_log_lines_total"));
 }
+
+TEST_CASE("metrics: the workers' event counters and the admin login throttle are exported") {
+  AdminView v;
+  v.events = {.refused_limit = 1,
+              .proxy_header_errors = 2,
+              .proxy_header_untrusted = 3,
+              .connect_failures = 4,
+              .upstream_unavailable = 5,
+              .sticky_cookie_rejected = 6,
+              .parked_clients = 7};
+  v.admin_logins_throttled = 8;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK(m->value("lbpair_lbd_connections_refused_total", {}) == 1);
+  CHECK(m->value("lbpair_lbd_proxy_header_total", {{"result", "error"}}) == 2);
+  CHECK(m->value("lbpair_lbd_proxy_header_total", {{"result", "untrusted"}}) == 3);
+  CHECK(m->value("lbpair_lbd_upstream_connect_failures_total", {}) == 4);
+  CHECK(m->value("lbpair_lbd_upstream_unavailable_total", {}) == 5);
+  CHECK(m->value("lbpair_lbd_sticky_cookie_rejected_total", {}) == 6);
+  CHECK(m->value("lbpair_lbd_parked_clients", {}) == 7);
+  CHECK(m->families.at("lbpair_lbd_parked_clients").type == "gauge");
+  CHECK(m->value("lbpair_admin_logins_throttled_total", {}) == 8);
+}
