@@ -11,6 +11,7 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
 #include "lbd/forward/ct_entry.hpp"
+#include "lbd/forward/ruleset.hpp"
 
 namespace lbd::forward {
 
@@ -57,7 +58,9 @@ void set_tcp_state(nf_conntrack* ct, const repl::CtEntry& e) {
   nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, e.flags_original);
   nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, e.flags_reply);
   nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, e.flags_reply);
-  nfct_set_attr_u32(ct, ATTR_TIMEOUT, e.timeout_s);
+  // A zero timeout is refused by the kernel; an entry read without one gets a short one, which
+  // the next update or refresh replaces.
+  nfct_set_attr_u32(ct, ATTR_TIMEOUT, e.timeout_s != 0 ? e.timeout_s : 120);
 }
 
 struct DumpContext {
@@ -67,16 +70,34 @@ struct DumpContext {
 
 int on_dump(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   auto* ctx = static_cast<DumpContext*>(data);
+  if (auto e = read_entry(ct, *ctx->vips)) ctx->out->push_back(*e);
+  return NFCT_CB_CONTINUE;
+}
+
+struct FilterDump {
+  nfct_filter_dump* f = nfct_filter_dump_create();
+  ~FilterDump() {
+    if (f != nullptr) nfct_filter_dump_destroy(f);
+  }
+  FilterDump() = default;
+  FilterDump(const FilterDump&) = delete;
+  FilterDump& operator=(const FilterDump&) = delete;
+};
+
+}  // namespace
+
+std::optional<repl::CtEntry> read_entry(const nf_conntrack* ct,
+                                        const std::vector<lb::Endpoint>& vips) {
   if (nfct_get_attr_u8(ct, ATTR_L3PROTO) != AF_INET ||
       nfct_get_attr_u8(ct, ATTR_L4PROTO) != IPPROTO_TCP) {
-    return NFCT_CB_CONTINUE;
+    return std::nullopt;
   }
   repl::CtEntry e;
   e.original.src = addr_bytes(nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_SRC));
   e.original.dst = addr_bytes(nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST));
   e.original.sport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
   e.original.dport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
-  if (!is_forward_flow(e.original, *ctx->vips)) return NFCT_CB_CONTINUE;
+  if (!is_forward_flow(e.original, vips)) return std::nullopt;
   e.reply.src = addr_bytes(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC));
   e.reply.dst = addr_bytes(nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST));
   e.reply.sport = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
@@ -86,17 +107,14 @@ int on_dump(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
   e.wscale_reply = nfct_get_attr_u8(ct, ATTR_TCP_WSCALE_REPL);
   e.flags_original = nfct_get_attr_u8(ct, ATTR_TCP_FLAGS_ORIG);
   e.flags_reply = nfct_get_attr_u8(ct, ATTR_TCP_FLAGS_REPL);
-  e.timeout_s = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
+  e.timeout_s = nfct_attr_is_set(ct, ATTR_TIMEOUT) > 0 ? nfct_get_attr_u32(ct, ATTR_TIMEOUT) : 0;
   // What the wire refuses is not sent: the peer would drop the whole session.
   if (e.tcp_state > repl::kMaxCtTcpState || e.wscale_original > repl::kMaxWindowScale ||
       e.wscale_reply > repl::kMaxWindowScale) {
-    return NFCT_CB_CONTINUE;
+    return std::nullopt;
   }
-  ctx->out->push_back(e);
-  return NFCT_CB_CONTINUE;
+  return e;
 }
-
-}  // namespace
 
 lb::Result<std::unique_ptr<Conntrack>> Conntrack::open() {
   nfct_handle* h = nfct_open(CONNTRACK, 0);
@@ -118,6 +136,25 @@ lb::Result<std::vector<repl::CtEntry>> Conntrack::dump(const std::vector<lb::End
   return out;
 }
 
+lb::Result<std::vector<repl::CtEntry>> Conntrack::dump_marked(
+    const std::vector<lb::Endpoint>& vips) {
+  FilterDump filter;
+  if (filter.f == nullptr) return lb::fail("conntrack: out of memory");
+  nfct_filter_dump_mark mark{kFlowMark, kFlowMark};
+  nfct_filter_dump_set_attr(filter.f, NFCT_FILTER_DUMP_MARK, &mark);
+  nfct_filter_dump_set_attr_u8(filter.f, NFCT_FILTER_DUMP_L3NUM, AF_INET);
+  std::vector<repl::CtEntry> out;
+  DumpContext ctx{&vips, &out};
+  nfct_callback_register(handle_, NFCT_T_ALL, on_dump, &ctx);
+  const int rc = nfct_query(handle_, NFCT_Q_DUMP_FILTER, filter.f);
+  const int err = errno;
+  nfct_callback_unregister(handle_);
+  if (rc != 0) return lb::fail(fmt::format("conntrack: dump: {}", std::strerror(err)));
+  return out;
+}
+
+std::uint32_t Conntrack::port_id() const { return nfnl_portid(nfct_nfnlh(handle_)); }
+
 lb::Result<void> Conntrack::install(const repl::CtEntry& entry) {
   CtObject obj;
   if (obj.ct == nullptr) return lb::fail("conntrack: out of memory");
@@ -125,6 +162,9 @@ lb::Result<void> Conntrack::install(const repl::CtEntry& entry) {
   nfct_setobjopt(obj.ct, NFCT_SOPT_SETUP_REPLY);
   set_tcp_state(obj.ct, entry);
   nfct_set_attr_u32(obj.ct, ATTR_STATUS, IPS_SEEN_REPLY | IPS_ASSURED);
+  // Marked as the DNAT rule marks its flows: after a takeover this node's event reader and
+  // dumps see the flows it adopted.
+  nfct_set_attr_u32(obj.ct, ATTR_MARK, kFlowMark);
   // The NAT binding: the kernel derives the reply tuple from it and marks the entry NATed.
   const auto nat = nat_binding(entry);
   nfct_set_attr_u32(obj.ct, ATTR_DNAT_IPV4, addr_u32(entry.reply.src));

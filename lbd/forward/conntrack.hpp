@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/error.hpp"
@@ -14,6 +15,7 @@
 #include "lbd/replication/wire.hpp"
 
 struct nfct_handle;
+struct nf_conntrack;
 
 namespace lbd::forward {
 
@@ -27,15 +29,26 @@ class Conntrack {
 
   /// Every IPv4 TCP entry whose original destination is one of `vips`.
   lb::Result<std::vector<repl::CtEntry>> dump(const std::vector<lb::Endpoint>& vips);
-  /// Creates the entry with its NAT binding; an entry that exists already is updated (state,
-  /// timeout). Fails with the kernel's reason otherwise.
+  /// The same, among the entries that carry kFlowMark only (the kernel filters the dump).
+  lb::Result<std::vector<repl::CtEntry>> dump_marked(const std::vector<lb::Endpoint>& vips);
+  /// Creates the entry with its NAT binding and kFlowMark; an entry that exists already is
+  /// updated (state, timeout). Fails with the kernel's reason otherwise.
   lb::Result<void> install(const repl::CtEntry& entry);
   /// Deletes the entry of `original`; a missing entry is not an error.
   lb::Result<void> remove(const repl::CtTuple& original);
+  /// The netlink port id of this handle: the kernel stamps it on the events that this handle's
+  /// changes cause, so that the event reader can tell them from the traffic's.
+  std::uint32_t port_id() const;
 
  private:
   explicit Conntrack(nfct_handle* h) : handle_(h) {}
   nfct_handle* handle_;
 };
+
+/// The entry a conntrack object describes (from a dump or an event), or nullopt when it is not
+/// an IPv4 TCP flow to one of `vips` or carries what the wire refuses (a state or window scale
+/// out of range). An absent timeout (DESTROY events) reads 0.
+std::optional<repl::CtEntry> read_entry(const nf_conntrack* ct,
+                                        const std::vector<lb::Endpoint>& vips);
 
 }  // namespace lbd::forward

@@ -69,10 +69,10 @@ std::string full_ruleset(const std::vector<Service>& services) {
     const auto& s = services[i];
     for (const auto& vip : s.vips) {
       fmt::format_to(std::back_inserter(out),
-                     "    ip daddr {} tcp dport {} counter dnat ip to {} map @{} comment "
-                     "\"{}\"\n",
-                     vip.address.to_string(), vip.port, selector_expression(s), map_name(i),
-                     s.listener);
+                     "    ip daddr {} tcp dport {} counter ct mark set ct mark or {:#010x} dnat ip "
+                     "to {} map @{} comment \"{}\"\n",
+                     vip.address.to_string(), vip.port, kFlowMark, selector_expression(s),
+                     map_name(i), s.listener);
     }
   }
   out += "  }\n";

@@ -18,6 +18,11 @@ namespace lbd::forward {
 /// rewrites its maps.
 inline constexpr const char* kTableName = "lbpair";
 
+/// The conntrack mark bit the DNAT rule sets on every flow it translates (or-ed in, so the
+/// host's other mark bits stay): lbd subscribes to the conntrack events and dumps of these flows
+/// only (a kernel-side filter), and the peer installs replicated entries with it.
+inline constexpr std::uint32_t kFlowMark = 0x00100000;
+
 /// One forward-mode listener as the kernel will serve it.
 struct Service {
   std::string listener;

@@ -35,7 +35,8 @@ TEST_CASE("forward ruleset: a full ruleset replaces the table and maps slots to 
                     "elements = { 0 : 198.51.100.1 . 8080, 1 : 198.51.100.2 . 8080, "
                     "2 : 198.51.100.1 . 8080 }"));
   CHECK(rs_contains(text,
-                    "ip daddr 192.0.2.10 tcp dport 80 counter dnat ip to jhash ip saddr . "
+                    "ip daddr 192.0.2.10 tcp dport 80 counter ct mark set ct mark or 0x00100000 "
+                    "dnat ip to jhash ip saddr . "
                     "tcp sport . ip daddr . tcp dport mod 3 seed 0x00001234 map @svc0 "
                     "comment \"web\""));
   CHECK(rs_contains(text, "type nat hook prerouting priority dstnat"));
