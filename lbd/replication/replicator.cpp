@@ -14,6 +14,7 @@
 #include "common/format.hpp"
 #include "common/log.hpp"
 #include "lbd/replication/conn_table.hpp"
+#include "lbd/replication/ct_table.hpp"
 #include "lbd/replication/log_text.hpp"
 #include "lbd/replication/peer_session.hpp"
 #include "lbd/replication/secure_channel.hpp"
@@ -114,7 +115,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
     lb::SteadyTime resync_started{};
     std::uint64_t resync_entries = 0;
     // Accumulated per read, flushed into the status under the mutex.
-    std::uint64_t applied = 0, stale = 0;
+    std::uint64_t applied = 0, stale = 0, ct_received = 0, ct_sent = 0;
   };
 
   Impl(asio::io_context& io, ReplicationConfig config, const lb::Clock& clock)
@@ -142,10 +143,15 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
     std::lock_guard lock(mutex_);
     conn_table_ = t;
   }
+  void set_ct_table(CtTable* t) {
+    std::lock_guard lock(mutex_);
+    ct_table_ = t;
+  }
   void clear_tables() {
     std::lock_guard lock(mutex_);
     tables_.clear();
     conn_table_ = nullptr;
+    ct_table_ = nullptr;
   }
   StickyTable* find_table(std::string_view name) const {
     auto it = tables_.find(name);
@@ -267,6 +273,10 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   /// (from the same source when it holds its share, else from any source) when a bound is hit.
   void bound_pending(const lb::IpAddress& source);
   void pull_increments(Conn& c, std::vector<std::uint8_t>& out, std::size_t& frames);
+  /// Encodes `records` of the conntrack journal as CtUpdate / CtErase frames (runs of one kind,
+  /// at most kMaxCtBatch entries each, the frame's seq its last record's).
+  void encode_ct(Conn& c, const std::vector<CtJournalRecord>& records,
+                 std::vector<std::uint8_t>& out, std::size_t& frames);
   void apply_frame(Conn& c, const Frame& f);
   void encode_or_count(Conn& c, const Frame& f, std::vector<std::uint8_t>& out,
                        std::size_t& frames) {
@@ -341,6 +351,7 @@ class Replicator::Impl : public std::enable_shared_from_this<Impl> {
   mutable std::mutex mutex_;
   std::map<std::string, StickyTable*, std::less<>> tables_;
   ConnTable* conn_table_ = nullptr;
+  CtTable* ct_table_ = nullptr;
   ReplicationStatus stats_;
   std::map<std::string, std::uint64_t, std::less<>> acked_mirror_;
   std::map<std::string, std::uint64_t, std::less<>> sent_mirror_;
@@ -649,6 +660,7 @@ awaitable_void Replicator::Impl::read_loop(std::shared_ptr<Impl> /*keep_alive*/,
     stats_.frames_received += frames;
     stats_.updates_applied += std::exchange(c->applied, 0);
     stats_.updates_stale += std::exchange(c->stale, 0);
+    stats_.ct_entries_received += std::exchange(c->ct_received, 0);
     if (c->active) acked_mirror_ = memory_.acked;
   }
 }
@@ -693,12 +705,27 @@ void Replicator::Impl::apply_frame(Conn& c, const Frame& f) {
     }
   } else if (const auto* r = std::get_if<ConnRemove>(&f)) {
     if (conn_table_ != nullptr) apply(*r, *conn_table_);
+  } else if (const auto* cu = std::get_if<CtUpdate>(&f)) {
+    c.resync_entries += cu->entries.size();
+    c.ct_received += cu->entries.size();
+    if (ct_table_ == nullptr) {
+      unknown(kCtTableName);
+    } else {
+      ct_table_->apply(*cu);
+    }
+  } else if (const auto* ce = std::get_if<CtErase>(&f)) {
+    c.ct_received += ce->originals.size();
+    if (ct_table_ != nullptr) ct_table_->apply(*ce);
   } else if (std::holds_alternative<ResyncBegin>(f)) {
     c.resync_started = clock_.now();
     c.resync_entries = 0;
+    if (ct_table_ != nullptr) ct_table_->resync_begin();
     // The peer's live connections come whole; ones it closed while we were apart must go.
     if (conn_table_ != nullptr) conn_table_->clear_remote();
   } else if (std::holds_alternative<ResyncEnd>(f)) {
+    // The conntrack entries of the resync were installed as they came (CtTable::apply is
+    // synchronous): from here "we have the peer's data" includes its forward-mode flows.
+    if (ct_table_ != nullptr) ct_table_->resync_end();
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - c.resync_started);
     {
@@ -761,6 +788,50 @@ void Replicator::Impl::pull_increments(Conn& c, std::vector<std::uint8_t>& out,
       cursor = r.seq;
     }
   }
+  if (ct_table_ != nullptr) {
+    auto& cursor = c.sent.try_emplace(std::string(kCtTableName), 0).first->second;
+    auto batch = ct_table_->pull(cursor, config_.batch_max);
+    if (batch.overflowed) {
+      overflow(kCtTableName);
+      return;
+    }
+    if (!batch.records.empty()) {
+      encode_ct(c, batch.records, out, frames);
+      cursor = batch.records.back().seq;
+    }
+  }
+}
+
+void Replicator::Impl::encode_ct(Conn& c, const std::vector<CtJournalRecord>& records,
+                                 std::vector<std::uint8_t>& out, std::size_t& frames) {
+  CtUpdate update;
+  CtErase erase;
+  auto flush = [&] {
+    if (!update.entries.empty()) {
+      c.ct_sent += update.entries.size();
+      encode_or_count(c, update, out, frames);
+      update.entries.clear();
+    }
+    if (!erase.originals.empty()) {
+      c.ct_sent += erase.originals.size();
+      encode_or_count(c, erase, out, frames);
+      erase.originals.clear();
+    }
+  };
+  for (const auto& r : records) {
+    // A change of kind ends the run: the peer applies the frames in journal order.
+    if (r.erase ? !update.entries.empty() : !erase.originals.empty()) flush();
+    if (r.erase) {
+      erase.originals.push_back(r.entry.original);
+      erase.seq = r.seq;
+      if (erase.originals.size() == kMaxCtBatch) flush();
+    } else {
+      update.entries.push_back(r.entry);
+      update.seq = r.seq;
+      if (update.entries.size() == kMaxCtBatch) flush();
+    }
+  }
+  flush();
 }
 
 lb::awaitable<bool> Replicator::Impl::write(std::shared_ptr<Conn> cp,
@@ -783,6 +854,7 @@ lb::awaitable<bool> Replicator::Impl::write(std::shared_ptr<Conn> cp,
     std::lock_guard lock(mutex_);
     stats_.bytes_sent += out.size();
     stats_.frames_sent += frames;
+    stats_.ct_entries_sent += std::exchange(c.ct_sent, 0);
     if (c.active) sent_mirror_ = c.sent;
   }
   out.clear();
@@ -805,6 +877,7 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
     names.push_back(name);
   }
   if (conn_table_ != nullptr) heads[std::string(kConnTableName)] = conn_table_->journal_head();
+  if (ct_table_ != nullptr) heads[std::string(kCtTableName)] = ct_table_->journal_head();
   encode_or_count(c, ResyncBegin{}, out, frames);
   std::uint64_t entries = 0;
   for (const auto& name : names) {
@@ -827,6 +900,23 @@ lb::awaitable<bool> Replicator::Impl::send_resync(std::shared_ptr<Conn> cp,
       encode_or_count(c, to_conn_add(e, 0), out, frames);
       ++entries;
     });
+  }
+  if (ct_table_ != nullptr) {
+    // Read from the kernel now (lbd/forward/), in frames of kMaxCtBatch entries, seq 0.
+    const auto flows = ct_table_->snapshot();
+    for (std::size_t at = 0; at < flows.size(); at += kMaxCtBatch) {
+      CtUpdate batch;
+      const auto end = std::min(flows.size(), at + kMaxCtBatch);
+      batch.entries.assign(flows.begin() + static_cast<std::ptrdiff_t>(at),
+                           flows.begin() + static_cast<std::ptrdiff_t>(end));
+      c.ct_sent += batch.entries.size();
+      entries += batch.entries.size();
+      encode_or_count(c, batch, out, frames);
+      if (out.size() >= kResyncFlushBytes) {
+        encode_control(c, out, frames);
+        if (!co_await write(cp, out, frames)) co_return false;
+      }
+    }
   }
   encode_or_count(c, ResyncEnd{}, out, frames);
   encode_control(c, out, frames);
@@ -925,6 +1015,15 @@ ReplicationStatus Replicator::Impl::status() const {
     fill(t);
     s.tables.push_back(std::move(t));
   }
+  if (ct_table_ != nullptr) {
+    TableStatus t;
+    t.name = std::string(kCtTableName);
+    t.journal_head = ct_table_->journal_head();
+    t.entries = ct_table_->size();
+    t.remote_entries = ct_table_->remote_size();
+    fill(t);
+    s.tables.push_back(std::move(t));
+  }
   return s;
 }
 
@@ -943,6 +1042,7 @@ Replicator::~Replicator() {
 void Replicator::add_table(StickyTable& table) { impl_->add_table(table); }
 void Replicator::remove_table(std::string_view name) { impl_->remove_table(name); }
 void Replicator::set_conn_table(ConnTable* table) { impl_->set_conn_table(table); }
+void Replicator::set_ct_table(CtTable* table) { impl_->set_ct_table(table); }
 lb::Result<void> Replicator::start() { return impl_->start(); }
 void Replicator::stop() { impl_->stop(); }
 void Replicator::disconnect() { impl_->disconnect(); }

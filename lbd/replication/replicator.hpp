@@ -29,6 +29,7 @@ class StickyTable;
 namespace lbd::repl {
 
 class ConnTable;
+class CtTable;
 
 /// This node's VRRP role as vrrpd reports it (logged, exposed, and used to count the peer's
 /// connections that a takeover orphans).
@@ -67,6 +68,11 @@ struct ReplicationStatus {
   std::uint64_t frames_sent = 0, frames_received = 0;
   std::uint64_t updates_applied = 0;  // peer updates applied to our tables
   std::uint64_t updates_stale = 0;    // peer updates that lost last-writer-wins
+  /// Conntrack entries of forward-mode flows: sent to the peer (increments, erases and resync
+  /// entries), and received from it (handed to the conntrack table, which counts what the kernel
+  /// committed).
+  std::uint64_t ct_entries_sent = 0;
+  std::uint64_t ct_entries_received = 0;
   /// Peer connections held when this node last became master (they died if the peer failed).
   std::uint64_t takeover_peer_connections = 0;
   std::vector<TableStatus> tables;  // stick tables by name, then the connection table
@@ -106,6 +112,8 @@ class Replicator {
   void remove_table(std::string_view name);
   /// The connection table, or nullptr for none.
   void set_conn_table(ConnTable* table);
+  /// The conntrack table of forward-mode flows (kCtTableName), or nullptr for none.
+  void set_ct_table(CtTable* table);
 
   /// Binds the listener (the port first bound when started again after stop(), so a peer's
   /// configured address stays right) and starts accepting and dialling. Fails when the bind
