@@ -385,10 +385,6 @@ void read_forward_keys(TableReader& t, ListenerConfig& l) {
   f.on_server_down = t.enumeration(
       "on_server_down", f.on_server_down,
       {{"keep", forward::OnServerDown::keep}, {"reset", forward::OnServerDown::reset}});
-  if (f.on_server_down == forward::OnServerDown::reset) {
-    // Deleting a dead backend's conntrack entries is not built yet: refuse rather than ignore.
-    t.error("on_server_down", "\"reset\" is not supported yet; use \"keep\"");
-  }
   if (!forward) return;
   for (const auto& b : l.binds) {
     if (!b.address.is_v4() || b.address == lb::IpAddress() || b.port == 0) {

@@ -40,10 +40,32 @@ lb::Result<void> ForwardManager::apply(const std::shared_ptr<const Config>& conf
   return {};
 }
 
+std::set<lb::Endpoint> down_backends(const PoolSnapshot& snapshot) {
+  std::set<lb::Endpoint> out;
+  for (std::size_t i = 0; i < snapshot.backends.size() && i < snapshot.states.size(); ++i) {
+    if (!snapshot.states[i].serves_existing()) out.insert(snapshot.backends[i]->address);
+  }
+  return out;
+}
+
 lb::Result<void> ForwardManager::on_snapshot(const PoolSnapshotPtr& snapshot) {
   if (!config_ || !snapshot) return {};
   lb::Result<void> result;
   const auto listeners = forward_listeners(*config_);
+  auto down = down_backends(*snapshot);
+  if (auto before = down_.find(snapshot->pool_name); before != down_.end()) {
+    for (const auto& b : snapshot->backends) {
+      if (!down.contains(b->address) || before->second.contains(b->address)) continue;
+      for (const auto* l : listeners) {
+        if (l->default_pool != snapshot->pool_name ||
+            l->forward.on_server_down != OnServerDown::reset) {
+          continue;
+        }
+        resets_.push_back(BackendReset{l->name, b->name, b->address, l->binds});
+      }
+    }
+  }
+  down_[snapshot->pool_name] = std::move(down);
   for (std::size_t i = 0; i < listeners.size() && i < services_.size(); ++i) {
     if (listeners[i]->default_pool != snapshot->pool_name) continue;
     auto next = make_service(*config_, *listeners[i], snapshot.get());

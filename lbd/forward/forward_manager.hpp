@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -25,6 +27,19 @@ struct ForwardCounters {
   std::atomic<std::uint64_t> map_updates{0};
 };
 
+/// A backend that went down under a listener with on_server_down = "reset": the conntrack
+/// entries of its flows through `vips` are to be deleted.
+struct BackendReset {
+  std::string listener;
+  std::string server;
+  lb::Endpoint backend;
+  std::vector<lb::Endpoint> vips;
+};
+
+/// The backends of `snapshot` that cannot serve their established clients (down, ejected,
+/// maintenance; drained ones still can), by address. Pure.
+std::set<lb::Endpoint> down_backends(const PoolSnapshot& snapshot);
+
 class ForwardManager {
  public:
   explicit ForwardManager(std::unique_ptr<NftRunner> nft) : nft_(std::move(nft)) {}
@@ -37,6 +52,9 @@ class ForwardManager {
   /// A new snapshot of a pool: every forward service of that pool whose slot table changed gets
   /// its map rewritten (one transaction each). Failures are counted and returned.
   lb::Result<void> on_snapshot(const PoolSnapshotPtr& snapshot);
+  /// The resets the snapshots since the last call asked for (backends that went down under a
+  /// listener with on_server_down = "reset"); the caller deletes their conntrack entries.
+  std::vector<BackendReset> take_resets() { return std::exchange(resets_, {}); }
   /// Deletes the table if this manager programmed one (clean stop: no rules outlive lbd).
   lb::Result<void> stop();
   /// What the kernel holds now ("list table ip lbpair"), or the error.
@@ -53,6 +71,8 @@ class ForwardManager {
   std::vector<Service> services_;
   bool installed_ = false;
   ForwardCounters counters_;
+  std::map<std::string, std::set<lb::Endpoint>> down_;  // by pool, as of its last snapshot
+  std::vector<BackendReset> resets_;
 };
 
 }  // namespace lbd::forward

@@ -28,8 +28,8 @@ const char* selector_name(Selector s);
 /// What happens to established flows of a backend that goes down (health check or maintenance).
 /// keep: conntrack keeps their binding (they may recover if the backend returns in time).
 /// reset: their conntrack entries are deleted, so the next packet of the client finds no
-/// backend socket and gets a RST: clients learn at once instead of after their timeouts. Not
-/// built yet: the config refuses it.
+/// backend socket and gets a RST: clients learn at once instead of after their timeouts. A
+/// drained backend is not down: its flows go on either way.
 enum class OnServerDown : std::uint8_t { keep, reset };
 
 struct ForwardOptions {

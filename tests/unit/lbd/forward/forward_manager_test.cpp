@@ -101,3 +101,81 @@ TEST_CASE("forward manager: a config without forward listeners never touches the
   REQUIRE(m.stop());
   CHECK(calls.empty());
 }
+
+namespace {
+
+std::shared_ptr<const lbd::Config> fm_reset_config(const std::string& on_server_down) {
+  lb::config::Diagnostics diags;
+  auto c = std::make_shared<lbd::Config>(lbd::load_config_from_string(
+      R"([[listener]]
+name = "web"
+bind = "192.0.2.10:80"
+mode = "forward"
+pool = "p"
+forward_slots = 1021
+on_server_down = ")" +
+          on_server_down + R"("
+[[pool]]
+name = "p"
+algorithm = "maglev"
+maglev_table_size = 1021
+[[pool.server]]
+name = "a"
+address = "127.0.0.1:9000"
+[[pool.server]]
+name = "b"
+address = "127.0.0.1:9001"
+)",
+      "t.toml", diags));
+  REQUIRE_MESSAGE(diags.empty(), diags.to_string());
+  return c;
+}
+
+// a and b with health state: b as given.
+lbd::PoolSnapshotPtr fm_with_b(lbd::BackendState b) {
+  auto s = std::make_shared<lbd::PoolSnapshot>(*fm_named(lbtest::TestPool({{"a", 1}, {"b", 1}})));
+  s->states = {lbd::BackendState{true, false, lbd::AdminState::ready, 1}, b};
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "forward manager: a backend that goes down under on_server_down = reset is handed out once "
+    "for its flows to be deleted; a drained one is not") {
+  std::vector<std::string> calls;
+  bool fail = false;
+  lbd::forward::ForwardManager m(std::make_unique<RecordingNft>(&calls, &fail));
+  const lbd::BackendState up{true, false, lbd::AdminState::ready, 1};
+  REQUIRE(m.apply(fm_reset_config("reset"), {fm_with_b(up)}));
+  REQUIRE(m.on_snapshot(fm_with_b(up)));
+  CHECK(m.take_resets().empty());
+
+  REQUIRE(m.on_snapshot(fm_with_b({true, false, lbd::AdminState::drain, 0})));
+  CHECK(m.take_resets().empty());  // draining: its flows go on
+
+  REQUIRE(m.on_snapshot(fm_with_b({false, false, lbd::AdminState::ready, 0})));
+  const auto resets = m.take_resets();
+  REQUIRE(resets.size() == 1);
+  CHECK(resets[0].listener == "web");
+  CHECK(resets[0].server == "b");
+  CHECK(resets[0].backend == *lb::Endpoint::parse("127.0.0.1:9001"));
+  CHECK(resets[0].vips == std::vector<lb::Endpoint>{*lb::Endpoint::parse("192.0.2.10:80")});
+  // Still down in the next snapshot: nothing new. Back up, then into maintenance: once more.
+  REQUIRE(m.on_snapshot(fm_with_b({false, false, lbd::AdminState::ready, 0})));
+  CHECK(m.take_resets().empty());
+  REQUIRE(m.on_snapshot(fm_with_b(up)));
+  REQUIRE(m.on_snapshot(fm_with_b({true, false, lbd::AdminState::maint, 0})));
+  CHECK(m.take_resets().size() == 1);
+}
+
+TEST_CASE("forward manager: on_server_down = keep never resets flows") {
+  std::vector<std::string> calls;
+  bool fail = false;
+  lbd::forward::ForwardManager m(std::make_unique<RecordingNft>(&calls, &fail));
+  const lbd::BackendState up{true, false, lbd::AdminState::ready, 1};
+  REQUIRE(m.apply(fm_reset_config("keep"), {fm_with_b(up)}));
+  REQUIRE(m.on_snapshot(fm_with_b(up)));
+  REQUIRE(m.on_snapshot(fm_with_b({false, false, lbd::AdminState::ready, 0})));
+  CHECK(m.take_resets().empty());
+}
