@@ -146,6 +146,7 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
               if (auto r = forward_->on_snapshot(snapshot); !r) {
                 log_->error("forward: pool={} {}", snapshot->pool_name, r.error().message);
               }
+              reset_forward_flows();
             }
           }
         });
@@ -231,6 +232,32 @@ void Server::apply_forward(const ConfigPtr& config, const std::vector<PoolSnapsh
   if (!forward_->services().empty()) {
     log_->info("forward: programmed table=ip {} services={}", forward::kTableName,
                forward_->services().size());
+  }
+  if (ct_stream_) {
+    ct_stream_->set_vips(forward::forward_vips(*config));
+  } else if (!forward_->services().empty()) {
+    // The conntrack events of the forward flows: replicated to the peer, counted per backend.
+    auto stream = forward::CtStream::open(control_);
+    if (!stream) {
+      if (!config_) {
+        errors.push_back(fmt::format("forward: {}", stream.error().message));
+      } else {
+        log_->error("forward: {}", stream.error().message);
+      }
+      return;
+    }
+    ct_stream_ = std::move(*stream);
+    ct_stream_->set_vips(forward::forward_vips(*config));
+    ct_stream_->start();
+    if (replicator_) replicator_->set_ct_table(ct_stream_.get());
+  }
+}
+
+void Server::reset_forward_flows() {
+  for (const auto& r : forward_->take_resets()) {
+    const std::size_t n = ct_stream_ ? ct_stream_->reset_backend(r.vips, r.backend) : 0;
+    log_->info("forward: listener={} server={} down: reset flows={} (on_server_down = reset)",
+               r.listener, r.server, n);
   }
 }
 
@@ -328,6 +355,7 @@ bool Server::start_replication(std::vector<std::string>& errors) {
   if (!config_->replication) return true;
   replicator_ = std::make_unique<repl::Replicator>(control_, *config_->replication);
   replicator_->set_conn_table(&conns_);
+  if (ct_stream_) replicator_->set_ct_table(ct_stream_.get());
   sync_replicated_tables(sticky_.tables());
   if (auto started = replicator_->start(); !started) {
     errors.push_back(fmt::format("replication: {}", started.error().message));
@@ -429,6 +457,7 @@ void Server::on_vrrp_state(admin::VridRole role) {
   const auto node = roles_.node_role();
   log_->info("role: node={} (master when master of any vrid)", repl::role_name(node));
   if (replicator_) replicator_->on_role(node);
+  if (ct_stream_) ct_stream_->on_role(node == repl::Role::master, node == repl::Role::backup);
 }
 
 admin::NodeStatus Server::collect_status() {

@@ -18,6 +18,7 @@
 #include "lbd/admin/role_tracker.hpp"
 #include "lbd/admin/runtime_overrides.hpp"
 #include "lbd/admin/status_model.hpp"
+#include "lbd/forward/ct_stream.hpp"
 #include "lbd/forward/forward_manager.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
@@ -119,6 +120,9 @@ class Server final : public admin::ControlTarget {
   const Config& config() const override { return *config_; }
   /// The forward manager (nullptr when no forward listener was ever configured).
   forward::ForwardManager* forward() { return forward_.get(); }
+  /// The conntrack stream of the forward flows (nullptr when no forward listener was ever
+  /// configured).
+  forward::CtStream* ct_stream() { return ct_stream_.get(); }
 
  private:
   struct BindGroup {
@@ -149,6 +153,9 @@ class Server final : public admin::ControlTarget {
                      std::vector<std::string>& errors);
   /// Deletes the forwarding table (clean stop); idempotent.
   void stop_forward();
+  /// Deletes the conntrack entries of the backends that went down under on_server_down =
+  /// "reset" (after a snapshot).
+  void reset_forward_flows();
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.
@@ -188,6 +195,8 @@ class Server final : public admin::ControlTarget {
   std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
+  // Declared before the replicator, which holds it as its conntrack table: destroyed after it.
+  std::unique_ptr<forward::CtStream> ct_stream_;
   std::unique_ptr<repl::Replicator> replicator_;
   // Forward mode: the kernel's table for mode = "forward" listeners (null until one is configured).
   std::unique_ptr<forward::ForwardManager> forward_;
