@@ -121,6 +121,39 @@ std::string replication(const json& reply) {
   return out;
 }
 
+std::string forward(const json& reply) {
+  const auto& f = reply.at("forward");
+  if (!f.value("enabled", false)) return "forward: no forward listener configured\n";
+  std::string out = fmt::format("forward: nft transactions ok={} failed={} map updates={}\n",
+                                cell(f.at("transactions_ok")), cell(f.at("transactions_failed")),
+                                cell(f.at("map_updates")));
+  Table t({"LISTENER", "VIPS", "SELECTOR", "SLOTS", "SNAT", "ON DOWN", "SLOTS PER BACKEND"});
+  for (const auto& s : f.at("services")) {
+    std::string vips, shares;
+    for (const auto& v : s.at("vips")) vips += (vips.empty() ? "" : ",") + cell(v);
+    for (const auto& [backend, n] : s.at("slots_per_backend").items()) {
+      shares += fmt::format("{}{}={}", shares.empty() ? "" : " ", backend, cell(n));
+    }
+    t.add({cell(s.at("listener")), vips, cell(s.at("selector")), cell(s.at("slots")),
+           or_dash(s.at("snat")), cell(s.at("on_server_down")), shares.empty() ? "-" : shares});
+  }
+  out += t.str();
+  if (f.value("conntrack", false)) {
+    out += fmt::format(
+        "conntrack: flows={} peer entries held={} events={} overflows={} reconciles={} "
+        "journaled={}\n  peer entries committed={} failed={} erased={} ignored={} resets={}\n",
+        cell(f.at("flows")), cell(f.at("remote_flows")), cell(f.at("events")),
+        cell(f.at("overflows")), cell(f.at("reconciles")), cell(f.at("journaled")),
+        cell(f.at("committed")), cell(f.at("failed")), cell(f.at("erased")), cell(f.at("ignored")),
+        cell(f.at("resets")));
+    Table b({"BACKEND", "FLOWS"});
+    for (const auto& [backend, n] : f.at("flows_per_backend").items()) b.add({backend, cell(n)});
+    out += b.str();
+  }
+  out += "ruleset:\n" + f.value("ruleset", std::string());
+  return out;
+}
+
 std::string roles(const json& reply) {
   const auto& r = reply.at("roles");
   std::string out = fmt::format("node role: {}\n", cell(r.at("role")));
@@ -200,6 +233,7 @@ std::string render(const std::string& view, const json& reply) {
     if (view == "conns") return conns(reply);
     if (view == "replication") return replication(reply);
     if (view == "roles") return roles(reply);
+    if (view == "forward") return forward(reply);
     if (view == "health") return health(reply);
     if (view == "vrrp") return vrrp(reply);
     if (view == "vrrp_change") return vrrp_change(reply);

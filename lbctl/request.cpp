@@ -58,6 +58,7 @@ std::string commands_help() {
   clear table POOL [KEY]              remove one entry or all (replicated to the peer)
   show conns                          live connections, local and the peer's (at most --limit)
   show replication                    peer, sync state, backlog per table
+  show forward                        forward mode: slot tables, conntrack stream, nft ruleset
   show roles                          VRRP role per VRID as vrrpd reported it
   show status                         everything above in one JSON document (use --json)
   health                              ok / degraded / stopping, with reasons
@@ -78,7 +79,8 @@ lb::Result<Request> build_request(const std::vector<std::string>& words, std::si
   };
   if (w0 == "show" && n >= 2) {
     const auto& what = words[1];
-    if (what == "pools" || what == "replication" || what == "roles" || what == "status") {
+    if (what == "pools" || what == "replication" || what == "roles" || what == "status" ||
+        what == "forward") {
       if (auto r = arity(2, 2, ("show " + what).c_str()); !r) return std::unexpected(r.error());
       return lbd(what, {{"cmd", "show " + what}});
     }

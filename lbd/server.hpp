@@ -95,6 +95,8 @@ class Server final : public admin::ControlTarget {
   /// for, at most 2 s, when called from another thread; after shutdown or on a timeout the
   /// health says "unknown" and the rest is empty).
   admin::NodeStatus node_status() override;
+  /// Forward mode with the kernel's ruleset (control thread; nullopt without forward listeners).
+  std::optional<admin::ForwardView> forward_view() override { return make_forward_view(true); }
   /// The path the control socket listens on ("" when none).
   std::string control_socket_path() const;
 
@@ -156,6 +158,8 @@ class Server final : public admin::ControlTarget {
   /// Deletes the conntrack entries of the backends that went down under on_server_down =
   /// "reset" (after a snapshot).
   void reset_forward_flows();
+  /// Forward mode for the control socket (`with_ruleset`: asks nftables) and /metrics.
+  std::optional<admin::ForwardView> make_forward_view(bool with_ruleset);
   /// Creates and starts the replicator when the config has [replication] (control thread).
   bool start_replication(std::vector<std::string>& errors);
   /// Registers the running stick tables with the replicator: new ones added, gone ones removed.

@@ -74,8 +74,57 @@ void Server::reopen_logs() {
   if (auto log = access_log()) log->reopen();
 }
 
+std::optional<admin::ForwardView> Server::make_forward_view(bool with_ruleset) {
+  if (!forward_) return std::nullopt;
+  admin::ForwardView v;
+  for (const auto& s : forward_->services()) {
+    admin::ForwardServiceView sv;
+    sv.listener = s.listener;
+    for (const auto& vip : s.vips) sv.vips.push_back(vip.to_string());
+    sv.selector = forward::selector_name(s.selector);
+    sv.slots = s.slots;
+    for (const auto& t : s.targets) ++sv.slots_per_backend[t.to_string()];
+    sv.snat = s.snat ? s.snat->to_string() : std::string();
+    sv.on_server_down = "keep";
+    for (const auto& l : config_->listeners) {
+      if (l.name == s.listener && l.forward.on_server_down == forward::OnServerDown::reset) {
+        sv.on_server_down = "reset";
+      }
+    }
+    v.services.push_back(std::move(sv));
+  }
+  const auto& c = forward_->counters();
+  v.transactions_ok = c.transactions_ok.load(std::memory_order_relaxed);
+  v.transactions_failed = c.transactions_failed.load(std::memory_order_relaxed);
+  v.map_updates = c.map_updates.load(std::memory_order_relaxed);
+  if (with_ruleset) {
+    auto listed = forward_->list();
+    v.ruleset = listed ? *listed : "error: " + listed.error().message;
+  }
+  if (ct_stream_) {
+    const auto s = ct_stream_->view();
+    v.conntrack = true;
+    v.flows = s.flows;
+    v.remote_flows = s.remote_flows;
+    v.flows_per_backend = s.flows_per_backend;
+    v.events = s.events;
+    v.overflows = s.overflows;
+    v.reconciles = s.reconciles;
+    v.journaled = s.journaled;
+    v.committed = s.committed;
+    v.failed = s.failed;
+    v.erased = s.erased;
+    v.ignored = s.ignored;
+    v.resets = s.resets;
+    v.since_reconcile_s = s.since_reconcile_s;
+    v.since_received_s = s.since_received_s;
+  }
+  return v;
+}
+
 admin::AdminView Server::admin_view() {
   admin::AdminView v;
+  v.forward = make_forward_view(false);
   // The control socket's model (pools, replication, the roles vrrpd reported, health), so that
   // /status.json and `show status` say the same things the same way.
   v.status = collect_status();

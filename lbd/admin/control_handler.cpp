@@ -169,6 +169,45 @@ json show_conns(ControlTarget& server, const json& req) {
                     std::chrono::system_clock::now());
 }
 
+json show_forward(ControlTarget& server) {
+  const auto v = server.forward_view();
+  if (!v) return {{"ok", true}, {"forward", {{"enabled", false}}}};
+  json services = json::array();
+  for (const auto& s : v->services) {
+    services.push_back({{"listener", s.listener},
+                        {"vips", s.vips},
+                        {"selector", s.selector},
+                        {"slots", s.slots},
+                        {"slots_per_backend", s.slots_per_backend},
+                        {"snat", s.snat},
+                        {"on_server_down", s.on_server_down}});
+  }
+  json f{{"enabled", true},
+         {"services", services},
+         {"ruleset", v->ruleset},
+         {"transactions_ok", v->transactions_ok},
+         {"transactions_failed", v->transactions_failed},
+         {"map_updates", v->map_updates},
+         {"conntrack", v->conntrack}};
+  if (v->conntrack) {
+    f["flows"] = v->flows;
+    f["remote_flows"] = v->remote_flows;
+    f["flows_per_backend"] = v->flows_per_backend;
+    f["events"] = v->events;
+    f["overflows"] = v->overflows;
+    f["reconciles"] = v->reconciles;
+    f["journaled"] = v->journaled;
+    f["committed"] = v->committed;
+    f["failed"] = v->failed;
+    f["erased"] = v->erased;
+    f["ignored"] = v->ignored;
+    f["resets"] = v->resets;
+    f["since_reconcile_s"] = v->since_reconcile_s;
+    f["since_received_s"] = v->since_received_s;
+  }
+  return {{"ok", true}, {"forward", f}};
+}
+
 json vrrp_state(ControlTarget& server, const json& req) {
   VridRole role;
   const auto instance = string_arg(req, "instance");
@@ -198,6 +237,7 @@ json handle(ControlTarget& server, const json& request) {
   if (cmd == "show table") return show_table(server, request);
   if (cmd == "clear table") return clear_table(server, server.config(), request);
   if (cmd == "show conns") return show_conns(server, request);
+  if (cmd == "show forward") return show_forward(server);
   if (cmd == "show replication") {
     return {{"ok", true}, {"replication", replication_json(server.replication_status())}};
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "lbd/admin/forward_view.hpp"
 #include "lbd/admin/role_tracker.hpp"
 #include "lbd/admin/status_model.hpp"
 #include "lbd/balance/admin_state.hpp"
@@ -41,6 +42,9 @@ class ControlTarget {
   /// nullopt on a node without [replication].
   virtual std::optional<repl::ReplicationStatus> replication_status() const = 0;
   virtual NodeStatus node_status() = 0;
+  /// Forward mode as programmed and streamed, with the kernel's ruleset; nullopt when no forward
+  /// listener was ever configured.
+  virtual std::optional<ForwardView> forward_view() { return std::nullopt; }
 };
 
 }  // namespace lbd::admin

@@ -289,6 +289,72 @@ std::string render_metrics(const AdminView& v) {
     e.family("lbpair_replication_errors_total", "Closed sessions and dropped frames by reason.",
              Type::counter);
     for (const auto& [reason, count] : r.errors) e.sample({{"reason", reason}}, n(count));
+    e.family("lbpair_replication_conntrack_entries_total",
+             "Conntrack entries of forward flows sent to and received from the peer.",
+             Type::counter);
+    e.sample({{"direction", "sent"}}, n(r.ct_entries_sent));
+    e.sample({{"direction", "received"}}, n(r.ct_entries_received));
+  }
+
+  // Forward mode (present only when a forward listener was configured).
+  if (v.forward) {
+    const auto& f = *v.forward;
+    e.family("lbpair_forward_nft_transactions_total",
+             "nftables transactions of the forward table by result.", Type::counter);
+    e.sample({{"result", "ok"}}, n(f.transactions_ok));
+    e.sample({{"result", "failed"}}, n(f.transactions_failed));
+    e.family("lbpair_forward_slots", "Slots of a forward listener's table owned by a backend.",
+             Type::gauge);
+    for (const auto& s : f.services) {
+      for (const auto& [backend, slots] : s.slots_per_backend) {
+        e.sample({{"listener", s.listener}, {"backend", backend}}, n(slots));
+      }
+    }
+    if (f.conntrack) {
+      e.family("lbpair_forward_flows",
+               "Forward flows through this node per backend (conntrack, past SYN_SENT).",
+               Type::gauge);
+      for (const auto& [backend, count] : f.flows_per_backend) {
+        e.sample({{"backend", backend}}, n(count));
+      }
+      e.family("lbpair_forward_conntrack_entries",
+               "Conntrack entries of forward flows: this node's, and the peer's held here.",
+               Type::gauge);
+      e.sample({{"side", "local"}}, n(f.flows));
+      e.sample({{"side", "peer"}}, n(f.remote_flows));
+      e.family("lbpair_forward_conntrack_events_total",
+               "Conntrack events of forward flows read (the traffic's).", Type::counter);
+      e.sample({}, n(f.events));
+      e.family("lbpair_forward_conntrack_overflows_total",
+               "Times the kernel dropped events (ENOBUFS); each forces a reconcile.",
+               Type::counter);
+      e.sample({}, n(f.overflows));
+      e.family("lbpair_forward_conntrack_reconciles_total",
+               "Full dumps compared with the view (start, overflow, refresh, resync).",
+               Type::counter);
+      e.sample({}, n(f.reconciles));
+      e.family("lbpair_forward_conntrack_journaled_total",
+               "Conntrack changes journaled for the peer.", Type::counter);
+      e.sample({}, n(f.journaled));
+      e.family("lbpair_forward_conntrack_peer_entries_total",
+               "The peer's conntrack entries by outcome: committed (created or updated in the "
+               "kernel), failed (refused), erased, ignored (this node is master).",
+               Type::counter);
+      e.sample({{"result", "committed"}}, n(f.committed));
+      e.sample({{"result", "failed"}}, n(f.failed));
+      e.sample({{"result", "erased"}}, n(f.erased));
+      e.sample({{"result", "ignored"}}, n(f.ignored));
+      e.family("lbpair_forward_conntrack_resets_total",
+               "Entries deleted because their backend went down (on_server_down = reset).",
+               Type::counter);
+      e.sample({}, n(f.resets));
+      e.family("lbpair_forward_conntrack_age_seconds",
+               "Seconds since the last dump of this node's flows (reconcile) and since the "
+               "peer's last entry arrived (received); -1 when never.",
+               Type::gauge);
+      e.sample({{"what", "reconcile"}}, f.since_reconcile_s);
+      e.sample({{"what", "received"}}, f.since_received_s);
+    }
   }
 
   e.family("lbpair_access_log_lines_total",

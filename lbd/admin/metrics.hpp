@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "lbd/admin/forward_view.hpp"
 #include "lbd/admin/status_model.hpp"
 #include "lbd/replication/replicator.hpp"
 #include "lbd/sticky/stick_table.hpp"
@@ -68,6 +69,7 @@ struct AdminView {
   WorkerEvents events;
   /// Admin requests answered 429 because failed logins from their address came too fast.
   std::uint64_t admin_logins_throttled = 0;
+  std::optional<ForwardView> forward;  // forward mode (no ruleset text); nullopt without it
 };
 
 /// The Prometheus text (format 0.0.4) for `view`.

@@ -105,6 +105,8 @@ json replication_json(const std::optional<repl::ReplicationStatus>& status) {
           {"frames_received", s.frames_received},
           {"updates_applied", s.updates_applied},
           {"updates_stale", s.updates_stale},
+          {"ct_entries_sent", s.ct_entries_sent},
+          {"ct_entries_received", s.ct_entries_received},
           {"takeover_peer_connections", s.takeover_peer_connections},
           {"tables", tables},
           {"errors", errors}};

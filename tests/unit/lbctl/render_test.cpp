@@ -73,3 +73,23 @@ TEST_CASE("lbctl render: a stick table says entry or entries and marks a truncat
   CHECK(render("table", many) ==
         "table web: 5 entries (first 0 shown)\nKEY  SERVER  TTL  ORIGIN\n");
 }
+
+TEST_CASE("lbctl render: show forward lists slot shares, flows per backend and the ruleset") {
+  const json reply = json::parse(R"({"ok":true,"forward":{"enabled":true,
+    "services":[{"listener":"fwd","vips":["192.0.2.10:80"],"selector":"tuple_hash","slots":1021,
+      "slots_per_backend":{"198.51.100.11:8080":511,"198.51.100.12:8080":510},
+      "snat":"198.51.100.254","on_server_down":"keep"}],
+    "ruleset":"table ip lbpair {\n}\n","transactions_ok":1,"transactions_failed":0,
+    "map_updates":2,"conntrack":true,"flows":3,"remote_flows":0,
+    "flows_per_backend":{"198.51.100.11:8080":3},"events":9,"overflows":0,"reconciles":1,
+    "journaled":3,"committed":0,"failed":0,"erased":0,"ignored":0,"resets":0,
+    "since_reconcile_s":1.0,"since_received_s":-1}})");
+  const auto text = render("forward", reply);
+  INFO(text);
+  CHECK(text.find("198.51.100.11:8080=511 198.51.100.12:8080=510") != std::string::npos);
+  CHECK(text.find("conntrack: flows=3") != std::string::npos);
+  CHECK(text.find("198.51.100.11:8080  3") != std::string::npos);
+  CHECK(text.ends_with("ruleset:\ntable ip lbpair {\n}\n"));
+  CHECK(render("forward", json::parse(R"({"ok":true,"forward":{"enabled":false}})")) ==
+        "forward: no forward listener configured\n");
+}

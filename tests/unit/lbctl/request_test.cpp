@@ -80,3 +80,11 @@ TEST_CASE("lbctl request: unknown or empty commands are usage errors naming the 
   CHECK(message({"reload"}) == nlohmann::json{{"cmd", "reload"}});
   CHECK(message({"health"}) == nlohmann::json{{"cmd", "health"}});
 }
+
+TEST_CASE("lbctl request: show forward asks lbd") {
+  auto r = lbctl::build_request({"show", "forward"}, 100);
+  REQUIRE(r);
+  CHECK(r->daemon == lbctl::Daemon::lbd);
+  CHECK(r->view == "forward");
+  CHECK(r->message == nlohmann::json{{"cmd", "show forward"}});
+}

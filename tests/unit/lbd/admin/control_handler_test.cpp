@@ -79,7 +79,9 @@ class FakeTarget final : public lbd::admin::ControlTarget {
     return std::nullopt;
   }
   lbd::admin::NodeStatus node_status() override { return {}; }
+  std::optional<lbd::admin::ForwardView> forward_view() override { return forward; }
 
+  std::optional<lbd::admin::ForwardView> forward;
   int reloads = 0;
   std::string reload_error;
 
@@ -156,4 +158,39 @@ TEST_CASE("control_handler: vrrp_state from vrrpd makes the node master of its V
 TEST_CASE("control_handler: an unknown command is an error, not an exception") {
   FakeTarget target;
   CHECK(run(target, {{"cmd", "explode"}})["ok"] == false);
+}
+
+TEST_CASE("control_handler: show forward says when there is no forward listener") {
+  FakeTarget target;
+  const auto reply = run(target, {{"cmd", "show forward"}});
+  CHECK(reply.at("ok") == true);
+  CHECK(reply.at("forward").at("enabled") == false);
+}
+
+TEST_CASE(
+    "control_handler: show forward lists the services, the conntrack counts and the ruleset") {
+  FakeTarget target;
+  lbd::admin::ForwardView v;
+  v.services.push_back({.listener = "fwd",
+                        .vips = {"192.0.2.10:80"},
+                        .selector = "tuple_hash",
+                        .slots = 1021,
+                        .slots_per_backend = {{"198.51.100.11:8080", 511}},
+                        .snat = "198.51.100.254",
+                        .on_server_down = "reset"});
+  v.ruleset = "table ip lbpair {}";
+  v.conntrack = true;
+  v.flows = 3;
+  v.committed = 7;
+  v.flows_per_backend = {{"198.51.100.11:8080", 3}};
+  target.forward = v;
+  const auto reply = run(target, {{"cmd", "show forward"}});
+  const auto& f = reply.at("forward");
+  CHECK(f.at("enabled") == true);
+  CHECK(f.at("services").at(0).at("on_server_down") == "reset");
+  CHECK(f.at("services").at(0).at("slots_per_backend").at("198.51.100.11:8080") == 511);
+  CHECK(f.at("ruleset") == "table ip lbpair {}");
+  CHECK(f.at("flows") == 3);
+  CHECK(f.at("committed") == 7);
+  CHECK(f.at("flows_per_backend").at("198.51.100.11:8080") == 3);
 }

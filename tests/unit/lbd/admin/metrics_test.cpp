@@ -146,3 +146,36 @@ TEST_CASE("metrics: the workers' event counters and the admin login throttle are
   CHECK(m->families.at("lbpair_lbd_parked_clients").type == "gauge");
   CHECK(m->value("lbpair_admin_logins_throttled_total", {}) == 8);
 }
+
+TEST_CASE("metrics: forward mode shows slots, flows per backend and the peer's entries") {
+  AdminView v;
+  ForwardView f;
+  f.services.push_back({.listener = "fwd", .slots = 7, .slots_per_backend = {{"10.0.0.1:80", 7}}});
+  f.transactions_ok = 2;
+  f.conntrack = true;
+  f.flows = 5;
+  f.remote_flows = 9;
+  f.flows_per_backend = {{"10.0.0.1:80", 5}};
+  f.committed = 9;
+  f.failed = 1;
+  f.since_reconcile_s = 3.5;
+  v.forward = f;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK(m->value("lbpair_forward_slots", {{"listener", "fwd"}, {"backend", "10.0.0.1:80"}}) == 7);
+  CHECK(m->value("lbpair_forward_flows", {{"backend", "10.0.0.1:80"}}) == 5);
+  CHECK(m->value("lbpair_forward_conntrack_entries", {{"side", "peer"}}) == 9);
+  CHECK(m->value("lbpair_forward_conntrack_peer_entries_total", {{"result", "committed"}}) == 9);
+  CHECK(m->value("lbpair_forward_conntrack_peer_entries_total", {{"result", "failed"}}) == 1);
+  CHECK(m->value("lbpair_forward_conntrack_age_seconds", {{"what", "reconcile"}}) == 3.5);
+  CHECK(m->value("lbpair_forward_conntrack_age_seconds", {{"what", "received"}}) == -1);
+}
+
+TEST_CASE("metrics: a node without forward listeners has no forward families") {
+  AdminView v;
+  std::string error;
+  const auto m = lb::test::parse_prometheus_text(render_metrics(v), error);
+  REQUIRE_MESSAGE(m, error);
+  CHECK_FALSE(m->families.contains("lbpair_forward_flows"));
+}
