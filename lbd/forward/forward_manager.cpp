@@ -34,6 +34,10 @@ lb::Result<void> ForwardManager::apply(const std::shared_ptr<const Config>& conf
     return {};
   }
   if (auto r = run(full_ruleset(services)); !r) return r;
+  // What is down now is the baseline: only a later change to down resets flows.
+  for (const auto& p : pools) {
+    if (p) down_[p->pool_name] = down_backends(*p);
+  }
   installed_ = !services.empty();
   config_ = config;
   services_ = std::move(services);
