@@ -254,8 +254,17 @@ std::size_t CtStream::reset_backend(const std::vector<lb::Endpoint>& vips,
   std::size_t n = 0;
   for (const auto& e : *dump) {
     if (source_of(e.reply) != backend) continue;
-    if (conntrack_->remove(e.original)) ++n;
+    if (!conntrack_->remove(e.original)) continue;
+    ++n;
+    // The DESTROY events of our own deletions are skipped (port id): tell the view and the
+    // peer here, so the peer drops its copies too.
+    tracker_.on_event(e, true);
+    held_.erase(e.original);
   }
+  remote_flows_.store(held_.size(), std::memory_order_relaxed);
+  journaled_.fetch_add(tracker_.flush(lb::SteadyClock::instance().now()),
+                       std::memory_order_relaxed);
+  publish();
   resets_.fetch_add(n, std::memory_order_relaxed);
   return n;
 }
