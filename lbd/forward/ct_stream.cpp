@@ -19,8 +19,6 @@ using namespace std::chrono_literals;
 constexpr std::size_t kJournalCapacity = 256 * 1024;
 /// Event datagrams read per wake-up: the control thread's other work is never starved.
 constexpr std::size_t kDatagramsPerWake = 64;
-/// Socket buffer for event bursts (many thousand new flows per second).
-constexpr std::size_t kEventBuffer = 8 * 1024 * 1024;
 /// How often the view is compared with a dump (lost events, peers' timeouts to re-arm).
 constexpr auto kRefreshInterval = 60s;
 constexpr auto kLogEvery = 10s;
@@ -45,8 +43,9 @@ struct CtStream::Io {
   lb::asio::steady_timer refresh;
 };
 
-lb::Result<std::unique_ptr<CtStream>> CtStream::open(boost::asio::io_context& io) {
-  auto events = CtEvents::open(kEventBuffer);
+lb::Result<std::unique_ptr<CtStream>> CtStream::open(boost::asio::io_context& io,
+                                                     std::size_t event_buffer) {
+  auto events = CtEvents::open(event_buffer);
   if (!events) return lb::fail(events.error().message);
   auto conntrack = Conntrack::open();
   if (!conntrack) return lb::fail(conntrack.error().message);

@@ -52,8 +52,12 @@ struct CtStreamView {
 
 class CtStream final : public repl::CtTable {
  public:
-  /// Opens the event socket and the conntrack handle (CAP_NET_ADMIN).
-  static lb::Result<std::unique_ptr<CtStream>> open(boost::asio::io_context& io);
+  /// Opens the event socket (`event_buffer` bytes of socket buffer) and the conntrack handle
+  /// (CAP_NET_ADMIN).
+  /// Room for event bursts (many thousand new flows per second) before the kernel drops some.
+  static constexpr std::size_t kEventBuffer = 8 * 1024 * 1024;
+  static lb::Result<std::unique_ptr<CtStream>> open(boost::asio::io_context& io,
+                                                    std::size_t event_buffer = kEventBuffer);
   ~CtStream() override;
   CtStream(const CtStream&) = delete;
   CtStream& operator=(const CtStream&) = delete;
