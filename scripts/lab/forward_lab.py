@@ -3,7 +3,7 @@
 three backends on one bridge), lbd with a forward listener (kernel DNAT + SNAT to a floating
 backend-side address) and replication on both nodes, vrrpd moving the VIP and the SNAT address
 together. 100 long-lived flows through node-a (80 echo a line every 50 ms, 20 keep 64 KiB in
-flight), then a SIGKILL of lbd and vrrpd on node-a: reports how many flows survived on node-b
+flight), then a SIGKILL of lbd and vrrpd on node-a (or --kill node: its link goes down): reports how many flows survived on node-b
 (with the conntrack entries lbd streamed to it) and each flow's largest pause. --no-replication
 runs the same without [replication]. Everything it creates is torn down at exit; it stops only
 the processes it started, by PID. Needs root."""
@@ -124,6 +124,10 @@ def main():
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of traffic before the kill")
     p.add_argument("--after-kill", type=float, default=7.0, help="seconds of traffic after it")
     p.add_argument("--no-replication", action="store_true")
+    p.add_argument("--kill", choices=["both", "node"], default="both",
+                   help="both: SIGKILL lbd and vrrpd on node-a (its kernel keeps forwarding "
+                        "until the clients follow the new master's gratuitous ARP); node: take "
+                        "node-a's link down")
     p.add_argument("--algorithm", default="maglev",
                    choices=["maglev", "source_hash", "round_robin", "random"],
                    help="the pool's balancing (random shows best what replication prevents: "
@@ -178,8 +182,12 @@ def main():
                       f"({(time.time() - t_ready) * 1000:.0f} ms after the flows were up)")
         time.sleep(max(0.0, args.warmup - (time.time() - t_ready)))
         t_kill = time.time()
-        lab.kill_now(["vrrpd-node-a", "lbd-node-a"])
-        lab.event("SIGKILL lbd and vrrpd on node-a")
+        if args.kill == "both":
+            lab.kill_now(["vrrpd-node-a", "lbd-node-a"])
+            lab.event("SIGKILL lbd and vrrpd on node-a")
+        else:
+            failover_lab.sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} down")
+            lab.event("node-a's link is down")
         client.wait(timeout=args.warmup + args.after_kill + 60)
         lab.procs.pop("client", None)
         t_vip_b = lab.first_vip_change_after(t_kill, lambda h: "node-b" in h)
