@@ -11,6 +11,7 @@
 
 #include "common/control/protocol.hpp"
 #include "common/log.hpp"
+#include "common/nft/runner.hpp"
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
@@ -212,7 +213,7 @@ void Server::apply_forward(const ConfigPtr& config, const std::vector<PoolSnapsh
                            std::vector<std::string>& errors) {
   if (!forward_) {
     if (forward::forward_listeners(*config).empty()) return;
-    auto runner = forward::make_libnftables_runner();
+    auto runner = lb::nft::make_libnftables_runner();
     if (!runner) {
       errors.push_back(fmt::format("forward: {}", runner.error().message));
       return;

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/nft/runner.hpp"
 #include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
-#include "lbd/forward/nft_runner.hpp"
 #include "lbd/forward/ruleset.hpp"
 
 namespace lbd::forward {
@@ -27,7 +27,7 @@ struct ForwardCounters {
 
 class ForwardManager {
  public:
-  explicit ForwardManager(std::unique_ptr<NftRunner> nft) : nft_(std::move(nft)) {}
+  explicit ForwardManager(std::unique_ptr<lb::nft::NftRunner> nft) : nft_(std::move(nft)) {}
 
   /// Programs the forward listeners of `config` over `pools` (the latest snapshot of each pool)
   /// in one transaction. A config without forward listeners deletes the table (once). On failure
@@ -48,7 +48,7 @@ class ForwardManager {
  private:
   lb::Result<void> run(const std::string& commands);
 
-  std::unique_ptr<NftRunner> nft_;
+  std::unique_ptr<lb::nft::NftRunner> nft_;
   std::shared_ptr<const Config> config_;
   std::vector<Service> services_;
   bool installed_ = false;
