@@ -33,7 +33,13 @@ int family_key(lb::IpAddress::Family f) { return f == lb::IpAddress::Family::v4 
 }  // namespace
 
 Daemon::Daemon(lb::asio::io_context& ctx, AddressManager& addresses, Guard* guard)
-    : ctx_(ctx), addresses_(addresses), guard_(guard), reaper_(ctx) {}
+    : ctx_(ctx), addresses_(addresses), guard_(guard), reaper_(ctx) {
+  if (auto nft = lb::nft::make_libnftables_runner()) {
+    nft_ = std::move(*nft);
+  } else {
+    lb::log::get("vrrpd")->error("handover drain off: {}", nft.error().message);
+  }
+}
 
 Daemon::~Daemon() = default;
 
@@ -77,7 +83,8 @@ lb::Result<std::unique_ptr<Instance>> Daemon::make_instance(const InstanceConfig
     sender.destinations.push_back(
         *lb::IpAddress::parse(family == lb::IpAddress::Family::v4 ? kMulticastV4 : kMulticastV6));
   }
-  auto inst = std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_);
+  auto inst = std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_,
+                                         nft_.get());
   inst->set_transition_hook(
       [this](const Instance& i, const action::Transition& t) { tell_lbd(i, t); });
   return inst;
@@ -239,6 +246,9 @@ nlohmann::json Daemon::status() const {
                     {"priority", c.priority},
                     {"effective_priority", inst->effective_priority()},
                     {"switched_over", inst->switched_over()},
+                    {"draining", inst->draining()},
+                    {"forwarding_to",
+                     inst->forwarding_to() ? inst->forwarding_to()->to_string() : std::string()},
                     {"vips", vips}});
   }
   nlohmann::json drops = nlohmann::json::object();

@@ -1,0 +1,164 @@
+// Handing the VIP over to a live peer without resetting connections (handover_drain): two nodes
+// run vrrpd and a TCP echo server on 0.0.0.0 that greets with the node's name; a client keeps
+// echo flows open through the master while mastership moves (preemption by the returning
+// preferred node, or an operator switchover). With a drain window every flow keeps exchanging
+// data with the node it started on, a new connection lands on the new master, and after the
+// window the VIP is gone from the old master and the forward table from the new one. Without
+// one (handover_drain = 0) the flows are reset: the window is what saves them.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/control/server.hpp"
+#include "tests/netns/vrrpd_lab.hpp"
+#include "tests/support/text_file.hpp"
+
+using namespace vrrptest;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kScripts = LBPAIR_SOURCE_DIR "/tests/netns/forward/";
+const std::string kTable = "vrrpd_handover_eth0_51_4";
+
+enum class Move { preempt, switchover };
+
+struct Outcome {
+  nlohmann::json flows;       // client.py hold's report
+  std::string new_conn;       // the name that greeted a connection opened after the move
+  bool old_kept_vip = false;  // the old master still held the VIP (unannounced) mid-window
+  bool forwarding = false;    // the new master had its forward table mid-window
+  bool vip_gone = false;      // after the window: VIP only on the new master
+  bool table_gone = false;    // after the window: no handover table on either node
+};
+
+bool has_table(VrrpLab& lab, const std::string& node, const char* family) {
+  return lab.lab().exec(node, fmt::format("nft list table {} {}", family, kTable)).exit_code == 0;
+}
+
+// `from` is master first, `to` takes over; `drain` is both nodes' handover_drain.
+Outcome run(Move move, const std::string& drain) {
+  VrrpLab lab;
+  Outcome out;
+  const std::string from = move == Move::preempt ? "b" : "a";
+  const std::string to = move == Move::preempt ? "a" : "b";
+  const std::string extra = fmt::format("handover_drain = \"{}\"", drain);
+  const std::string sock_a = lab.dir() + "/a.sock";
+  for (const char* node : {"a", "b"}) {
+    lab.lab().spawn(node, {"python3", kScripts + "backend.py", node, "0.0.0.0", "8080"},
+                    lab.dir() + "/backend-" + node + ".log");
+  }
+  for (const char* node : {"a", "b"}) {
+    REQUIRE(lbtest::wait_until(
+        [&] {
+          return lab.lab().exec(node, "ss -Hltn 'sport = :8080' | grep -q LISTEN").exit_code == 0;
+        },
+        5000ms, 20ms));
+  }
+  // Preemption: b (100) serves alone, then the preferred a (150) comes back. Switchover: a is
+  // master with b as backup, and the operator hands over.
+  lab.start("b", {Inst{.priority = 100, .extra = extra}});
+  if (move == Move::switchover) {
+    lab.start("a", {Inst{.priority = 150, .extra = extra}}, "control_socket = \"" + sock_a + "\"");
+  }
+  REQUIRE(VrrpLab::time_until([&] { return lab.holds(from, "192.0.2.10"); }, ms(3000)));
+  REQUIRE(VrrpLab::time_until([&] { return !lab.holds(to, "192.0.2.10"); }, ms(3000)));
+
+  const std::string ready = lab.dir() + "/ready";
+  auto& client = lab.lab().spawn(
+      "client",
+      {"python3", kScripts + "client.py", "hold", "192.0.2.10", "8080", "3", "0", "3", ready},
+      lab.dir() + "/hold.log");
+  REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(ready); }, 5000ms, 10ms));
+
+  if (move == Move::preempt) {
+    lab.start("a", {Inst{.priority = 150, .extra = extra}});
+  } else {
+    auto r = lb::control::request(sock_a, {{"cmd", "switchover"}}, ms(1000));
+    REQUIRE(r.has_value());
+    REQUIRE((*r)["ok"] == true);
+  }
+  INFO(lab.logs("a") << lab.logs("b"));
+  // The new master holds the VIP and has announced it: the client's cache points at it.
+  REQUIRE(VrrpLab::time_until(
+      [&] { return lab.holds(to, "192.0.2.10") && lab.client_neigh("192.0.2.10") == lab.mac(to); },
+      ms(3000)));
+  out.new_conn =
+      lab.lab()
+          .exec("client", fmt::format("python3 {}client.py names 192.0.2.10 8080 1", kScripts))
+          .output;
+  out.old_kept_vip = lab.holds(from, "192.0.2.10");
+  out.forwarding = has_table(lab, to, "ip");
+
+  REQUIRE(client.wait_for(ms(8000)) == 0);
+  const auto lines = lbtest::read_lines(lab.dir() + "/hold.log");
+  REQUIRE_FALSE(lines.empty());
+  out.flows = nlohmann::json::parse(lines.back());
+
+  // The old master lets go once its connections ended (or the window did); the new master's
+  // forwarding ends with the window.
+  const auto window = drain == "0s" ? ms(0) : ms(4000);
+  out.vip_gone =
+      VrrpLab::time_until([&] { return !lab.holds(from, "192.0.2.10"); }, window + ms(2000))
+          .has_value() &&
+      lab.holds(to, "192.0.2.10");
+  out.table_gone = VrrpLab::time_until(
+                       [&] {
+                         return !has_table(lab, to, "ip") && !has_table(lab, from, "arp") &&
+                                !has_table(lab, from, "ip") && !has_table(lab, to, "arp");
+                       },
+                       window + ms(2000))
+                       .has_value();
+  return out;
+}
+
+void check_kept(const Outcome& o, const std::string& old_name, const std::string& new_name) {
+  INFO(o.flows.dump());
+  REQUIRE(o.flows.size() == 3);
+  for (const auto& f : o.flows) {
+    CHECK(f["backend"] == old_name);
+    CHECK(f["survived"] == true);
+    CHECK(f["error"] == "");
+  }
+  CHECK(o.new_conn.rfind(new_name + "\n", 0) == 0);
+  CHECK(o.old_kept_vip);
+  CHECK(o.forwarding);
+  CHECK(o.vip_gone);
+  CHECK(o.table_gone);
+}
+
+}  // namespace
+
+TEST_CASE("vrrpd netns: at preemption the returning master forwards the old master's flows") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  check_kept(run(Move::preempt, "4s"), "b", "a");
+}
+
+TEST_CASE("vrrpd netns: at a switchover the old master keeps serving its flows until they end") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  check_kept(run(Move::switchover, "4s"), "a", "b");
+}
+
+TEST_CASE("vrrpd netns: without a drain window the flows through the old master are reset") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  const auto o = run(Move::preempt, "0s");
+  INFO(o.flows.dump());
+  REQUIRE(o.flows.size() == 3);
+  for (const auto& f : o.flows) CHECK(f["survived"] == false);
+  CHECK_FALSE(o.old_kept_vip);
+  CHECK_FALSE(o.forwarding);
+}
