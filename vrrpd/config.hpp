@@ -77,7 +77,7 @@ struct InstanceConfig {
   std::string notify;
   /// Handing over to a live peer (preempted, switchover): how long the previous master keeps
   /// the VIPs unannounced, serving its connections, and the new master forwards their packets
-  /// to it (vrrpd/handover.hpp). 0 = release the VIPs at once. IPv4 instances only.
+  /// to it (vrrpd/handover.hpp). 0 = release the VIPs at once.
   std::chrono::milliseconds handover_drain{10000};
 
   friend bool operator==(const InstanceConfig&, const InstanceConfig&) = default;

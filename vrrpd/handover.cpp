@@ -60,33 +60,57 @@ std::string handover_table_name(std::string_view instance_key) {
   return name;
 }
 
-std::string drain_ruleset(const std::string& table, const std::vector<lb::IpAddress>& vips) {
+HandoverTables handover_tables(std::string_view instance_key, lb::IpAddress::Family family) {
+  const auto name = handover_table_name(instance_key);
+  if (family == lb::IpAddress::Family::v4) return {"arp", name, "ip", name};
+  return {"ip6", name + "_drain", "ip6", name + "_forward"};
+}
+
+std::string drain_ruleset(const HandoverTables& t, const std::vector<lb::IpAddress>& vips) {
   // Requests for a VIP (gratuitous ones from the new master included) get no answer; requests
   // this node would send from a VIP (resolving a client it answers) would make every neighbour
   // that hears them point the VIP back here, so they do not leave either.
   const auto set = set_of(vips);
-  return fmt::format(
-      "add table arp {0}\n"
-      "add chain arp {0} in {{ type filter hook input priority 0; policy accept; }}\n"
-      "add rule arp {0} in arp operation request arp daddr ip {1} drop\n"
-      "add chain arp {0} out {{ type filter hook output priority 0; policy accept; }}\n"
-      "add rule arp {0} out arp saddr ip {1} drop\n",
-      table, set);
+  if (t.drain_family == "arp") {
+    return fmt::format(
+        "add table arp {0}\n"
+        "add chain arp {0} in {{ type filter hook input priority 0; policy accept; }}\n"
+        "add rule arp {0} in arp operation request arp daddr ip {1} drop\n"
+        "add chain arp {0} out {{ type filter hook output priority 0; policy accept; }}\n"
+        "add rule arp {0} out arp saddr ip {1} drop\n",
+        t.drain_table, set);
+  }
+  // IPv6: the Neighbor Solicitation's target address is the 16 bytes after the first 8 of the
+  // ICMPv6 header (RFC 4861 §4.3); nft has no name for it, so it is matched as raw payload.
+  auto text = fmt::format(
+      "add table ip6 {0}\n"
+      "add chain ip6 {0} in {{ type filter hook input priority 0; policy accept; }}\n"
+      "add chain ip6 {0} out {{ type filter hook output priority 0; policy accept; }}\n"
+      "add rule ip6 {0} out ip6 saddr {1} icmpv6 type nd-neighbor-solicit drop\n",
+      t.drain_table, set);
+  for (const auto& vip : vips) {
+    std::string hex;
+    for (std::size_t i = 0; i < vip.size(); ++i) hex += fmt::format("{:02x}", vip.data()[i]);
+    text += fmt::format("add rule ip6 {} in icmpv6 type nd-neighbor-solicit @th,64,128 0x{} drop\n",
+                        t.drain_table, hex);
+  }
+  return text;
 }
 
-std::string forward_ruleset(const std::string& table, const std::string& interface,
+std::string forward_ruleset(const HandoverTables& t, const std::string& interface,
                             const std::vector<lb::IpAddress>& vips, const lb::IpAddress& peer) {
   // After conntrack (-200), before NAT: a packet that belongs to a local connection is
   // ESTABLISHED (or a SYN of a new one); a non-SYN of a flow this node never saw is NEW and,
   // dropped here, never confirmed, so the next one is NEW again. `dup` sends a copy with the
   // destination unchanged (the VIP) to the peer's MAC; the original is dropped.
+  const auto ip = t.forward_family == "ip" ? "ip" : "ip6";
   return fmt::format(
-      "add table ip {0}\n"
-      "add chain ip {0} prerouting {{ type filter hook prerouting priority -150; policy accept; "
+      "add table {4} {0}\n"
+      "add chain {4} {0} prerouting {{ type filter hook prerouting priority -150; policy accept; "
       "}}\n"
-      "add rule ip {0} prerouting iifname \"{1}\" ip daddr {2} tcp flags & (syn | ack) != syn "
+      "add rule {4} {0} prerouting iifname \"{1}\" {4} daddr {2} tcp flags & (syn | ack) != syn "
       "ct state new counter dup to {3} device \"{1}\" drop\n",
-      table, interface, set_of(vips), peer.to_string());
+      t.forward_table, interface, set_of(vips), peer.to_string(), ip);
 }
 
 std::string delete_table(const std::string& family, const std::string& table) {
@@ -146,14 +170,15 @@ std::size_t count_local_vip_connections(const std::vector<lb::IpAddress>& vips) 
 HandoverRules::HandoverRules(lb::nft::NftRunner* nft, std::string instance_key,
                              std::string interface, std::vector<lb::IpAddress> vips)
     : nft_(nft),
-      table_(handover_table_name(instance_key)),
+      tables_(handover_tables(instance_key,
+                              vips.empty() ? lb::IpAddress::Family::v4 : vips.front().family())),
       interface_(std::move(interface)),
       vips_(std::move(vips)) {}
 
 lb::Result<void> HandoverRules::install_drain() {
   if (nft_ == nullptr) return lb::fail("no nftables context");
   clear_drain();
-  auto r = nft_->run(drain_ruleset(table_, vips_));
+  auto r = nft_->run(drain_ruleset(tables_, vips_));
   if (!r) return std::unexpected(r.error());
   return {};
 }
@@ -161,19 +186,19 @@ lb::Result<void> HandoverRules::install_drain() {
 lb::Result<void> HandoverRules::install_forward(const lb::IpAddress& peer) {
   if (nft_ == nullptr) return lb::fail("no nftables context");
   clear_forward();
-  auto r = nft_->run(forward_ruleset(table_, interface_, vips_, peer));
+  auto r = nft_->run(forward_ruleset(tables_, interface_, vips_, peer));
   if (!r) return std::unexpected(r.error());
   return {};
 }
 
-void HandoverRules::clear_drain() { clear("arp"); }
-void HandoverRules::clear_forward() { clear("ip"); }
+void HandoverRules::clear_drain() { clear(tables_.drain_family, tables_.drain_table); }
+void HandoverRules::clear_forward() { clear(tables_.forward_family, tables_.forward_table); }
 
-void HandoverRules::clear(const char* family) {
+void HandoverRules::clear(const std::string& family, const std::string& table) {
   if (nft_ == nullptr) return;
-  if (auto r = nft_->run(delete_table(family, table_)); !r) {
+  if (auto r = nft_->run(delete_table(family, table)); !r) {
     lb::log::get("vrrpd.handover")
-        ->error("delete table {} {}: {}", family, table_, r.error().message);
+        ->error("delete table {} {}: {}", family, table, r.error().message);
   }
 }
 

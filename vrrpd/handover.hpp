@@ -8,7 +8,8 @@
 //     flow) to the previous master (`dup to <peer>` + drop, in an `ip` table). The previous
 //     master answers the client directly from the VIP.
 // The window ends after `handover_drain`, or on the previous master as soon as no TCP connection
-// to a VIP remains. IPv4 only. Pure text builders here, plus the thin class that runs them.
+// to a VIP remains. IPv6 the same way: an `ip6` table drops Neighbor Solicitations for the VIPs
+// and from them, and another forwards. Pure text builders here, plus the class that runs them.
 #pragma once
 
 #include <cstddef>
@@ -30,11 +31,19 @@ namespace vrrp {
 /// characters outside [A-Za-z0-9_] become '_'.
 std::string handover_table_name(std::string_view instance_key);
 
-/// nft commands: the previous master's `arp` table (no ARP for or from the VIPs).
-std::string drain_ruleset(const std::string& table, const std::vector<lb::IpAddress>& vips);
-/// nft commands: the new master's `ip` table forwarding strays for `vips` arriving on
-/// `interface` to `peer`.
-std::string forward_ruleset(const std::string& table, const std::string& interface,
+/// The nftables family and table of each side for an instance of `family`: IPv4 drains in
+/// `arp` and forwards in `ip` (one name); IPv6 does both in `ip6` (two names).
+struct HandoverTables {
+  std::string drain_family, drain_table, forward_family, forward_table;
+};
+HandoverTables handover_tables(std::string_view instance_key, lb::IpAddress::Family family);
+
+/// nft commands: the previous master's drain table: no ARP (IPv4) or Neighbor Solicitation
+/// (IPv6) answered for the VIPs, none sent from them. `vips` are of one family.
+std::string drain_ruleset(const HandoverTables& t, const std::vector<lb::IpAddress>& vips);
+/// nft commands: the new master's table forwarding strays for `vips` arriving on `interface`
+/// to `peer`.
+std::string forward_ruleset(const HandoverTables& t, const std::string& interface,
                             const std::vector<lb::IpAddress>& vips, const lb::IpAddress& peer);
 /// nft commands deleting the `family` table `table` whether it exists or not.
 std::string delete_table(const std::string& family, const std::string& table);
@@ -57,12 +66,12 @@ class HandoverRules {
   lb::Result<void> install_forward(const lb::IpAddress& peer);
   void clear_drain();
   void clear_forward();
-  const std::string& table() const { return table_; }
+  const HandoverTables& tables() const { return tables_; }
 
  private:
-  void clear(const char* family);
+  void clear(const std::string& family, const std::string& table);
   lb::nft::NftRunner* nft_;
-  std::string table_;
+  HandoverTables tables_;
   std::string interface_;
   std::vector<lb::IpAddress> vips_;
 };

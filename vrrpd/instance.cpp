@@ -293,9 +293,7 @@ void Instance::acquire_vips(const std::optional<lb::IpAddress>& previous_master)
   announcer_.start();
 }
 
-bool Instance::handover_enabled() const {
-  return config_.handover_drain.count() > 0 && family() == lb::IpAddress::Family::v4;
-}
+bool Instance::handover_enabled() const { return config_.handover_drain.count() > 0; }
 
 void Instance::end_forward() {
   if (!forwarding_to_) return;
@@ -313,10 +311,18 @@ void Instance::hand_over_vips() {
     release_vips();
     return;
   }
+  // Nothing to drain: let go at once, as without a window.
+  const auto connections = count_local_vip_connections(vip_addresses(config_));
+  if (connections == 0) {
+    lb::log::get("vrrpd.handover")
+        ->info("{}: no connection to the vips: released without a drain", config_.name);
+    release_vips();
+    return;
+  }
   announcer_.stop();
   if (auto r = handover_.install_drain(); !r) {
     lb::log::get("vrrpd.handover")
-        ->error("{}: cannot stop answering ARP for the vips, releasing them: {}", config_.name,
+        ->error("{}: cannot stop answering ARP / ND for the vips, releasing them: {}", config_.name,
                 r.error().message);
     release_vips();
     return;
@@ -326,7 +332,7 @@ void Instance::hand_over_vips() {
   drain_deadline_ = lb::asio::steady_timer::clock_type::now() + config_.handover_drain;
   lb::log::get("vrrpd.handover")
       ->info("{}: draining: vips kept unannounced for at most {}ms, connections={}", config_.name,
-             config_.handover_drain.count(), count_local_vip_connections(vip_addresses(config_)));
+             config_.handover_drain.count(), connections);
   poll_drain();
 }
 
