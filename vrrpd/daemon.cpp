@@ -145,13 +145,16 @@ lb::Result<void> Daemon::reload(const Config& config) {
 
 void Daemon::tell_lbd(const Instance& inst, const action::Transition& t) {
   if (lbd_socket_.empty()) return;
+  auto vips = nlohmann::json::array();
+  for (const auto& v : inst.config().vips) vips.push_back(v.to_string());
   const nlohmann::json msg{{"cmd", "vrrp_state"},
                            {"instance", inst.config().name},
                            {"vrid", inst.config().vrid},
                            {"interface", inst.config().interface},
                            {"state", std::string(to_string(t.to))},
                            {"from", std::string(to_string(t.from))},
-                           {"reason", t.reason}};
+                           {"reason", t.reason},
+                           {"vips", vips}};
   lb::control::request_async(ctx_, lbd_socket_, msg, std::chrono::milliseconds(1000),
                              [this](lb::Result<nlohmann::json> r) {
                                if (r && r->value("ok", false)) {
