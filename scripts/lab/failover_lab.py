@@ -354,7 +354,24 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         not r["ok"] for r in records if t_restart <= r["t"] < t_end)
     report["reset_at_switch_back"] = sum(
         is_reset(r) for r in records if t_restart <= r["t"] < t_end)
+    if "switch_back" in report and t_vip_a is not None:
+        # A request started up to one timeout before the episode's end may fail because of
+        # what follows (the switchover): it is not this episode's.
+        report["switch_back"].update(
+            split_at_switch(lab, records, t_vip_a, t_end - lab.args.request_timeout))
     return report
+
+
+def split_at_switch(lab, records, t_switch, t_end):
+    """The failures of an episode at the switch itself (requests started from one request
+    timeout before it to 2 s after) apart from the later ones (the end of the old master's
+    handover_drain window, where L4 connections that outlived it are reset)."""
+    lo, hi = t_switch - lab.args.request_timeout, t_switch + 2.0
+    failed = [r for r in records if not r["ok"] and r["kind"] != "probe"]
+    at = [r for r in failed if lo <= r["t"] < hi]
+    later = [r for r in failed if hi <= r["t"] < t_end]
+    return {"failed_at_switch": len(at), "reset_at_switch": sum(map(is_reset, at)),
+            "failed_later": len(later), "reset_later": sum(map(is_reset, later))}
 
 
 def control_request(path, request, timeout=2.0):
@@ -384,7 +401,7 @@ def is_reset(record):
 def analyze_switchover(lab, records, t_switch, t_end):
     """The operator's `lbctl vrrp switchover` on node-a (VIP to node-b) after the switch-back."""
     during = [r for r in records if t_switch <= r["t"] < t_end and r["kind"] != "probe"]
-    return {
+    return split_at_switch(lab, records, t_switch, t_end) | {
         "vip_on_b_ms": None if (t := lab.first_vip_change_after(
             t_switch, lambda h: h == ("node-b",))) is None else round((t - t_switch) * 1000, 1),
         "failed": sum(not r["ok"] for r in during),
@@ -424,6 +441,9 @@ def print_summary(lab, report, t0):
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
+        if "failed_at_switch" in b:
+            print(f"    at the switch / later (drain end)   {b['failed_at_switch']} "
+                  f"({b['reset_at_switch']} reset) / {b['failed_later']} ({b['reset_later']} reset)")
         print(f"  VIP holders at the end                {', '.join(b['vip_holders_at_end']) or 'nobody'} "
               f"(both nodes at once: {b['double_holder_ms']} ms"
               f"{', node-b draining unannounced' if b['old_master_draining_at_end'] else ''})")
@@ -437,6 +457,8 @@ def print_summary(lab, report, t0):
         print(f"  VIP on node-b only                    {so['vip_on_b_ms']} ms after the command")
         print(f"  requests failed                       {so['failed']} of {so['requests']} "
               f"(connection reset: {so['reset']})")
+        print(f"    at the switch / later (drain end)   {so['failed_at_switch']} "
+              f"({so['reset_at_switch']} reset) / {so['failed_later']} ({so['reset_later']} reset)")
         print(f"  VIP holders at the end                {', '.join(so['vip_holders_at_end']) or 'nobody'}")
     if "reset_at_switch_back" in report:
         print(f"\nConnections reset at the switch-back: {report['reset_at_switch_back']}")
