@@ -179,6 +179,11 @@ std::string vrrp(const json& reply) {
     for (const auto& v : i.at("vips")) vips += (vips.empty() ? "" : ",") + cell(v);
     std::string state = cell(i.at("state"));
     if (i.value("switched_over", false)) state += " (switched over)";
+    // The handover window (vrrpd's handover_drain): serving on unannounced, or forwarding.
+    if (i.value("draining", false)) state += " (draining)";
+    if (const auto to = i.value("forwarding_to", std::string()); !to.empty()) {
+      state += " (forwarding to " + to + ")";
+    }
     t.add({cell(i.at("name")), cell(i.at("vrid")), cell(i.at("interface")), state,
            cell(i.at("priority")), cell(i.at("effective_priority")), vips});
   }

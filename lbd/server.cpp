@@ -11,6 +11,7 @@
 
 #include "common/control/protocol.hpp"
 #include "common/log.hpp"
+#include "common/nft/runner.hpp"
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
@@ -48,7 +49,8 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   unsigned n = config->global.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    server->workers_.push_back(std::make_unique<Worker>(i, server->active_, server->conns_));
+    server->workers_.push_back(
+        std::make_unique<Worker>(i, server->active_, server->conns_, server->released_vips_));
   }
   server->registry_.set_sink([s = server.get()](const PoolSnapshotPtr& snapshot) {
     for (auto& w : s->workers_) w->update_pool(snapshot);
@@ -213,7 +215,7 @@ void Server::apply_forward(const ConfigPtr& config, const std::vector<PoolSnapsh
                            std::vector<std::string>& errors) {
   if (!forward_) {
     if (forward::forward_listeners(*config).empty()) return;
-    auto runner = forward::make_libnftables_runner();
+    auto runner = lb::nft::make_libnftables_runner();
     if (!runner) {
       errors.push_back(fmt::format("forward: {}", runner.error().message));
       return;
@@ -453,7 +455,9 @@ lb::Result<void> Server::set_server_weight(const std::string& pool, const std::s
 void Server::on_vrrp_state(admin::VridRole role) {
   log_->info("vrrp: instance={} vrid={} interface={} from={} to={} reason=\"{}\"", role.instance,
              role.vrid, role.interface, role.from, role.state, role.reason);
-  if (!roles_.update(std::move(role))) return;
+  const bool changed = roles_.update(std::move(role));
+  released_vips_.set(roles_.released_vips());
+  if (!changed) return;
   const auto node = roles_.node_role();
   log_->info("role: node={} (master when master of any vrid)", repl::role_name(node));
   if (replicator_) replicator_->on_role(node);

@@ -176,6 +176,7 @@ class Server final : public admin::ControlTarget {
   std::atomic<std::uint32_t> active_{0};
   // Declared before the workers and the replicator, which use it: destroyed after them.
   repl::ConnTable conns_;
+  proxy::ReleasedVips released_vips_;  // the VIPs of the VRIDs not master here (role reports)
   std::vector<std::unique_ptr<Worker>> workers_;
   UpstreamRegistry registry_;
   StickyRegistry sticky_{lb::SteadyClock::instance()};

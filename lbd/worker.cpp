@@ -14,11 +14,13 @@
 
 namespace lbd {
 
-Worker::Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns)
+Worker::Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns,
+               const proxy::ReleasedVips& released_vips)
     : index_(index),
       global_active_(global_active),
       log_(lb::log::get("lbd.proxy")),
       conns_(conns),
+      released_vips_(released_vips),
       work_(io_.get_executor()) {}
 
 Worker::~Worker() {

@@ -34,7 +34,8 @@ class Worker final : public proxy::WorkerContext {
  public:
   /// `global_active`: the process-wide count of client connections (outlives the worker).
   /// `conns`: the process-wide connection table (outlives the worker).
-  Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns);
+  Worker(unsigned index, std::atomic<std::uint32_t>& global_active, repl::ConnTable& conns,
+         const proxy::ReleasedVips& released_vips);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -72,6 +73,7 @@ class Worker final : public proxy::WorkerContext {
   proxy::WorkerCounters& counters() override { return counters_; }
   const std::shared_ptr<spdlog::logger>& logger() const override { return log_; }
   bool draining() const override { return draining_; }
+  const proxy::ReleasedVips* released_vips() const override { return &released_vips_; }
   std::shared_ptr<void>& extension_slot() override { return extension_; }
   admin::WorkerStats& stats() override { return stats_; }
   admin::AccessLog* access_log() override { return access_log_.get(); }
@@ -109,6 +111,7 @@ class Worker final : public proxy::WorkerContext {
   StickyTables sticky_;
   HealthManagers health_;
   repl::ConnTable& conns_;
+  const proxy::ReleasedVips& released_vips_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
   admin::WorkerStats stats_;

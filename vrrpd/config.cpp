@@ -68,6 +68,8 @@ InstanceConfig read_instance(TableReader& t) {
       t.duration("garp_master_refresh", c.garp_master_refresh, std::chrono::milliseconds(0),
                  std::chrono::hours(24)));
   c.notify = t.string("notify", c.notify);
+  c.handover_drain = std::chrono::duration_cast<std::chrono::milliseconds>(t.duration(
+      "handover_drain", c.handover_drain, std::chrono::milliseconds(0), std::chrono::hours(1)));
   t.reject_unknown_keys();
   return c;
 }

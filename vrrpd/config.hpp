@@ -75,6 +75,10 @@ struct InstanceConfig {
   std::chrono::milliseconds garp_master_refresh{0};
   /// Shell command run on every transition (empty = none); see conf/vrrpd.toml for its env.
   std::string notify;
+  /// Handing over to a live peer (preempted, switchover): how long the previous master keeps
+  /// the VIPs unannounced, serving its connections, and the new master forwards their packets
+  /// to it (vrrpd/handover.hpp). 0 = release the VIPs at once.
+  std::chrono::milliseconds handover_drain{10000};
 
   friend bool operator==(const InstanceConfig&, const InstanceConfig&) = default;
 };

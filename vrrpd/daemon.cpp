@@ -33,7 +33,13 @@ int family_key(lb::IpAddress::Family f) { return f == lb::IpAddress::Family::v4 
 }  // namespace
 
 Daemon::Daemon(lb::asio::io_context& ctx, AddressManager& addresses, Guard* guard)
-    : ctx_(ctx), addresses_(addresses), guard_(guard), reaper_(ctx) {}
+    : ctx_(ctx), addresses_(addresses), guard_(guard), reaper_(ctx) {
+  if (auto nft = lb::nft::make_libnftables_runner()) {
+    nft_ = std::move(*nft);
+  } else {
+    lb::log::get("vrrpd")->error("handover drain off: {}", nft.error().message);
+  }
+}
 
 Daemon::~Daemon() = default;
 
@@ -77,7 +83,8 @@ lb::Result<std::unique_ptr<Instance>> Daemon::make_instance(const InstanceConfig
     sender.destinations.push_back(
         *lb::IpAddress::parse(family == lb::IpAddress::Family::v4 ? kMulticastV4 : kMulticastV6));
   }
-  auto inst = std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_);
+  auto inst = std::make_unique<Instance>(ctx_, c, *iface, std::move(sender), addresses_, guard_,
+                                         nft_.get());
   inst->set_transition_hook(
       [this](const Instance& i, const action::Transition& t) { tell_lbd(i, t); });
   return inst;
@@ -138,13 +145,16 @@ lb::Result<void> Daemon::reload(const Config& config) {
 
 void Daemon::tell_lbd(const Instance& inst, const action::Transition& t) {
   if (lbd_socket_.empty()) return;
+  auto vips = nlohmann::json::array();
+  for (const auto& v : inst.config().vips) vips.push_back(v.to_string());
   const nlohmann::json msg{{"cmd", "vrrp_state"},
                            {"instance", inst.config().name},
                            {"vrid", inst.config().vrid},
                            {"interface", inst.config().interface},
                            {"state", std::string(to_string(t.to))},
                            {"from", std::string(to_string(t.from))},
-                           {"reason", t.reason}};
+                           {"reason", t.reason},
+                           {"vips", vips}};
   lb::control::request_async(ctx_, lbd_socket_, msg, std::chrono::milliseconds(1000),
                              [this](lb::Result<nlohmann::json> r) {
                                if (r && r->value("ok", false)) {
@@ -239,6 +249,9 @@ nlohmann::json Daemon::status() const {
                     {"priority", c.priority},
                     {"effective_priority", inst->effective_priority()},
                     {"switched_over", inst->switched_over()},
+                    {"draining", inst->draining()},
+                    {"forwarding_to",
+                     inst->forwarding_to() ? inst->forwarding_to()->to_string() : std::string()},
                     {"vips", vips}});
   }
   nlohmann::json drops = nlohmann::json::object();

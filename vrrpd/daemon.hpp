@@ -14,6 +14,7 @@
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
+#include "common/nft/runner.hpp"
 #include "vrrpd/address_manager.hpp"
 #include "vrrpd/config.hpp"
 #include "vrrpd/instance.hpp"
@@ -76,6 +77,8 @@ class Daemon {
   lb::asio::io_context& ctx_;
   AddressManager& addresses_;
   Guard* guard_;
+  // The handover tables' libnftables context (null when it cannot be made: no drain).
+  std::unique_ptr<lb::nft::NftRunner> nft_;
   std::map<std::pair<int, int>, std::unique_ptr<Receiver>> receivers_;  // (ifindex, family)
   std::map<std::string, std::unique_ptr<Instance>> instances_;
   ChildReaper reaper_;

@@ -47,9 +47,10 @@ void StateMachine::transition(std::vector<Action>& out, State to, std::string re
 }
 
 // §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fired): advert, then announce, then the timer.
-void StateMachine::become_master(std::vector<Action>& out, std::string reason) {
+void StateMachine::become_master(std::vector<Action>& out, std::string reason,
+                                 std::optional<lb::IpAddress> previous_master) {
   out.push_back(action::SendAdvert{config_.priority});
-  out.push_back(action::AcquireVips{});
+  out.push_back(action::AcquireVips{std::move(previous_master)});
   out.push_back(action::ArmAdverTimer{config_.advert_interval});
   transition(out, State::kMaster, std::move(reason));
 }
@@ -58,6 +59,9 @@ void StateMachine::become_master(std::vector<Action>& out, std::string reason) {
 void StateMachine::become_backup(std::vector<Action>& out, std::string reason) {
   master_adver_interval_ = config_.advert_interval;
   skew_armed_ = false;
+  last_master_.reset();
+  last_priority_ = 0;
+  preempting_ = false;
   out.push_back(action::ArmMasterDownTimer{master_down_interval()});
   transition(out, State::kBackup, std::move(reason));
 }
@@ -99,10 +103,20 @@ std::vector<Action> StateMachine::on(const event::Shutdown&) {
 std::vector<Action> StateMachine::on(const event::MasterDownTimerFired&) {
   std::vector<Action> out;
   if (state_ == State::kBackup) {
-    become_master(out, skew_armed_ ? fmt::format("master left (priority 0), skew_time={}us",
-                                                 skew_time().count())
-                                   : fmt::format("no advert for master_down_interval={}us",
-                                                 master_down_interval().count()));
+    // A master that said goodbye (priority 0) or that we preempt is alive: it may keep serving
+    // what it carries. One that fell silent is not.
+    // A priority-0 advert alone is also what a stopping or killed master (its guard) sends; a
+    // switchover sends priority 1 just before it (see on(Switchover)).
+    const bool handed_over = skew_armed_ && last_priority_ == 1;
+    auto previous = handed_over || preempting_ ? last_master_ : std::nullopt;
+    become_master(
+        out,
+        skew_armed_   ? fmt::format("master left (priority 0), skew_time={}us", skew_time().count())
+        : preempting_ ? fmt::format("preempting lower-priority master {}",
+                                    last_master_ ? last_master_->to_string() : std::string("?"))
+                      : fmt::format("no advert for master_down_interval={}us",
+                                    master_down_interval().count()),
+        std::move(previous));
   }
   return out;
 }
@@ -119,6 +133,8 @@ std::vector<Action> StateMachine::on(const event::AdverTimerFired&) {
 std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
   std::vector<Action> out;
   if (state_ == State::kBackup) {
+    last_master_ = a.source;
+    if (a.priority != 0) last_priority_ = a.priority;
     if (a.priority == 0) {
       // §6.4.2: the master is leaving; take over after Skew_Time only.
       out.push_back(action::ArmMasterDownTimer{skew_time()});
@@ -129,8 +145,11 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
           a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
       out.push_back(action::ArmMasterDownTimer{master_down_interval()});
       skew_armed_ = false;
+      preempting_ = false;
+    } else {
+      // Preempting a lower-priority master: discard, Master_Down_Timer will fire.
+      preempting_ = true;
     }
-    // else: preempting a lower-priority master: discard, Master_Down_Timer will fire.
     return out;
   }
   if (state_ != State::kMaster) return out;
@@ -147,10 +166,12 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
     // Beyond the RFC: one last advert with our own priority, so that the winner learns that
     // clients may have followed us (healed partition) and re-announces the VIPs.
     out.push_back(action::SendAdvert{config_.priority});
-    out.push_back(action::ReleaseVips{});
+    out.push_back(action::HandOverVips{});
     master_adver_interval_ = a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
     out.push_back(action::ArmMasterDownTimer{master_down_interval()});
     skew_armed_ = false;
+    last_master_ = a.source;
+    preempting_ = false;
     transition(out, State::kBackup,
                fmt::format("advert from {} with priority={} beats ours={}", a.source.to_string(),
                            a.priority, config_.priority));
@@ -207,8 +228,11 @@ std::vector<Action> StateMachine::on(const event::Switchover&) {
   // we stay in the protocol as Backup, so if no peer takes over, Master_Down_Timer brings the
   // VIPs back here.
   out.push_back(action::CancelAdverTimer{});
+  // Our lowered priority first (1, set by the driver), then 0: the backup learns that this
+  // master hands over alive and may forward the connections it still serves back here.
+  out.push_back(action::SendAdvert{config_.priority});
   out.push_back(action::SendAdvert{0});
-  out.push_back(action::ReleaseVips{});
+  out.push_back(action::HandOverVips{});
   become_backup(out, "switchover requested by the operator");
   return out;
 }

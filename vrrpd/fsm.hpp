@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -50,9 +51,10 @@ struct InterfaceDown {
 };
 struct InterfaceUp {};
 /// Beyond the RFC: an operator hands mastership to the peer (`vrrp switchover`). A master sends
-/// a priority-0 advert (the backup takes over after its Skew_Time, as on shutdown), releases the
-/// VIPs and becomes Backup; other states ignore it. The driver lowers the priority first
-/// (PriorityChanged) so that preemption does not pull mastership back.
+/// an advert with its (lowered) priority, then a priority-0 advert (the backup takes over after its
+/// Skew_Time, as on shutdown), releases the VIPs and becomes Backup; other states ignore it. The
+/// driver lowers the priority first (PriorityChanged) so that preemption does not pull mastership
+/// back.
 struct Switchover {};
 }  // namespace event
 
@@ -66,9 +68,20 @@ struct SendAdvert {
   std::uint8_t priority = 0;
   friend bool operator==(const SendAdvert&, const SendAdvert&) = default;
 };
-/// Add the VIPs and announce them (gratuitous ARP / unsolicited NA bursts).
+/// Add the VIPs and announce them (gratuitous ARP / unsolicited NA bursts). `previous_master`
+/// is set when the peer handed mastership over alive (a switchover: priority 1 then 0; or we
+/// preempted it while it still advertised): it keeps serving its connections for a while, and
+/// the driver may forward their packets to it. Not after a bare priority 0 (a stop, or the
+/// guard of a killed vrrpd) nor after a silence.
 struct AcquireVips {
+  std::optional<lb::IpAddress> previous_master;
   friend bool operator==(const AcquireVips&, const AcquireVips&) = default;
+};
+/// Leave mastership to a live peer (preempted, or an operator switchover): stop announcing the
+/// VIPs. The driver may keep them as local addresses for a drain window, so that the
+/// connections this node carries end normally, and then removes them; or remove them at once.
+struct HandOverVips {
+  friend bool operator==(const HandOverVips&, const HandOverVips&) = default;
 };
 /// Announce the VIPs again without touching the addresses (healed partition).
 struct AnnounceVips {
@@ -102,8 +115,8 @@ struct Transition {
 
 using Action =
     std::variant<action::SendAdvert, action::AcquireVips, action::AnnounceVips, action::ReleaseVips,
-                 action::ArmAdverTimer, action::ArmMasterDownTimer, action::CancelAdverTimer,
-                 action::CancelMasterDownTimer, action::Transition>;
+                 action::HandOverVips, action::ArmAdverTimer, action::ArmMasterDownTimer,
+                 action::CancelAdverTimer, action::CancelMasterDownTimer, action::Transition>;
 
 /// One virtual router's state. Not thread-safe; the driver calls it from one thread.
 class StateMachine {
@@ -134,7 +147,8 @@ class StateMachine {
   std::vector<Action> on(const event::InterfaceUp&);
   std::vector<Action> on(const event::Switchover&);
 
-  void become_master(std::vector<Action>& out, std::string reason);
+  void become_master(std::vector<Action>& out, std::string reason,
+                     std::optional<lb::IpAddress> previous_master = std::nullopt);
   void become_backup(std::vector<Action>& out, std::string reason);
   void transition(std::vector<Action>& out, State to, std::string reason);
 
@@ -142,6 +156,11 @@ class StateMachine {
   State state_ = State::kInitialize;
   Centis master_adver_interval_;
   bool skew_armed_ = false;  // Master_Down_Timer runs Skew_Time only (a priority-0 advert)
+  // While Backup: the source of the last advert, and whether a lower-priority advert was
+  // discarded since Master_Down_Timer was armed (we are preempting a live master).
+  std::optional<lb::IpAddress> last_master_;
+  std::uint8_t last_priority_ = 0;  // of the last non-zero advert
+  bool preempting_ = false;
 };
 
 }  // namespace vrrp

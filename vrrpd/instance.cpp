@@ -1,6 +1,8 @@
 // One virtual router at run time: see instance.hpp.
 #include "vrrpd/instance.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "common/spawn.hpp"
 #include "vrrpd/guard.hpp"
@@ -39,7 +41,7 @@ AnnounceConfig announce_config(const InstanceConfig& c) {
 }  // namespace
 
 Instance::Instance(lb::asio::io_context& ctx, InstanceConfig config, const InterfaceInfo& iface,
-                   Sender sender, AddressManager& addresses, Guard* guard)
+                   Sender sender, AddressManager& addresses, Guard* guard, lb::nft::NftRunner* nft)
     : ctx_(ctx),
       config_(std::move(config)),
       sender_(std::move(sender)),
@@ -48,13 +50,21 @@ Instance::Instance(lb::asio::io_context& ctx, InstanceConfig config, const Inter
       fsm_(fsm_config(config_, sender_.source)),
       announcer_(ctx, iface.index, iface.mac, vip_addresses(config_), announce_config(config_)),
       adver_timer_(ctx),
-      master_down_timer_(ctx) {}
+      master_down_timer_(ctx),
+      handover_(nft, key(), config_.interface, vip_addresses(config_)),
+      drain_timer_(ctx),
+      forward_timer_(ctx) {}
 
 Instance::~Instance() {
   *alive_ = false;
   adver_timer_.cancel();
   master_down_timer_.cancel();
+  drain_timer_.cancel();
+  forward_timer_.cancel();
   announcer_.stop();
+  // A reload that drops this instance stopped it first; anything left is cleared here.
+  if (forwarding_to_) handover_.clear_forward();
+  if (draining_) handover_.clear_drain();
 }
 
 std::string Instance::key() const {
@@ -64,12 +74,17 @@ std::string Instance::key() const {
 
 void Instance::start(bool link_up) {
   // A previous run that died without its guard (e.g. the whole cgroup SIGKILLed) may have left
-  // the VIPs behind; a starting node is never master, so they go.
+  // the VIPs behind; a starting node is never master, so they go. So do handover tables left by
+  // a SIGKILL (the guard removes VIPs, not tables).
   for (const auto& vip : config_.vips) {
     if (auto r = addresses_.remove(sender_.ifindex, vip); !r) {
       lb::log::get("vrrpd.instance")
           ->warn("{}: stale vip cleanup failed: {}", config_.name, r.error().message);
     }
+  }
+  if (handover_enabled()) {
+    handover_.clear_forward();
+    handover_.clear_drain();
   }
   link_up_ = link_up;
   healthy_ = true;
@@ -77,7 +92,11 @@ void Instance::start(bool link_up) {
   apply_health();
 }
 
-void Instance::stop() { run(event::Shutdown{}); }
+void Instance::stop() {
+  run(event::Shutdown{});
+  // A Backup still draining holds the VIPs: a stop ends the window now.
+  if (draining_) end_drain("stop");
+}
 
 std::optional<DropReason> Instance::on_advert(const Advert& advert, const PacketMeta& meta) {
   InstanceView self{config_.vrid, fsm_.priority(), vip_addresses(config_)};
@@ -183,13 +202,15 @@ void Instance::execute(const Action& a) {
         if constexpr (std::is_same_v<T, action::SendAdvert>) {
           send_advert(act.priority);
         } else if constexpr (std::is_same_v<T, action::AcquireVips>) {
-          acquire_vips();
+          acquire_vips(act.previous_master);
         } else if constexpr (std::is_same_v<T, action::AnnounceVips>) {
           lb::log::get("vrrpd.instance")
               ->info("{}: lower-priority master heard, re-announcing vips", config_.name);
           announcer_.burst_once();
         } else if constexpr (std::is_same_v<T, action::ReleaseVips>) {
           release_vips();
+        } else if constexpr (std::is_same_v<T, action::HandOverVips>) {
+          hand_over_vips();
         } else if constexpr (std::is_same_v<T, action::ArmAdverTimer>) {
           arm(adver_timer_, adver_gen_, act.after, event::AdverTimerFired{});
         } else if constexpr (std::is_same_v<T, action::ArmMasterDownTimer>) {
@@ -205,6 +226,8 @@ void Instance::execute(const Action& a) {
               ->info("{}: transition: vrid={} from={} to={} reason=\"{}\"", config_.name,
                      config_.vrid, to_string(act.from), to_string(act.to), act.reason);
           ++transitions_;
+          // Fault or stop while draining: the connections cannot be served on; go at once.
+          if (draining_ && act.to != State::kBackup) end_drain("left backup");
           notify(act);
           if (hook_) hook_(*this, act);
         }
@@ -228,7 +251,33 @@ void Instance::send_advert(std::uint8_t priority) {
   }
 }
 
-void Instance::acquire_vips() {
+void Instance::acquire_vips(const std::optional<lb::IpAddress>& previous_master) {
+  if (draining_) {
+    // Master again within the window: the addresses are still here, announce them again.
+    ++drain_gen_;
+    drain_timer_.cancel();
+    draining_ = false;
+    handover_.clear_drain();
+    lb::log::get("vrrpd.handover")->info("{}: drain ended: master again", config_.name);
+  }
+  if (previous_master && handover_enabled()) {
+    if (auto r = handover_.install_forward(*previous_master); !r) {
+      lb::log::get("vrrpd.handover")
+          ->error("{}: cannot forward strays to {}: {}", config_.name, previous_master->to_string(),
+                  r.error().message);
+    } else {
+      forwarding_to_ = previous_master;
+      lb::log::get("vrrpd.handover")
+          ->info("{}: forwarding packets of unknown connections to {} for {}ms", config_.name,
+                 previous_master->to_string(), config_.handover_drain.count());
+      const auto gen = ++forward_gen_;
+      forward_timer_.expires_after(config_.handover_drain);
+      forward_timer_.async_wait([this, gen, alive = alive_](const lb::error_code& ec) {
+        if (ec || !*alive || gen != forward_gen_) return;
+        end_forward();
+      });
+    }
+  }
   // Arm the guard first: if we die between adding and arming, the VIPs would be orphaned.
   if (guard_ != nullptr) {
     guard_->arm(
@@ -244,7 +293,90 @@ void Instance::acquire_vips() {
   announcer_.start();
 }
 
+bool Instance::handover_enabled() const { return config_.handover_drain.count() > 0; }
+
+void Instance::end_forward() {
+  if (!forwarding_to_) return;
+  ++forward_gen_;
+  forward_timer_.cancel();
+  handover_.clear_forward();
+  lb::log::get("vrrpd.handover")
+      ->info("{}: forwarding to {} ended", config_.name, forwarding_to_->to_string());
+  forwarding_to_.reset();
+}
+
+void Instance::hand_over_vips() {
+  end_forward();
+  if (!handover_enabled()) {
+    release_vips();
+    return;
+  }
+  // Nothing to drain: let go at once, as without a window.
+  const auto connections = count_local_vip_connections(vip_addresses(config_));
+  if (connections == 0) {
+    lb::log::get("vrrpd.handover")
+        ->info("{}: no connection to the vips: released without a drain", config_.name);
+    release_vips();
+    return;
+  }
+  announcer_.stop();
+  if (auto r = handover_.install_drain(); !r) {
+    lb::log::get("vrrpd.handover")
+        ->error("{}: cannot stop answering ARP / ND for the vips, releasing them: {}", config_.name,
+                r.error().message);
+    release_vips();
+    return;
+  }
+  draining_ = true;
+  ++drains_;
+  drain_deadline_ = lb::asio::steady_timer::clock_type::now() + config_.handover_drain;
+  lb::log::get("vrrpd.handover")
+      ->info("{}: draining: vips kept unannounced for at most {}ms, connections={}", config_.name,
+             config_.handover_drain.count(), connections);
+  poll_drain();
+}
+
+void Instance::poll_drain() {
+  // Short enough that a drained node lets go soon after its last connection, cheap enough to
+  // read /proc/net/tcp at: only while draining.
+  constexpr auto kPoll = std::chrono::milliseconds(200);
+  const auto now = lb::asio::steady_timer::clock_type::now();
+  drain_timer_.expires_after(std::min<lb::asio::steady_timer::duration>(
+      kPoll, std::max(drain_deadline_ - now, lb::asio::steady_timer::duration::zero())));
+  const auto gen = ++drain_gen_;
+  drain_timer_.async_wait([this, gen, alive = alive_](const lb::error_code& ec) {
+    if (ec || !*alive || gen != drain_gen_ || !draining_) return;
+    if (lb::asio::steady_timer::clock_type::now() >= drain_deadline_) {
+      end_drain("window over");
+    } else if (count_local_vip_connections(vip_addresses(config_)) == 0) {
+      end_drain("no connection left");
+    } else {
+      poll_drain();
+    }
+  });
+}
+
+void Instance::end_drain(const char* why) {
+  if (!draining_) return;
+  ++drain_gen_;
+  drain_timer_.cancel();
+  draining_ = false;
+  const auto left = count_local_vip_connections(vip_addresses(config_));
+  release_vips();
+  handover_.clear_drain();
+  lb::log::get("vrrpd.handover")
+      ->info("{}: drain ended ({}): vips removed, connections left={}", config_.name, why, left);
+}
+
 void Instance::release_vips() {
+  end_forward();
+  if (draining_) {
+    // Released while draining (fault, stop): the window ends with it.
+    ++drain_gen_;
+    drain_timer_.cancel();
+    draining_ = false;
+    handover_.clear_drain();
+  }
   announcer_.stop();
   for (const auto& vip : config_.vips) {
     if (auto r = addresses_.remove(sender_.ifindex, vip); !r) {

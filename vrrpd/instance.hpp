@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "vrrpd/announce.hpp"
 #include "vrrpd/config.hpp"
 #include "vrrpd/fsm.hpp"
+#include "vrrpd/handover.hpp"
 #include "vrrpd/packet.hpp"
 #include "vrrpd/socket.hpp"
 
@@ -35,17 +37,24 @@ class Instance {
   /// Called after every transition (for the control socket and tests).
   using TransitionHook = std::function<void(const Instance&, const action::Transition&)>;
 
+  /// `nft` (may be null: no handover drain, VIPs released at once) runs the handover tables.
   Instance(lb::asio::io_context& ctx, InstanceConfig config, const InterfaceInfo& iface,
-           Sender sender, AddressManager& addresses, Guard* guard);
+           Sender sender, AddressManager& addresses, Guard* guard, lb::nft::NftRunner* nft);
   ~Instance();
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
-  /// Removes stale VIPs (a previous run that died with them), then Startup; Fault if `link_up`
-  /// is false.
+  /// Removes stale VIPs and handover tables (a previous run that died with them), then
+  /// Startup; Fault if `link_up` is false.
   void start(bool link_up);
-  /// Graceful stop: priority-0 advert and VIPs released if master.
+  /// Graceful stop: priority-0 advert and VIPs released if master or draining.
   void stop();
+  /// True while this node, no longer master, keeps the VIPs unannounced for its connections.
+  bool draining() const { return draining_; }
+  /// The previous master this node forwards strays to, while it does.
+  const std::optional<lb::IpAddress>& forwarding_to() const { return forwarding_to_; }
+  /// Drain windows started since this instance started.
+  std::uint64_t drains() const { return drains_; }
   /// A decoded advert for this VRID. Returns the per-instance §7.1 drop reason, if dropped.
   std::optional<DropReason> on_advert(const Advert& advert, const PacketMeta& meta);
   /// Link state of the tracked interfaces as a whole (all up = true).
@@ -83,8 +92,13 @@ class Instance {
   void run(const Event& e);
   void execute(const Action& a);
   void send_advert(std::uint8_t priority);
-  void acquire_vips();
+  void acquire_vips(const std::optional<lb::IpAddress>& previous_master);
   void release_vips();
+  void hand_over_vips();
+  void poll_drain();
+  void end_drain(const char* why);
+  void end_forward();
+  bool handover_enabled() const;
   void arm(lb::asio::steady_timer& timer, std::uint64_t& generation, Micros after, Event fire);
   void notify(const action::Transition& t);
 
@@ -99,6 +113,14 @@ class Instance {
   lb::asio::steady_timer master_down_timer_;
   std::uint64_t adver_gen_ = 0;
   std::uint64_t master_down_gen_ = 0;
+  HandoverRules handover_;
+  lb::asio::steady_timer drain_timer_;    // polls the connections until the window ends
+  lb::asio::steady_timer forward_timer_;  // ends the forwarding window
+  std::uint64_t drain_gen_ = 0, forward_gen_ = 0;
+  bool draining_ = false;
+  lb::asio::steady_timer::time_point drain_deadline_{};
+  std::optional<lb::IpAddress> forwarding_to_;
+  std::uint64_t drains_ = 0;
   void apply_health();
   void apply_priority();
   bool link_up_ = true;

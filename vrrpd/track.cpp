@@ -88,8 +88,14 @@ lb::awaitable<void> TrackScript::run_once_async(std::shared_ptr<bool> alive,
                                                 std::shared_ptr<pid_t> running) {
   const auto name = config_.name;
   const auto timeout = config_.timeout;
-  auto r = co_await lb::run_process(lb::shell_command(config_.command), timeout, kTrackOutputBytes,
-                                    [running](pid_t pid) { *running = pid; });
+  // No temporary with a destructor that matters in the co_await expression: g++ 12 may destroy
+  // such temporaries twice (a lambda holding a copy of `running` dropped one reference too many,
+  // a use after free). The frame's `running` outlives the call, so the callback takes a plain
+  // pointer, and the options are a named local.
+  auto options = lb::shell_command(config_.command);
+  pid_t* const slot = running.get();
+  auto r = co_await lb::run_process(std::move(options), timeout, kTrackOutputBytes,
+                                    [slot](pid_t pid) { *slot = pid; });
   *running = -1;
   if (!*alive) co_return;
   auto log = lb::log::get("vrrpd.track");

@@ -222,6 +222,14 @@ json vrrp_state(ControlTarget& server, const json& req) {
   role.interface = string_arg(req, "interface").value_or("");
   role.from = string_arg(req, "from").value_or("");
   role.reason = string_arg(req, "reason").value_or("");
+  // Optional (older vrrpd sends none): "192.0.2.10/24" or a bare address; others are skipped.
+  if (auto vips = req.find("vips"); vips != req.end() && vips->is_array()) {
+    for (const auto& v : *vips) {
+      if (!v.is_string() || role.vips.size() >= 64) continue;
+      const auto text = v.get<std::string>();
+      if (auto a = lb::IpAddress::parse(text.substr(0, text.find('/')))) role.vips.push_back(*a);
+    }
+  }
   role.since = std::chrono::system_clock::now();
   server.on_vrrp_state(std::move(role));
   return {{"ok", true}, {"role", std::string(repl::role_name(server.roles().node_role))}};

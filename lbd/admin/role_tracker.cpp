@@ -20,6 +20,14 @@ repl::Role RoleTracker::compute() const {
   return repl::Role::backup;
 }
 
+std::vector<lb::IpAddress> RoleTracker::released_vips() const {
+  std::vector<lb::IpAddress> out;
+  for (const auto& [name, r] : by_instance_) {
+    if (r.state != "master") out.insert(out.end(), r.vips.begin(), r.vips.end());
+  }
+  return out;
+}
+
 RolesView RoleTracker::view() const {
   RolesView v;
   v.node_role = role_;

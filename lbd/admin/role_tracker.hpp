@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net/ip_address.hpp"
 #include "lbd/replication/replicator.hpp"
 
 namespace lbd::admin {
@@ -21,6 +22,7 @@ struct VridRole {
   std::string from;
   std::string reason;
   std::chrono::system_clock::time_point since{};
+  std::vector<lb::IpAddress> vips;  // the instance's virtual addresses, when vrrpd sent them
 };
 
 struct RolesView {
@@ -38,6 +40,9 @@ class RoleTracker {
   /// Returns true when the node role changed.
   bool update(VridRole role);
   repl::Role node_role() const { return role_; }
+  /// The VIPs of every instance last reported in a state other than master: addresses this node
+  /// may still hold while it drains a handover, whose keep-alive clients should move.
+  std::vector<lb::IpAddress> released_vips() const;
   RolesView view() const;
 
  private:

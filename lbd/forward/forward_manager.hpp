@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/nft/runner.hpp"
 #include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
-#include "lbd/forward/nft_runner.hpp"
 #include "lbd/forward/ruleset.hpp"
 
 namespace lbd::forward {
@@ -42,7 +42,7 @@ std::set<lb::Endpoint> down_backends(const PoolSnapshot& snapshot);
 
 class ForwardManager {
  public:
-  explicit ForwardManager(std::unique_ptr<NftRunner> nft) : nft_(std::move(nft)) {}
+  explicit ForwardManager(std::unique_ptr<lb::nft::NftRunner> nft) : nft_(std::move(nft)) {}
 
   /// Programs the forward listeners of `config` over `pools` (the latest snapshot of each pool)
   /// in one transaction. A config without forward listeners deletes the table (once). On failure
@@ -66,7 +66,7 @@ class ForwardManager {
  private:
   lb::Result<void> run(const std::string& commands);
 
-  std::unique_ptr<NftRunner> nft_;
+  std::unique_ptr<lb::nft::NftRunner> nft_;
   std::shared_ptr<const Config> config_;
   std::vector<Service> services_;
   bool installed_ = false;

@@ -302,7 +302,10 @@ class Connection final : public StreamHandler {
       const auto now = Clock::now();
       session_.check_stalls(now);
       const auto idle_limit = had_stream_ ? cfg_.timeouts.keep_alive : cfg_.timeouts.request_header;
-      if (worker_.draining() ||
+      // A client of a VIP this node handed over gets a GOAWAY too: its open streams finish here,
+      // its next ones go to the new master.
+      const auto* released = worker_.released_vips();
+      if (worker_.draining() || (released != nullptr && released->holds_local_address_of(raw_)) ||
           (session_.open_streams() == 0 && now - last_activity_ >= idle_limit)) {
         session_.shutdown();
       }

@@ -314,6 +314,12 @@ class HttpSession {
     }
   }
 
+  // Whether the client connected to a VIP this node handed over (vrrpd's handover drain).
+  bool vip_released() {
+    const auto* released = worker_.released_vips();
+    return released != nullptr && released->holds_local_address_of(raw_socket());
+  }
+
   // ---- one request / response exchange ----------------------------------------------------
 
   lb::awaitable<Next> exchange() {
@@ -770,7 +776,9 @@ class HttpSession {
     const auto length = rp.content_length();
     bool chunked = !no_body && rp.chunked();
     const bool until_eof = !no_body && !chunked && !length;
-    bool keep_client = client_keep_alive && !until_eof && !worker_.draining();
+    // A client of a VIP this node handed over is asked to reconnect (to the new master) now
+    // that its request is answered.
+    bool keep_client = client_keep_alive && !until_eof && !worker_.draining() && !vip_released();
     const bool keep_upstream = rp.keep_alive() && !until_eof;
     bool rechunk = true;
     std::array<std::string_view, 1> drop;

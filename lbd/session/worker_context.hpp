@@ -45,6 +45,7 @@
 #include "lbd/balance/balancer.hpp"
 #include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
+#include "lbd/session/released_vips.hpp"
 #include "lbd/telemetry/stats.hpp"
 #include "lbd/upstream/outlier_detector.hpp"
 
@@ -284,6 +285,9 @@ class WorkerContext {
   virtual const std::shared_ptr<spdlog::logger>& logger() const = 0;
   /// True once shutdown began: finish what is in flight, accept no new requests on keep-alive.
   virtual bool draining() const = 0;
+  /// The VIPs this node handed over (vrrpd's handover drain): a keep-alive client connected to
+  /// one is asked to reconnect after its current request. Thread-safe object; nullptr = none.
+  virtual const ReleasedVips* released_vips() const { return nullptr; }
   /// One opaque per-worker slot for a session kind's own state (see the contract above).
   virtual std::shared_ptr<void>& extension_slot() = 0;
   /// This worker's counters for /metrics by listener and server (this thread is their only

@@ -141,6 +141,10 @@ class Lab:
         text = open(vrrpd).read()
         ms = int(round(self.args.advert * 1000))
         text = re.sub(r'(?m)^advert_interval\s*=.*$', f'advert_interval = "{ms}ms"', text)
+        if self.args.handover_drain is not None:
+            text = re.sub(r'(?m)^handover_drain\s*=.*\n', '', text)
+            text = re.sub(r'(?m)^(advert_interval\s*=.*)$',
+                          f'\\1\nhandover_drain = "{self.args.handover_drain}"', text)
         text = re.sub(r'(?m)^control_socket\s*=.*$', f'control_socket = "{vrrpd_sock}"', text)
         text = re.sub(r'(?m)^lbd_control_socket\s*=.*$', f'lbd_control_socket = "{lbd_sock}"',
                       text)
@@ -150,6 +154,17 @@ class Lab:
         text = re.sub(r'(?m)^control_socket\s*=.*$', f'control_socket = "{lbd_sock}"', text)
         open(lbd, "w").write(text)
         return dst
+
+    def handover_drain(self):
+        """node-b's handover_drain in seconds (what node-a's switch-back leaves it): the lab's
+        override, else the config's, else vrrpd's default of 10 s."""
+        text = self.args.handover_drain
+        if text is None:
+            m = re.search(r'(?m)^handover_drain\s*=\s*"([^"]*)"',
+                          open(os.path.join(self.args.conf_dir, "node-b", "vrrpd.toml")).read())
+            text = m.group(1) if m else "10s"
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", text)
+        return 10.0 if not m else float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
 
     def sockets(self, node):
         """The lbd and vrrpd control sockets of `node` in this lab."""
@@ -325,6 +340,9 @@ def analyze(lab, records, t_kill, t_restart, t_end):
             "requests": len(back),
             "vip_holders_at_end": list(lab.holders_at(t_end)),
             "double_holder_ms": round(overlap(lab.vip_log, t_restart, t_end) * 1000, 3),
+            # node-b keeps the VIP unannounced while it drains its connections (handover_drain)
+            "old_master_draining_at_end": t_vip_a is not None and "node-b" in lab.holders_at(t_end)
+            and t_end - t_vip_a < lab.handover_drain() + 0.5,
         }
     report["requests_total"] = len(records)
     report["failed_total"] = sum(not r["ok"] for r in records)
@@ -334,7 +352,63 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         not r["ok"] for r in records if t_kill - lab.args.request_timeout <= r["t"] < t_restart)
     report["failed_at_switch_back"] = sum(
         not r["ok"] for r in records if t_restart <= r["t"] < t_end)
+    report["reset_at_switch_back"] = sum(
+        is_reset(r) for r in records if t_restart <= r["t"] < t_end)
+    if "switch_back" in report and t_vip_a is not None:
+        # A request started up to one timeout before the episode's end may fail because of
+        # what follows (the switchover): it is not this episode's.
+        report["switch_back"].update(
+            split_at_switch(lab, records, t_vip_a, t_end - lab.args.request_timeout))
     return report
+
+
+def split_at_switch(lab, records, t_switch, t_end):
+    """The failures of an episode at the switch itself (requests started from one request
+    timeout before it to 2 s after) apart from the later ones (the end of the old master's
+    handover_drain window, where L4 connections that outlived it are reset)."""
+    lo, hi = t_switch - lab.args.request_timeout, t_switch + 2.0
+    failed = [r for r in records if not r["ok"] and r["kind"] != "probe"]
+    at = [r for r in failed if lo <= r["t"] < hi]
+    later = [r for r in failed if hi <= r["t"] < t_end]
+    return {"failed_at_switch": len(at), "reset_at_switch": sum(map(is_reset, at)),
+            "failed_later": len(later), "reset_later": sum(map(is_reset, later))}
+
+
+def control_request(path, request, timeout=2.0):
+    """One JSON-lines request on a daemon's control socket (what lbctl does)."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall((json.dumps(request) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n") and len(data) < 1 << 20:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data or b"{}")
+
+
+def is_reset(record):
+    """A request that failed because its connection was reset or closed under it (not a
+    timeout): what a client sees when a node that has no socket for its flow answers RST."""
+    err = record.get("err", "")
+    return not record["ok"] and any(k in err for k in (
+        "ConnectionReset", "RemoteDisconnected", "BrokenPipe", "ConnectionAborted"))
+
+
+def analyze_switchover(lab, records, t_switch, t_end):
+    """The operator's `lbctl vrrp switchover` on node-a (VIP to node-b) after the switch-back."""
+    during = [r for r in records if t_switch <= r["t"] < t_end and r["kind"] != "probe"]
+    return split_at_switch(lab, records, t_switch, t_end) | {
+        "vip_on_b_ms": None if (t := lab.first_vip_change_after(
+            t_switch, lambda h: h == ("node-b",))) is None else round((t - t_switch) * 1000, 1),
+        "failed": sum(not r["ok"] for r in during),
+        "reset": sum(is_reset(r) for r in during),
+        "requests": len(during),
+        "vip_holders_at_end": list(lab.holders_at(t_end)),
+    }
 
 
 def print_summary(lab, report, t0):
@@ -367,12 +441,27 @@ def print_summary(lab, report, t0):
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
+        if "failed_at_switch" in b:
+            print(f"    at the switch / later (drain end)   {b['failed_at_switch']} "
+                  f"({b['reset_at_switch']} reset) / {b['failed_later']} ({b['reset_later']} reset)")
         print(f"  VIP holders at the end                {', '.join(b['vip_holders_at_end']) or 'nobody'} "
-              f"(both nodes at once: {b['double_holder_ms']} ms)")
+              f"(both nodes at once: {b['double_holder_ms']} ms"
+              f"{', node-b draining unannounced' if b['old_master_draining_at_end'] else ''})")
     roles = report.get("lbd_roles_at_end")
     if roles:
         print("\nRole in each lbd's /metrics at the end: " +
               ", ".join(f"{n} {r or 'no answer'}" for n, r in roles.items()))
+    so = report.get("switchover")
+    if so:
+        print("\nSwitchover (lbctl vrrp switchover on node-a):")
+        print(f"  VIP on node-b only                    {so['vip_on_b_ms']} ms after the command")
+        print(f"  requests failed                       {so['failed']} of {so['requests']} "
+              f"(connection reset: {so['reset']})")
+        print(f"    at the switch / later (drain end)   {so['failed_at_switch']} "
+              f"({so['reset_at_switch']} reset) / {so['failed_later']} ({so['reset_later']} reset)")
+        print(f"  VIP holders at the end                {', '.join(so['vip_holders_at_end']) or 'nobody'}")
+    if "reset_at_switch_back" in report:
+        print(f"\nConnections reset at the switch-back: {report['reset_at_switch_back']}")
     print(f"\nRequests: {report['requests_total']}, failed: {report['failed_total']} "
           f"(at the failover {report['failed_at_failover']}, "
           f"at the switch-back {report['failed_at_switch_back']}). "
@@ -406,8 +495,10 @@ def check(report, args):
         if total == 0 or kept != total:
             problems.append(f"{kind} clients kept their backend {kept}/{total}")
     b = report.get("switch_back")
-    if b and b["vip_holders_at_end"] != ["node-a"]:
-        problems.append(f"after the restart the VIP is on {b['vip_holders_at_end']}, not node-a")
+    if b and b["vip_holders_at_end"] != ["node-a"] and not (
+            b["vip_holders_at_end"] == ["node-a", "node-b"] and b["old_master_draining_at_end"]):
+        problems.append(f"after the restart the VIP is on {b['vip_holders_at_end']}, not node-a "
+                        "(nor node-b still in its handover_drain window)")
     roles = report.get("lbd_roles_at_end")
     if b and roles and roles != {"node-a": "master", "node-b": "backup"}:
         problems.append(f"lbd roles in /metrics at the end are {roles}, not node-a master and "
@@ -426,6 +517,12 @@ def main():
     p.add_argument("--after-kill", type=float, default=8.0, help="seconds before the restart")
     p.add_argument("--after-restart", type=float, default=8.0, help="seconds of load after it")
     p.add_argument("--request-timeout", type=float, default=0.5)
+    p.add_argument("--handover-drain", default=None,
+                   help="handover_drain for both nodes' instances (e.g. 0s, 10s); default: the "
+                        "configs' value")
+    p.add_argument("--switchover", type=float, default=0.0,
+                   help="after the switch-back, run `lbctl vrrp switchover` on node-a and keep "
+                        "the load this many seconds more (0 = no switchover)")
     p.add_argument("--keep", action="store_true", help="leave the lab running and explain it")
     p.add_argument("--strict", action="store_true", help="assert the test's bounds (ctest)")
     p.add_argument("--json", help="write the report here")
@@ -483,7 +580,7 @@ def main():
             signal.pause()
             return 0
         results = os.path.join(lab.run_dir, "requests.jsonl")
-        total = args.warmup + args.after_kill + args.after_restart + 1
+        total = args.warmup + args.after_kill + args.after_restart + args.switchover + 1
         load = lab.start_proc("load", "client", [
             sys.executable, os.path.join(HERE, "client_load.py"), "--vip", VIP4,
             "--duration", str(total), "--out", results,
@@ -515,11 +612,21 @@ def main():
             sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} up")
             lab.event("node-a's link is up again")
         time.sleep(args.after_restart)
+        t_switch = None
+        if args.switchover > 0:
+            t_switch = time.time()
+            _, vrrpd_sock = lab.sockets("node-a")
+            reply = control_request(vrrpd_sock, {"cmd": "switchover"})
+            lab.event(f"vrrp switchover on node-a (what `lbctl vrrp switchover` sends): "
+                      f"ok={reply.get('ok')}")
+            time.sleep(args.switchover)
         load.wait(timeout=30)
         lab.procs.pop("load", None)
         t_end = time.time()
         records = [json.loads(line) for line in open(results)]
-        report = analyze(lab, records, t_kill, t_restart, t_end)
+        report = analyze(lab, records, t_kill, t_restart, t_switch or t_end)
+        if t_switch:
+            report["switchover"] = analyze_switchover(lab, records, t_switch, t_end)
         report["lbd_roles_at_end"] = {n: lab.lbd_role(n) for n in NODES if lab.admin_address(n)}
         print_summary(lab, report, t0)
         if args.json:

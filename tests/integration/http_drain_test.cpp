@@ -57,3 +57,46 @@ TEST_CASE("http: a request in flight during a drain gets its response with Conne
   CHECK(header(res->base(), "Connection") == "close");
   ::close(fd);
 }
+
+TEST_CASE(
+    "http: a keep-alive client of a VIP handed over gets Connection: close on its next answer") {
+  Origin origin("o");
+  TestBackend backend(origin.handler());
+  HttpConfig c{.pools = {{"app", {backend.address()}}}};
+  c.timeouts = "keep_alive = \"60s\"";
+  InProcessLbd lbd(c.text());
+  const auto endpoint = lbd.endpoint("web");
+  const int fd = connect_to(endpoint);
+  REQUIRE(fd >= 0);
+  std::string buf;
+  REQUIRE(send_all(fd, get("/")));
+  auto first = read_response(fd, buf);
+  REQUIRE(first);
+  CHECK(header(first->base(), "Connection") != "close");
+  auto role = [&](const char* state, const char* address) {
+    lbd::admin::VridRole r;
+    r.instance = "vi";
+    r.vrid = 51;
+    r.state = state;
+    r.from = "master";
+    r.vips = {*lb::IpAddress::parse(address)};
+    lbd.server().on_vrrp_state(r);
+  };
+  // Another address handed over: this client stays.
+  role("backup", "127.0.0.254");
+  REQUIRE(send_all(fd, get("/")));
+  auto second = read_response(fd, buf);
+  REQUIRE(second);
+  CHECK(header(second->base(), "Connection") != "close");
+  // Its own VIP handed over (preempted, switchover): answered, then asked to reconnect.
+  role("backup", endpoint.address.to_string().c_str());
+  REQUIRE(send_all(fd, get("/")));
+  auto third = read_response(fd, buf);
+  REQUIRE(third);
+  CHECK(third->result_int() == 200);
+  CHECK(header(third->base(), "Connection") == "close");
+  bool ok = false;
+  CHECK(read_to_eof(fd, &ok).empty());
+  CHECK(ok);
+  ::close(fd);
+}

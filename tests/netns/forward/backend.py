@@ -21,7 +21,8 @@ def serve(conn, peer):
             return
 
 
-srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# "::" listens on IPv6 and (dual stack) IPv4; any other host by its own family.
+srv = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((host, port))
 srv.listen(512)

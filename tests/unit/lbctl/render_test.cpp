@@ -93,3 +93,16 @@ TEST_CASE("lbctl render: show forward lists slot shares, flows per backend and t
   CHECK(render("forward", json::parse(R"({"ok":true,"forward":{"enabled":false}})")) ==
         "forward: no forward listener configured\n");
 }
+
+TEST_CASE("lbctl render: vrrp show marks an instance draining or forwarding in a handover") {
+  const json reply = json::parse(R"({"ok":true,"instances":[
+    {"name":"web4","vrid":51,"interface":"eth0","state":"backup","priority":100,
+     "effective_priority":100,"switched_over":false,"draining":true,"forwarding_to":"",
+     "vips":["192.0.2.10/24"]},
+    {"name":"web6","vrid":52,"interface":"eth0","state":"master","priority":100,
+     "effective_priority":100,"switched_over":false,"draining":false,
+     "forwarding_to":"192.0.2.12","vips":["192.0.2.20/24"]}]})");
+  const auto text = render("vrrp", reply);
+  CHECK(text.find("backup (draining)") != std::string::npos);
+  CHECK(text.find("master (forwarding to 192.0.2.12)") != std::string::npos);
+}

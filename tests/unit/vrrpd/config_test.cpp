@@ -73,3 +73,44 @@ vips = ["192.0.2.10/24"]
   CHECK(diags.items()[0].key_path == "instance[0].accept_mode");
   CHECK(diags.items()[0].where.line == 5);
 }
+
+TEST_CASE("vrrpd config: handover_drain defaults to 10s, takes 0 for off and names bad values") {
+  const auto load = [](const std::string& line, Diagnostics& diags) {
+    return vrrp::load_config_from_string(fmt::format(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24"]
+{}
+)",
+                                                     line),
+                                         "v.toml", diags);
+  };
+  {
+    Diagnostics diags;
+    auto c = load("", diags);
+    REQUIRE(diags.empty());
+    CHECK(c.instances[0].handover_drain == std::chrono::seconds(10));
+  }
+  {
+    Diagnostics diags;
+    auto c = load("handover_drain = \"0s\"", diags);
+    REQUIRE(diags.empty());
+    CHECK(c.instances[0].handover_drain == std::chrono::milliseconds(0));
+  }
+  {
+    Diagnostics diags;
+    auto c = load("handover_drain = \"2500ms\"", diags);
+    REQUIRE(diags.empty());
+    CHECK(c.instances[0].handover_drain == std::chrono::milliseconds(2500));
+  }
+  for (const char* bad :
+       {"handover_drain = \"2h\"", "handover_drain = \"soon\"", "handover_drain = -1"}) {
+    Diagnostics diags;
+    load(bad, diags);
+    INFO(bad);
+    REQUIRE(diags.size() == 1);
+    CHECK(diags.items()[0].key_path == "instance[0].handover_drain");
+    CHECK(diags.items()[0].where.line == 6);
+  }
+}

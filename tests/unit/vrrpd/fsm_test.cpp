@@ -166,7 +166,9 @@ TEST_CASE("vrrp fsm: Master steps down on a higher-priority advert, sending one 
   CHECK(m.state() == State::kBackup);
   CHECK(has(a, action::CancelAdverTimer{}));
   CHECK(has(a, action::SendAdvert{100}));
-  CHECK(has(a, action::ReleaseVips{}));
+  // The peer is alive: hand over (the driver may drain), not a plain release.
+  CHECK(has(a, action::HandOverVips{}));
+  CHECK_FALSE(has_kind<action::ReleaseVips>(a));
   CHECK(m.master_adver_interval() == Centis(10));
   CHECK(has(a, action::ArmMasterDownTimer{Micros(360937)}));
 }
@@ -250,14 +252,16 @@ TEST_CASE("vrrp fsm: the takeover reason names Skew_Time only after a priority-0
   CHECK(std::get<action::Transition>(b.back()).reason.find("skew_time") != std::string::npos);
 }
 
-TEST_CASE("vrrp fsm: a switchover makes the master send priority 0, release the VIPs and back up") {
+TEST_CASE(
+    "vrrp fsm: a switchover makes the master send priority 0, hand the VIPs over and back up") {
   auto m = master_of(cfg(150));
   auto out = m.handle(event::PriorityChanged{1});
   CHECK(out.empty());
   out = m.handle(event::Switchover{});
   CHECK(has(out, action::SendAdvert{0}));
   CHECK(has_kind<action::CancelAdverTimer>(out));
-  CHECK(has_kind<action::ReleaseVips>(out));
+  CHECK(has_kind<action::HandOverVips>(out));
+  CHECK_FALSE(has_kind<action::ReleaseVips>(out));
   CHECK(m.state() == State::kBackup);
   // Master_Down_Interval with priority 1: 3 x 1 s + 255/256 s.
   CHECK(has(out, action::ArmMasterDownTimer{Micros(3'996'093)}));
@@ -272,4 +276,56 @@ TEST_CASE("vrrp fsm: a switchover outside Master changes nothing") {
   m.handle(event::Startup{});
   CHECK(m.handle(event::Switchover{}).empty());
   CHECK(m.state() == State::kBackup);
+}
+
+TEST_CASE("vrrp fsm: a takeover from a live master names it as the previous master") {
+  SUBCASE("preempting a lower-priority master that still advertises") {
+    StateMachine m(cfg(150));
+    m.handle(event::Startup{});
+    CHECK(m.handle(advert(100, "192.0.2.7")).empty());  // discarded: we preempt
+    auto a = m.handle(event::MasterDownTimerFired{});
+    REQUIRE(m.state() == State::kMaster);
+    CHECK(has(a, action::AcquireVips{ip("192.0.2.7")}));
+    CHECK(std::get<action::Transition>(a.back()).reason.find("preempting") != std::string::npos);
+  }
+  SUBCASE("after a switchover's priority-1 then priority-0 adverts") {
+    StateMachine m(cfg(100, /*preempt=*/false));
+    m.handle(event::Startup{});
+    m.handle(advert(150, "192.0.2.7"));
+    m.handle(advert(1, "192.0.2.7"));
+    m.handle(advert(0, "192.0.2.7"));
+    CHECK(has(m.handle(event::MasterDownTimerFired{}), action::AcquireVips{ip("192.0.2.7")}));
+  }
+}
+
+TEST_CASE("vrrp fsm: a bare priority-0 advert (stop, or a killed master's guard) is no handover") {
+  StateMachine m(cfg(100));
+  m.handle(event::Startup{});
+  m.handle(advert(150, "192.0.2.7"));
+  m.handle(advert(0, "192.0.2.7"));
+  CHECK(has(m.handle(event::MasterDownTimerFired{}), action::AcquireVips{}));
+}
+
+TEST_CASE("vrrp fsm: a switchover advertises the lowered priority just before priority 0") {
+  auto m = master_of(cfg(150));
+  m.handle(event::PriorityChanged{1});
+  const auto out = m.handle(event::Switchover{});
+  std::vector<std::uint8_t> sent;
+  for (const auto& a : out) {
+    if (auto* s = std::get_if<action::SendAdvert>(&a)) sent.push_back(s->priority);
+  }
+  CHECK(sent == std::vector<std::uint8_t>{1, 0});
+}
+
+TEST_CASE("vrrp fsm: a takeover after the master fell silent names no previous master") {
+  StateMachine m(cfg(100));
+  m.handle(event::Startup{});
+  m.handle(advert(150, "192.0.2.7"));
+  CHECK(has(m.handle(event::MasterDownTimerFired{}), action::AcquireVips{}));
+  // Silence after a higher-priority master advertised again: not preempting any more.
+  StateMachine p(cfg(150));
+  p.handle(event::Startup{});
+  p.handle(advert(100, "192.0.2.7"));
+  p.handle(advert(200, "192.0.2.8"));
+  CHECK(has(p.handle(event::MasterDownTimerFired{}), action::AcquireVips{}));
 }

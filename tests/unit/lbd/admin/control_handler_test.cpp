@@ -155,6 +155,21 @@ TEST_CASE("control_handler: vrrp_state from vrrpd makes the node master of its V
   CHECK(run(target, {{"cmd", "vrrp_state"}, {"instance", "vi"}})["ok"] == false);
 }
 
+TEST_CASE("control_handler: vrrp_state carries the instance's VIPs, bad entries skipped") {
+  FakeTarget target;
+  const auto reply =
+      run(target, {{"cmd", "vrrp_state"},
+                   {"instance", "vi"},
+                   {"vrid", 51},
+                   {"state", "backup"},
+                   {"vips", {"192.0.2.10/24", 7, "not an address", "2001:db8::10"}}});
+  CHECK(reply.at("ok") == true);
+  const auto roles = target.roles();
+  REQUIRE(roles.vrids.size() == 1);
+  CHECK(roles.vrids[0].vips == std::vector<lb::IpAddress>{*lb::IpAddress::parse("192.0.2.10"),
+                                                          *lb::IpAddress::parse("2001:db8::10")});
+}
+
 TEST_CASE("control_handler: an unknown command is an error, not an exception") {
   FakeTarget target;
   CHECK(run(target, {{"cmd", "explode"}})["ok"] == false);

@@ -42,3 +42,20 @@ TEST_CASE("role_tracker: a later report of an instance replaces the earlier one"
   CHECK(v.vrids[0].state == "initialize");
   CHECK(v.node_role == Role::backup);
 }
+
+TEST_CASE("role_tracker: the VIPs of the instances not master here are the released ones") {
+  RoleTracker t;
+  auto a = report("web4", 51, "master");
+  a.vips = {*lb::IpAddress::parse("192.0.2.10")};
+  auto b = report("web6", 61, "master");
+  b.vips = {*lb::IpAddress::parse("2001:db8::10")};
+  t.update(a);
+  t.update(b);
+  CHECK(t.released_vips().empty());
+  a.state = "backup";  // handed over: the node may still hold it while it drains
+  t.update(a);
+  CHECK(t.released_vips() == std::vector<lb::IpAddress>{*lb::IpAddress::parse("192.0.2.10")});
+  a.state = "master";
+  t.update(a);
+  CHECK(t.released_vips().empty());
+}

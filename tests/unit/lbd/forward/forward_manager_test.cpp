@@ -6,7 +6,7 @@
 
 namespace {
 
-struct RecordingNft final : lbd::forward::NftRunner {
+struct RecordingNft final : lb::nft::NftRunner {
   std::vector<std::string>* calls;
   bool* fail;
   RecordingNft(std::vector<std::string>* c, bool* f) : calls(c), fail(f) {}

@@ -1,8 +1,9 @@
-#include "lbd/forward/nft_runner.hpp"
+// The libnftables runner: see runner.hpp.
+#include "common/nft/runner.hpp"
 
 #include <nftables/libnftables.h>
 
-namespace lbd::forward {
+namespace lb::nft {
 
 namespace {
 
@@ -42,4 +43,4 @@ lb::Result<std::unique_ptr<NftRunner>> make_libnftables_runner() {
   return std::unique_ptr<NftRunner>(new LibNftablesRunner(ctx));
 }
 
-}  // namespace lbd::forward
+}  // namespace lb::nft
