@@ -48,6 +48,9 @@ using namespace lbd::proxy::http_detail;
 namespace http = boost::beast::http;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// Reads of a backend's response header: small, because every stream in flight holds its buffer
+// while it waits for the backend (a body read grows it to kReadChunk).
+constexpr std::size_t kHeaderReadChunk = 4 * 1024;
 constexpr std::size_t kBodyChunk = 16 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
@@ -458,7 +461,11 @@ class Connection final : public StreamHandler {
         added[adds++] = {listener_.tls->client_subject_header, tls_->client_subject};
       }
     }
+    // The header string and the response buffer come from the worker's free lists and go back
+    // when the exchange ends well: a 16 KiB malloc and free per stream cost more than the
+    // HTTP/2 framing of a small response.
     std::string head;
+    state_.take(head);
     head.reserve(512);
     head.append(r.method);
     head += ' ';
@@ -555,6 +562,7 @@ class Connection final : public StreamHandler {
       const auto waiting_since = Clock::now();
       watch.arm(to.server_response);
       beast::flat_buffer ubuf;
+      state_.take(ubuf);
       std::optional<http::response_parser<http::empty_body>> rp;
       bool got_bytes = false;
       for (;;) {
@@ -573,7 +581,7 @@ class Connection final : public StreamHandler {
             if (ec || rp->is_header_done()) break;
           }
           const auto got = co_await upstream.async_read_some(
-              ubuf.prepare(kReadChunk), asio::redirect_error(lb::use_awaitable, ec));
+              ubuf.prepare(kHeaderReadChunk), asio::redirect_error(lb::use_awaitable, ec));
           ubuf.commit(got);
         }
         if (ec) break;
@@ -659,6 +667,9 @@ class Connection final : public StreamHandler {
           pool->send_proxy_protocol == ProxyProtocolSend::off) {
         state_.upstreams.put(std::move(*conn), Clock::now(), pool->upstream_keepalive);
       }
+      ubuf.clear();
+      state_.give(ubuf);
+      state_.give(head);
       co_return;
     }
   }
@@ -713,12 +724,18 @@ class Connection final : public StreamHandler {
                                      http::response_parser<http::buffer_body>& p, Watchdog& watch,
                                      RequestObservation& obs) {
     const auto& to = cfg_.timeouts;
-    std::vector<std::uint8_t> scratch(kBodyChunk);
+    // The decoded body passes through here; a short body known by its length gets a buffer of
+    // its size (left uninitialised: the parser writes before anything reads).
+    const auto length = p.content_length();
+    const std::size_t scratch_size =
+        length ? static_cast<std::size_t>(std::clamp<std::uint64_t>(*length, 1, kBodyChunk))
+               : kBodyChunk;
+    const auto scratch = std::make_unique_for_overwrite<std::uint8_t[]>(scratch_size);
     error_code ec;
     p.eager(true);
     while (!p.is_done()) {
-      p.get().body().data = scratch.data();
-      p.get().body().size = scratch.size();
+      p.get().body().data = scratch.get();
+      p.get().body().size = scratch_size;
       std::size_t used = 0;
       if (ubuf.size() > 0) {
         used = p.put(ubuf.data(), ec);
@@ -729,11 +746,10 @@ class Connection final : public StreamHandler {
           co_return false;
         }
       }
-      const std::size_t produced = scratch.size() - p.get().body().size;
+      const std::size_t produced = scratch_size - p.get().body().size;
       for (std::size_t off = 0; off < produced;) {
         if (x.gone) co_return false;
-        const auto took =
-            session_.write_body(x.id, std::span(scratch.data() + off, produced - off));
+        const auto took = session_.write_body(x.id, std::span(scratch.get() + off, produced - off));
         if (took > 0) {
           off += took;
           kick();

@@ -166,6 +166,25 @@ TEST_CASE("h2: a request body is streamed to the backend and echoed back") {
   CHECK(r.output == fmt::format("200 {}", 300 * 1024));
 }
 
+TEST_CASE(
+    "h2: response bodies with a content-length arrive whole, shorter and longer than a chunk") {
+  // A body announced by its length is decoded through a buffer of that length when it is short,
+  // of 16 KiB when it is longer.
+  Origin origin("o", Origin::echo(false));
+  TestBackend backend(origin.handler());
+  InProcessLbd lbd(h2c_config({{"app", {backend.address()}}}).text());
+  for (const std::size_t size :
+       {std::size_t{1}, std::size_t{16 * 1024 + 1}, std::size_t{300 * 1024}}) {
+    TempConfig file(std::string(size, 'c'));
+    const auto r =
+        h2_curl(fmt::format("--http2-prior-knowledge --data-binary @{} -o /dev/null -w "
+                            "'%{{http_code}} %{{size_download}}' "
+                            "{}",
+                            file.path(), h2_url(lbd.endpoint("web"), "/echo")));
+    CHECK(r.output == fmt::format("200 {}", size));
+  }
+}
+
 TEST_CASE("h2: a PING flood gets GOAWAY and is counted in /metrics") {
   Origin origin("o");
   TestBackend backend(origin.handler());
