@@ -141,10 +141,12 @@ class Lab:
         text = open(vrrpd).read()
         ms = int(round(self.args.advert * 1000))
         text = re.sub(r'(?m)^advert_interval\s*=.*$', f'advert_interval = "{ms}ms"', text)
-        if self.args.handover_drain is not None:
+        # The soak and the forward lab build their args without this option.
+        drain = getattr(self.args, "handover_drain", None)
+        if drain is not None:
             text = re.sub(r'(?m)^handover_drain\s*=.*\n', '', text)
-            text = re.sub(r'(?m)^(advert_interval\s*=.*)$',
-                          f'\\1\nhandover_drain = "{self.args.handover_drain}"', text)
+            text = re.sub(r'(?m)^(advert_interval\s*=.*)$', f'\\1\nhandover_drain = "{drain}"',
+                          text)
         text = re.sub(r'(?m)^control_socket\s*=.*$', f'control_socket = "{vrrpd_sock}"', text)
         text = re.sub(r'(?m)^lbd_control_socket\s*=.*$', f'lbd_control_socket = "{lbd_sock}"',
                       text)
@@ -158,7 +160,7 @@ class Lab:
     def handover_drain(self):
         """node-b's handover_drain in seconds (what node-a's switch-back leaves it): the lab's
         override, else the config's, else vrrpd's default of 10 s."""
-        text = self.args.handover_drain
+        text = getattr(self.args, "handover_drain", None)
         if text is None:
             m = re.search(r'(?m)^handover_drain\s*=\s*"([^"]*)"',
                           open(os.path.join(self.args.conf_dir, "node-b", "vrrpd.toml")).read())

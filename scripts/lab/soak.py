@@ -121,6 +121,9 @@ class Soak:
         self.outside = []
         self.warm_sticky = []
         self.sample_log = open(os.path.join(lab.run_dir, "samples.jsonl"), "w", buffering=1)
+        # node-b's handover drain: how long after a switch-back it may still hold the VIP
+        # (unannounced) and when the connections it still carries are reset.
+        self.drain = lab.handover_drain()
 
     def check_processes(self, now):
         for name, proc in list(self.lab.procs.items()):
@@ -162,7 +165,7 @@ class Soak:
         f = self.faults[index]
         near = self.faults[max(0, index - 1):index + 2]
         probes = [r for r in records if r.kind == "probe"]
-        inside, outside = rep.failures(records, near)
+        inside, outside = rep.failures(records, near, self.drain)
         end_fault = f.t_restore if f.t_restore > f.t_inject else f.t_next
         k = f.kind
         res = {
@@ -174,10 +177,11 @@ class Soak:
             if f.t_restore > f.t_inject else None,
             "failed_in": sum(inside.values()),
             "failed_out": len(outside),
-            "probe_misses_out": len(rep.probe_misses_outside(probes, near)),
+            "probe_misses_out": len(rep.probe_misses_outside(probes, near, self.drain)),
             "sticky": rep.sticky_changes(records, self.faults, self.sticky_last),
         }
-        res["vip_wrong_s"], res["vip_double_s"] = rep.vip_problems(list(self.lab.vip_log), f)
+        res["vip_wrong_s"], res["vip_double_s"] = rep.vip_problems(list(self.lab.vip_log), f,
+                                                                   self.drain)
         self.outside += outside
         res["violations"] = (res["failed_out"] + len(res["sticky"]) +
                              (res["vip_wrong_s"] > 0) +
@@ -282,7 +286,7 @@ class Soak:
 
     def analyze_warmup(self, records):
         """Requests before the first fault: no window covers them."""
-        _, outside = rep.failures(records, self.faults[:1])
+        _, outside = rep.failures(records, self.faults[:1], self.drain)
         self.outside += outside
         self.warm_sticky = rep.sticky_changes(records, self.faults, self.sticky_last)
 
@@ -422,7 +426,7 @@ def main():
     args.python = sys.executable
     lab = Lab(SimpleNamespace(advert=args.advert, conf_dir=args.conf_dir, quiet=False,
                               lbd=args.lbd, vrrpd=args.vrrpd, request_timeout=args.request_timeout,
-                              python=args.python))
+                              python=args.python, handover_drain=None))
 
     def on_signal(sig, frame):
         raise KeyboardInterrupt

@@ -28,14 +28,30 @@ def request_from_json(d):
                    d.get("backend", ""), d.get("err", d.get("status", "")))
 
 
-def windows(fault):
-    """The intervals in which requests may fail because of `fault`."""
+# After a fault that moved the VIP to node-b, node-a takes it back (preempts) up to this long after
+# the restore (its lbd must be up and in sync first). node-b then keeps the VIP, unannounced, for
+# its handover drain (vrrpd's handover_drain) while the connections it carries finish, and resets
+# those still open at the end (plain L4 keep-alive clients that never close).
+SWITCH_BACK_SLACK = 3.0
+
+
+def hands_back(fault):
+    """Whether node-a takes the VIP back from node-b when `fault` is restored."""
+    return fault.t_restore > fault.t_inject and fault.kind.holders_during != ("node-a",)
+
+
+def windows(fault, drain=0.0):
+    """The intervals in which requests may fail because of `fault`; with a handover drain of
+    `drain` seconds, also its end after a switch-back."""
     k = fault.kind
     out = []
     if k.fault_window > 0:
         out.append((fault.t_inject, fault.t_inject + k.fault_window))
     if k.restore_window > 0:
         out.append((fault.t_restore, fault.t_restore + k.restore_window))
+    if drain > 0 and hands_back(fault):
+        start = fault.t_restore + drain
+        out.append((start, start + SWITCH_BACK_SLACK + max(k.restore_window, 1.0)))
     return out
 
 
@@ -73,13 +89,13 @@ def answered_again(probes, start, window_end, end):
     return 0.0
 
 
-def failures(records, faults):
+def failures(records, faults, drain=0.0):
     """Failed client requests (probes excluded: their 50 ms timeout is a measuring stick, not a
     client) split into those inside a window of the fault whose period they overlap and those
     outside. Returns ({fault index: count inside}, [requests outside])."""
     inside = {f.index: 0 for f in faults}
     outside = []
-    all_windows = [(f, windows(f)) for f in faults]
+    all_windows = [(f, windows(f, drain)) for f in faults]
     for r in records:
         if r.ok or r.kind == "probe":
             continue
@@ -91,9 +107,9 @@ def failures(records, faults):
     return inside, outside
 
 
-def probe_misses_outside(records, faults):
+def probe_misses_outside(records, faults, drain=0.0):
     return [r for r in records if r.kind == "probe" and not r.ok and
-            not any(in_any(r.t, r.end, windows(f)) for f in faults)]
+            not any(in_any(r.t, r.end, windows(f, drain)) for f in faults)]
 
 
 def sticky_changes(records, faults, last):
@@ -144,14 +160,22 @@ def settled_intervals(fault, master="node-a"):
     return [(a, b, h) for a, b, h in out if b > a]
 
 
-def vip_problems(vip_log, fault):
+def vip_problems(vip_log, fault, drain=0.0):
     """Seconds in the settled intervals of `fault` during which the VIP holders were not the
     expected ones; and the seconds of those in which two nodes held it (not counted while a
-    partition lasts: each half has its master then, by design)."""
+    partition lasts: each half has its master then, by design; nor while node-b drains after a
+    switch-back: it keeps the address then but no longer announces it)."""
     wrong = 0.0
     double = 0.0
+    drain_end = fault.t_restore + drain + SWITCH_BACK_SLACK if drain > 0 and hands_back(fault) \
+        else fault.t_restore
     for start, end, expected in settled_intervals(fault):
         for a, b, holders in holders_between(vip_log, start, end):
+            if expected == ("node-a",) and set(holders) == {"node-a", "node-b"} and \
+                    a >= fault.t_restore:
+                a = max(a, drain_end)  # only what outlasts the drain counts
+                if b <= a:
+                    continue
             if len(holders) > 1 and expected is not None:
                 double += b - a
             if expected is not None and tuple(holders) != tuple(expected):

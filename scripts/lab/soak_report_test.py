@@ -102,6 +102,24 @@ class VipHolders(unittest.TestCase):
         self.assertAlmostEqual(wrong, 1.0)  # 109..110 both; before 109 is the restore window
         self.assertAlmostEqual(double, 1.0)
 
+    def test_node_b_draining_after_the_switch_back_is_not_a_second_holder(self):
+        f = rep.Fault(KILL, 0, 100.0, 106.0, 125.0, "node-a")
+        log = [(0.0, ("node-a",)), (100.1, ()), (100.4, ("node-b",)),
+               (107.0, ("node-a", "node-b")), (117.5, ("node-a",))]
+        self.assertEqual(rep.vip_problems(log, f, drain=10.0), (0.0, 0.0))
+        # Past the drain (and the switch-back slack) it is two holders again.
+        late = log[:-1] + [(121.0, ("node-a",))]
+        wrong, double = rep.vip_problems(late, f, drain=10.0)
+        self.assertAlmostEqual(double, 2.0)
+        self.assertAlmostEqual(wrong, 2.0)
+
+    def test_the_end_of_the_drain_is_a_window_only_after_a_switch_back(self):
+        kill = rep.Fault(KILL, 0, 100.0, 106.0, 125.0, "node-a")
+        self.assertTrue(rep.in_any(117.0, 117.1, rep.windows(kill, drain=10.0)))
+        self.assertFalse(rep.in_any(117.0, 117.1, rep.windows(kill)))
+        hup = rep.Fault(HUP, 0, 100.0, 100.0, 120.0, "")
+        self.assertFalse(rep.in_any(110.5, 110.6, rep.windows(hup, drain=10.0)))
+
     def test_a_partition_does_not_check_who_holds_the_vip_until_it_heals(self):
         f = rep.Fault(PARTITION, 0, 100.0, 106.0, 120.0, "")
         log = [(0.0, ("node-a",)), (100.5, ("node-a", "node-b")), (106.2, ("node-a",))]
