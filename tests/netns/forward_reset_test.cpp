@@ -134,7 +134,7 @@ address = "198.51.100.12:8080"
 }  // namespace
 
 TEST_CASE(
-    "forward on_server_down: reset deletes a dead backend's flows so their clients get a RST; "
+    "forward on_server_down: reset deletes a dead backend's flows so their clients get a RST, and "
     "keep leaves them bound") {
   if (!lbtest::can_use_netns()) {
     MESSAGE("skipped: needs root and ip netns");

@@ -47,7 +47,7 @@ TEST_CASE("flow tracker: a burst of events is journaled once per flow, in its la
 }
 
 TEST_CASE(
-    "flow tracker: a flow still in SYN_SENT is not journaled; an unchanged state is not "
+    "flow tracker: a flow still in SYN_SENT is not journaled, and an unchanged state is not "
     "journaled again") {
   lbd::forward::FlowTracker t(64);
   t.on_event(ft_flow(1000, lbd::forward::kTcpStateSynSent), false);
@@ -63,7 +63,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "flow tracker: the end of a journaled flow is journaled; a flow the peer never heard "
+    "flow tracker: the end of a journaled flow is journaled, and a flow the peer never heard "
     "of ends silently") {
   lbd::forward::FlowTracker t(64);
   t.on_event(ft_flow(1000, kFtSynRecv), false);

@@ -142,7 +142,7 @@ lbd::PoolSnapshotPtr fm_with_b(lbd::BackendState b) {
 
 TEST_CASE(
     "forward manager: a backend that goes down under on_server_down = reset is handed out once "
-    "for its flows to be deleted; a drained one is not") {
+    "for its flows to be deleted, and a drained one is not") {
   std::vector<std::string> calls;
   bool fail = false;
   lbd::forward::ForwardManager m(std::make_unique<RecordingNft>(&calls, &fail));
