@@ -143,6 +143,9 @@ class Server final : public admin::ControlTarget {
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Re-evaluates lbd's readiness (admin/readiness.hpp) every kReadinessInterval and publishes
+  /// every change on the control socket's watch streams (vrrpd's preempt gate waits for it).
+  void schedule_readiness();
   /// Checks the running config's TLS files every global.tls_watch_interval and reloads when one
   /// changed (content, rename, symlink swap).
   void schedule_tls_watch();
@@ -197,6 +200,8 @@ class Server final : public admin::ControlTarget {
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
   lb::asio::steady_timer tls_watch_timer_{control_};
+  lb::asio::steady_timer readiness_timer_{control_};
+  std::optional<bool> ready_;  // last readiness logged
   std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
