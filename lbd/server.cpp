@@ -18,6 +18,7 @@
 #include "lbd/admin/readiness.hpp"
 #include "lbd/admin/status_collector.hpp"
 #include "lbd/forward/services.hpp"
+#include "lbd/session/address_events.hpp"
 #include "lbd/session/listen_socket.hpp"
 
 namespace lbd {
@@ -71,12 +72,19 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
   server->schedule_readiness();
+  server->address_watch_ = proxy::AddressWatch::start(
+      server->control_, [s = server.get()](const lb::IpAddress& address) {
+        s->log_->info("address watch: {} removed from the host: ending the sessions on it",
+                      address.to_string());
+        for (auto& w : s->workers_) w->close_sessions_on(address);
+      });
   server->tls_signature_ = server->tls_files_signature();
   server->schedule_tls_watch();
   return server;
 }
 
 Server::~Server() {
+  address_watch_.reset();
   stop_forward();
   control_socket_.reset();
   for (auto& w : workers_) w->stop_and_join();

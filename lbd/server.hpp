@@ -22,6 +22,7 @@
 #include "lbd/forward/forward_manager.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
+#include "lbd/session/address_events.hpp"
 #include "lbd/session/worker_context.hpp"
 #include "lbd/telemetry/access_log.hpp"
 #include "lbd/upstream/agent_poller.hpp"
@@ -67,6 +68,13 @@ class Server final : public admin::ControlTarget {
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
   /// Idle keep-alive HTTP clients parked without a session now, over every worker (any thread).
+  /// Client sessions ended because their local address was removed, over every worker.
+  std::uint64_t sessions_closed_address_removed() const {
+    std::uint64_t n = 0;
+    for (const auto& w : workers_)
+      n += w->counters().sessions_closed_address_removed.load(std::memory_order_relaxed);
+    return n;
+  }
   std::uint64_t parked_clients() const {
     std::uint64_t n = 0;
     for (const auto& w : workers_)
@@ -220,6 +228,8 @@ class Server final : public admin::ControlTarget {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> retired_health_;
   admin::RuntimeOverrides overrides_;
   admin::RoleTracker roles_;
+  // Address removals (the VIP leaving this node) end the client sessions on them.
+  std::unique_ptr<proxy::AddressWatch> address_watch_;
   // Last: destroyed first, so no request reaches a half-destroyed server.
   std::unique_ptr<lb::control::Server> control_socket_;
 };

@@ -129,6 +129,7 @@ admin::AdminView Server::admin_view() {
   // /status.json and `show status` say the same things the same way.
   v.status = collect_status();
   v.workers = worker_count();
+  v.sessions_closed_address_removed = sessions_closed_address_removed();
   v.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   if (v.status.replication) {

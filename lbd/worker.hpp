@@ -57,6 +57,8 @@ class Worker final : public proxy::WorkerContext {
   void begin_drain();
   /// Replaces the access log (nullptr = off); the old one is released on the worker's thread.
   void set_access_log(std::shared_ptr<admin::AccessLog> log);
+  /// `address` was removed from the host: ends the client sessions bound to it.
+  void close_sessions_on(const lb::IpAddress& address);
 
   // WorkerContext (worker thread only).
   lb::asio::io_context& io() override { return io_; }
@@ -114,6 +116,7 @@ class Worker final : public proxy::WorkerContext {
   const proxy::ReleasedVips& released_vips_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
+  proxy::ClientRegistry clients_;  // entries removed by tickets, which die with io_
   admin::WorkerStats stats_;
   std::shared_ptr<admin::AccessLog> access_log_;
   bool draining_ = false;

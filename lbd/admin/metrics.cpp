@@ -363,6 +363,12 @@ std::string render_metrics(const AdminView& v) {
   e.sample({{"outcome", "written"}}, n(v.access_log_written));
   e.sample({{"outcome", "dropped"}}, n(v.access_log_dropped));
   e.sample({{"outcome", "error"}}, n(v.access_log_errors));
+
+  e.family("lbpair_sessions_closed_address_removed_total",
+           "Client sessions ended because their local address (the VIP) was removed from the "
+           "host: their packets go to the other node now.",
+           Type::counter);
+  e.sample({}, n(v.sessions_closed_address_removed));
   return e.take();
 }
 

@@ -65,6 +65,8 @@ struct AdminView {
   std::map<std::string, UpstreamTlsView> upstream_tls;  // by pool, pools with [pool.tls] only
   bool access_log_on = false;
   std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
+  /// Client sessions ended because their local address (the VIP) was removed from the host.
+  std::uint64_t sessions_closed_address_removed = 0;
   StatsTotals totals;
   WorkerEvents events;
   /// Admin requests answered 429 because failed logins from their address came too fast.
