@@ -68,13 +68,6 @@ class Server final : public admin::ControlTarget {
   std::uint64_t reloads_failed() const { return reloads_failed_.load(); }
   std::uint32_t active_connections() const { return active_.load(); }
   /// Idle keep-alive HTTP clients parked without a session now, over every worker (any thread).
-  /// Client sessions ended because their local address was removed, over every worker.
-  std::uint64_t sessions_closed_address_removed() const {
-    std::uint64_t n = 0;
-    for (const auto& w : workers_)
-      n += w->counters().sessions_closed_address_removed.load(std::memory_order_relaxed);
-    return n;
-  }
   std::uint64_t parked_clients() const {
     std::uint64_t n = 0;
     for (const auto& w : workers_)

@@ -49,6 +49,8 @@ struct WorkerEvents {
   std::uint64_t upstream_unavailable = 0;    // client connections that got no server at all
   std::uint64_t sticky_cookie_rejected = 0;  // forged, altered or expired persistence cookies
   std::uint64_t parked_clients = 0;          // idle HTTP clients held without a session now
+  /// Client sessions ended because their local address (the VIP) was removed from the host.
+  std::uint64_t sessions_closed_address_removed = 0;
 };
 
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.
@@ -65,8 +67,6 @@ struct AdminView {
   std::map<std::string, UpstreamTlsView> upstream_tls;  // by pool, pools with [pool.tls] only
   bool access_log_on = false;
   std::uint64_t access_log_written = 0, access_log_dropped = 0, access_log_errors = 0;
-  /// Client sessions ended because their local address (the VIP) was removed from the host.
-  std::uint64_t sessions_closed_address_removed = 0;
   StatsTotals totals;
   WorkerEvents events;
   /// Admin requests answered 429 because failed logins from their address came too fast.

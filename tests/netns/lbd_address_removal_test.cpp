@@ -93,7 +93,7 @@ address = "127.0.0.1:9000"
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   MESSAGE("address removed -> session ended after " << took.count() << " ms");
   const auto metrics = lab.exec("lb", "curl -s http://127.0.0.1:9100/metrics").output;
-  CHECK(metrics.find("lbpair_sessions_closed_address_removed_total 1\n") != std::string::npos);
+  CHECK(metrics.find("lbpair_lbd_sessions_closed_address_removed_total 1\n") != std::string::npos);
   // The session on the node's own address still echoes: nothing reported it closed, and a
   // moment later it is still in the table.
   std::this_thread::sleep_for(200ms);
