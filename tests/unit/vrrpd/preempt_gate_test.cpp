@@ -154,7 +154,7 @@ TEST_CASE("preempt gate: a return from Fault starts preempt_delay over and holds
   CHECK(m.state() == State::kBackup);
 }
 
-TEST_CASE("preempt gate: a higher-priority master ends the hold; readiness then changes nothing") {
+TEST_CASE("preempt gate: a higher-priority master ends the hold, readiness then changes nothing") {
   StateMachine m(gated());
   m.handle(event::Startup{});
   m.handle(lower_master());
