@@ -98,11 +98,36 @@ void Worker::set_access_log(std::shared_ptr<admin::AccessLog> log) {
 
 void Worker::close_sessions_on(const lb::IpAddress& address) {
   lb::asio::post(io_, [this, address] {
-    const auto n = clients_.shutdown_local(address);
-    if (n == 0) return;
+    const auto ended = clients_.shutdown_local(address);
+    if (ended.empty()) return;
+    const auto n = ended.size();
     counters_.sessions_closed_address_removed.fetch_add(n, std::memory_order_relaxed);
     log_->info("worker: address {} removed from the host: ended {} client session{} on it",
                address.to_string(), n, n == 1 ? "" : "s");
+    keep_orphan_entries(ended);
+  });
+}
+
+void Worker::keep_orphan_entries(const std::vector<lb::Endpoint>& clients) {
+  // The sessions' connection-table entries go when they end, and the removals reach the peer,
+  // which holds the VIP now and needs them for these clients' reconnections: copies stay for
+  // kOrphanEntryLinger. A scan of the local table, on a rare event.
+  std::vector<repl::ConnEntry> copies;
+  conns_.for_each_local([&](const repl::ConnEntry& e) {
+    if (std::ranges::find(clients, e.client) != clients.end()) copies.push_back(e);
+  });
+  std::vector<std::uint64_t> ids;
+  for (const auto& e : copies) {
+    if (const auto id =
+            conns_.add_local(e.client, e.listener, e.pool, e.backend, e.start, e.mode)) {
+      ids.push_back(id);
+    }
+  }
+  if (ids.empty()) return;
+  auto timer = std::make_shared<lb::asio::steady_timer>(io_, kOrphanEntryLinger);
+  // Runs on expiry; a worker that stops first drops it (the process is ending).
+  timer->async_wait([this, timer, ids = std::move(ids)](const lb::error_code&) {
+    for (const auto id : ids) conns_.remove_local(id);
   });
 }
 

@@ -28,9 +28,10 @@ std::uint64_t ClientRegistry::add(int fd, const lb::Endpoint& local, const lb::E
 
 void ClientRegistry::remove(std::uint64_t id) { entries_.erase(id); }
 
-std::size_t ClientRegistry::shutdown_local(const lb::IpAddress& local) {
+std::vector<lb::Endpoint> ClientRegistry::shutdown_local(const lb::IpAddress& local) {
   const auto wanted = local.unmapped();
   std::vector<std::uint64_t> done;
+  std::vector<lb::Endpoint> clients;
   for (const auto& [id, e] : entries_) {
     if (e.local.address.unmapped() != wanted) continue;
     const auto now_local = name_of(e.fd, false);
@@ -38,9 +39,10 @@ std::size_t ClientRegistry::shutdown_local(const lb::IpAddress& local) {
     if (now_local != e.local || now_peer != e.peer) continue;
     ::shutdown(e.fd, SHUT_RDWR);
     done.push_back(id);
+    clients.push_back(e.peer);
   }
   for (const auto id : done) entries_.erase(id);
-  return done.size();
+  return clients;
 }
 
 }  // namespace lbd::proxy

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include "common/net/ip_address.hpp"
 
@@ -21,8 +22,9 @@ class ClientRegistry {
   /// Shuts down both directions of every registered socket whose local address is `local`: the
   /// sessions on them see the end of their client and finish through their usual paths. A socket
   /// is shut down only when getsockname/getpeername still name the registered endpoints, so a
-  /// reused descriptor is never touched. Returns how many were shut down; their entries go.
-  std::size_t shutdown_local(const lb::IpAddress& local);
+  /// reused descriptor is never touched. Returns the clients (peer endpoints) of the sockets shut
+  /// down; their entries go.
+  std::vector<lb::Endpoint> shutdown_local(const lb::IpAddress& local);
   std::size_t size() const { return entries_.size(); }
 
  private:

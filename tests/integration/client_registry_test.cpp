@@ -49,7 +49,9 @@ TEST_CASE("client registry: sessions on the removed address end, those on others
     registry.add(p->server.native_handle(), endpoint_of(p->server.local_endpoint()),
                  endpoint_of(p->server.remote_endpoint()));
   }
-  CHECK(registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2")) == 1);
+  const auto ended = registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2"));
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0] == endpoint_of(on_vip.server.remote_endpoint()));
   CHECK(registry.size() == 1);
   CHECK(at_eof(on_vip.client));
   // The other session still carries data.
@@ -57,7 +59,7 @@ TEST_CASE("client registry: sessions on the removed address end, those on others
   char c = 0;
   lb::asio::read(on_other.server, lb::asio::buffer(&c, 1));
   CHECK(c == 'x');
-  CHECK(registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2")) == 0);
+  CHECK(registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2")).empty());
 }
 
 TEST_CASE("client registry: a descriptor reused by another connection is not shut down") {
@@ -77,7 +79,7 @@ TEST_CASE("client registry: a descriptor reused by another connection is not shu
   s1.close();
   auto s2 = vip.accept();
   REQUIRE(s2.native_handle() == fd);
-  CHECK(registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2")) == 0);
+  CHECK(registry.shutdown_local(*lb::IpAddress::parse("127.0.0.2")).empty());
   lb::asio::write(c2, lb::asio::buffer("y", 1));
   char c = 0;
   lb::asio::read(s2, lb::asio::buffer(&c, 1));

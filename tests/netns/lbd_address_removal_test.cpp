@@ -1,12 +1,14 @@
 // lbd ends the client sessions bound to a local address the moment that address is removed from
 // the host (vrrpd releasing the VIP to the other node): a client holding one connection to the
-// VIP and one to the node's own address through L4 listeners sees the first one end at once,
-// the second one keeps working, and the sessions count in the metric.
+// VIP and one to the node's own address through an L4 listener sees the first one end at once,
+// the second one keeps working, the sessions count in the metric, and the ended session's
+// connection-table entry lingers for the peer.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -84,20 +86,29 @@ address = "127.0.0.1:9000"
       20ms));
   REQUIRE(conn_listeners(sock).size() == 2);
 
+  // lbd's connections to the echo backend: one per session.
+  const auto upstreams = [&] {
+    const auto r = lab.exec("lb", "ss -Htn state established '( dport = :9000 )' | wc -l");
+    return std::atoi(r.output.c_str());
+  };
+  REQUIRE(upstreams() == 2);
   const auto t0 = std::chrono::steady_clock::now();
   REQUIRE(lab.exec("lb", "ip addr del 192.0.2.10/24 dev eth0").exit_code == 0);
-  // Only the session on the removed address is left out of the table, within a bound far below
-  // any idle timeout.
-  CHECK(lbtest::wait_until([&] { return conn_listeners(sock).size() == 1; }, 1000ms, 5ms));
+  // The session on the removed address ends (its backend connection with it), within a bound
+  // far below any idle timeout.
+  CHECK(lbtest::wait_until([&] { return upstreams() == 1; }, 1000ms, 5ms));
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   MESSAGE("address removed -> session ended after " << took.count() << " ms");
   const auto metrics = lab.exec("lb", "curl -s http://127.0.0.1:9100/metrics").output;
   CHECK(metrics.find("lbpair_lbd_sessions_closed_address_removed_total 1\n") != std::string::npos);
-  // The session on the node's own address still echoes: nothing reported it closed, and a
-  // moment later it is still in the table.
+  // Its connection-table entry lingers (a copy) for the peer, which serves that client now:
+  // the live session and the copy.
+  CHECK(conn_listeners(sock).size() == 2);
+  // The session on the node's own address still works: a moment later its backend connection
+  // is still there and the client saw no end.
   std::this_thread::sleep_for(200ms);
-  CHECK(conn_listeners(sock).size() == 1);
+  CHECK(upstreams() == 1);
   CHECK(lbtest::read_text(client_log).find("closed 192.0.2.1:8080") == std::string::npos);
   lab.teardown();
   std::filesystem::remove_all(dir);
