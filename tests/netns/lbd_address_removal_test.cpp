@@ -19,7 +19,8 @@
 #include "tests/support/netns_lab.hpp"
 #include "tests/support/text_file.hpp"
 
-namespace {
+// A named namespace: the unity build puts other namespace tests in this translation unit.
+namespace address_removal_netns {
 
 using namespace std::chrono_literals;
 
@@ -35,8 +36,6 @@ std::multiset<std::string> conn_listeners(const std::string& sock) {
   for (const auto& c : (*r)["connections"]) out.insert(c.value("listener", std::string()));
   return out;
 }
-
-}  // namespace
 
 TEST_CASE(
     "lbd netns: removing the VIP from the host ends the sessions on it at once, sessions on the "
@@ -113,3 +112,5 @@ address = "127.0.0.1:9000"
   lab.teardown();
   std::filesystem::remove_all(dir);
 }
+
+}  // namespace address_removal_netns

@@ -10,7 +10,8 @@
 
 using namespace vrrptest;
 
-namespace {
+// A named namespace: the unity build puts other namespace tests in this translation unit.
+namespace preempt_gate_netns {
 
 const char* kVip = "192.0.2.10";
 
@@ -83,8 +84,6 @@ void start_a_not_ready(VrrpLab& lab, const std::string& gate_timeout) {
       [&] { return lab.logs("a").find("preemption held") != std::string::npos; }, ms(3000)));
 }
 
-}  // namespace
-
 TEST_CASE(
     "vrrpd netns: a returning node keeps off the VIP while its lbd lacks the peer's tables, then "
     "preempts once lbd reports ready") {
@@ -142,3 +141,5 @@ TEST_CASE(
   CHECK(lab.logs("a").find("preempt_gate_timeout reached, lbd still not ready") !=
         std::string::npos);
 }
+
+}  // namespace preempt_gate_netns
