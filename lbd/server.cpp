@@ -15,8 +15,10 @@
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
+#include "lbd/admin/readiness.hpp"
 #include "lbd/admin/status_collector.hpp"
 #include "lbd/forward/services.hpp"
+#include "lbd/session/address_events.hpp"
 #include "lbd/session/listen_socket.hpp"
 
 namespace lbd {
@@ -69,12 +71,20 @@ std::unique_ptr<Server> Server::create(const std::string& config_path,
   }
   for (auto& w : server->workers_) w->start();
   server->schedule_sticky_expiry();
+  server->schedule_readiness();
+  server->address_watch_ = proxy::AddressWatch::start(
+      server->control_, [s = server.get()](const lb::IpAddress& address) {
+        s->log_->info("address watch: {} removed from the host: ending the sessions on it",
+                      address.to_string());
+        for (auto& w : s->workers_) w->close_sessions_on(address);
+      });
   server->tls_signature_ = server->tls_files_signature();
   server->schedule_tls_watch();
   return server;
 }
 
 Server::~Server() {
+  address_watch_.reset();
   stop_forward();
   control_socket_.reset();
   for (auto& w : workers_) w->stop_and_join();
@@ -499,6 +509,30 @@ std::string Server::control_socket_path() const {
 std::optional<repl::ReplicationStatus> Server::replication_status() const {
   if (!replicator_) return std::nullopt;
   return replicator_->status();
+}
+
+namespace {
+// How often readiness is re-evaluated: it bounds how late vrrpd learns that lbd became ready.
+constexpr std::chrono::milliseconds kReadinessInterval{50};
+}  // namespace
+
+void Server::schedule_readiness() {
+  std::vector<std::string> checking;
+  for (const auto& [name, m] : health_) {
+    if (!m->first_round_done()) checking.push_back(name);
+  }
+  const auto r = admin::assess_readiness(draining_, checking, replication_status());
+  if (!ready_ || *ready_ != r.ready) {
+    std::string why;
+    for (const auto& x : r.reasons) why += (why.empty() ? "" : "; ") + x;
+    log_->info("readiness: {}{}{}", r.ready ? "ready" : "not ready", why.empty() ? "" : ": ", why);
+    ready_ = r.ready;
+  }
+  if (control_socket_) control_socket_->set_watch_state(admin::readiness_json(r));
+  readiness_timer_.expires_after(kReadinessInterval);
+  readiness_timer_.async_wait([this](const lb::error_code& ec) {
+    if (!ec) schedule_readiness();
+  });
 }
 
 void Server::schedule_sticky_expiry() {

@@ -22,6 +22,7 @@
 #include "lbd/forward/forward_manager.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
+#include "lbd/session/address_events.hpp"
 #include "lbd/session/worker_context.hpp"
 #include "lbd/telemetry/access_log.hpp"
 #include "lbd/upstream/agent_poller.hpp"
@@ -143,6 +144,9 @@ class Server final : public admin::ControlTarget {
   void shutdown();
   void poll_drain();
   void schedule_sticky_expiry();
+  /// Re-evaluates lbd's readiness (admin/readiness.hpp) every kReadinessInterval and publishes
+  /// every change on the control socket's watch streams (vrrpd's preempt gate waits for it).
+  void schedule_readiness();
   /// Checks the running config's TLS files every global.tls_watch_interval and reloads when one
   /// changed (content, rename, symlink swap).
   void schedule_tls_watch();
@@ -197,6 +201,8 @@ class Server final : public admin::ControlTarget {
   lb::asio::steady_timer drain_timer_{control_};
   lb::asio::steady_timer sticky_timer_{control_};
   lb::asio::steady_timer tls_watch_timer_{control_};
+  lb::asio::steady_timer readiness_timer_{control_};
+  std::optional<bool> ready_;  // last readiness logged
   std::string tls_signature_;  // tls_files_signature() after the last load or reload attempt
   // The tables registered with the replicator, held so they outlive their registration.
   StickyTables replicated_;
@@ -215,6 +221,8 @@ class Server final : public admin::ControlTarget {
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> retired_health_;
   admin::RuntimeOverrides overrides_;
   admin::RoleTracker roles_;
+  // Address removals (the VIP leaving this node) end the client sessions on them.
+  std::unique_ptr<proxy::AddressWatch> address_watch_;
   // Last: destroyed first, so no request reaches a half-destroyed server.
   std::unique_ptr<lb::control::Server> control_socket_;
 };

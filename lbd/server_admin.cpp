@@ -190,6 +190,7 @@ admin::AdminView Server::admin_view() {
     v.events.upstream_unavailable += get(c.upstream_errors);
     v.events.sticky_cookie_rejected += get(c.sticky_cookie_rejected);
     v.events.parked_clients += get(c.parked_clients);
+    v.events.sessions_closed_address_removed += get(c.sessions_closed_address_removed);
   }
   if (admin_) v.admin_logins_throttled = admin_->logins_throttled();
   return v;

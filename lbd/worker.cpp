@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include "common/log.hpp"
+#include "lbd/http/http_session.hpp"
 #include "lbd/l4/tcp_session.hpp"
 #include "lbd/session/deadline.hpp"
 #include "lbd/session/proxy_header_reader.hpp"
 #include "lbd/telemetry/access_log.hpp"
 #include "lbd/upstream_conn/upstream_connect.hpp"
+#include "lbd/upstream_conn/upstream_pool.hpp"
 
 namespace lbd {
 
@@ -94,6 +96,41 @@ void Worker::set_access_log(std::shared_ptr<admin::AccessLog> log) {
   lb::asio::post(io_, [this, log = std::move(log)]() mutable { access_log_ = std::move(log); });
 }
 
+void Worker::close_sessions_on(const lb::IpAddress& address) {
+  lb::asio::post(io_, [this, address] {
+    const auto ended = clients_.shutdown_local(address);
+    if (ended.empty()) return;
+    const auto n = ended.size();
+    counters_.sessions_closed_address_removed.fetch_add(n, std::memory_order_relaxed);
+    log_->info("worker: address {} removed from the host: ended {} client session{} on it",
+               address.to_string(), n, n == 1 ? "" : "s");
+    keep_orphan_entries(ended);
+  });
+}
+
+void Worker::keep_orphan_entries(const std::vector<lb::Endpoint>& clients) {
+  // The sessions' connection-table entries go when they end, and the removals reach the peer,
+  // which holds the VIP now and needs them for these clients' reconnections: copies stay for
+  // kOrphanEntryLinger. A scan of the local table, on a rare event.
+  std::vector<repl::ConnEntry> copies;
+  conns_.for_each_local([&](const repl::ConnEntry& e) {
+    if (std::ranges::find(clients, e.client) != clients.end()) copies.push_back(e);
+  });
+  std::vector<std::uint64_t> ids;
+  for (const auto& e : copies) {
+    if (const auto id =
+            conns_.add_local(e.client, e.listener, e.pool, e.backend, e.start, e.mode)) {
+      ids.push_back(id);
+    }
+  }
+  if (ids.empty()) return;
+  auto timer = std::make_shared<lb::asio::steady_timer>(io_, kOrphanEntryLinger);
+  // Runs on expiry; a worker that stops first drops it (the process is ending).
+  timer->async_wait([this, timer, ids = std::move(ids)](const lb::error_code&) {
+    for (const auto id : ids) conns_.remove_local(id);
+  });
+}
+
 void Worker::install_pool(PoolSnapshotPtr snapshot) {
   const PoolConfig* pool = config_->find_pool(snapshot->pool_name);
   if (!pool) return;
@@ -104,6 +141,20 @@ void Worker::install_pool(PoolSnapshotPtr snapshot) {
     log_->error("worker: pool={} algorithm={} is not available", pool->name,
                 algorithm_name(pool->balance.algorithm));
     return;
+  }
+  // Idle keep-alive connections to a server that went out of service are closed now rather than
+  // found dead at their next use (or left in CLOSE-WAIT once the server closes them). Draining
+  // servers keep theirs: they still serve existing clients.
+  const auto& snap = *state.snapshot;
+  for (std::size_t i = 0; extension_slot() && i < snap.backends.size() && i < snap.states.size();
+       ++i) {
+    if (snap.states[i].serves_existing()) continue;
+    if (const auto n = proxy::http_upstream_pool(*this).drop(snap.backends[i].get()); n > 0) {
+      log_->info(
+          "worker: pool={} server={}: closed {} idle upstream connection{} (out of "
+          "service)",
+          pool->name, snap.backends[i]->name, n, n == 1 ? "" : "s");
+    }
   }
   pools_.insert_or_assign(pool->name, std::move(state));
 }
@@ -171,13 +222,17 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpo
   proxy::ClientInfo info;
   info.listener = listener;
   info.peer = proxy::from_asio(peer);
-  // The local address only goes into PROXY headers sent to backends: a getsockname per
-  // connection is skipped when no pool sends one (a PROXY header received sets it below).
+  // Registered by its own address so that a removal of that address (the VIP moving to the other
+  // node) ends the session at once (close_sessions_on).
+  const auto own = proxy::from_asio(socket.local_endpoint(ec));
+  if (ec) co_return;  // already gone
+  ticket.track(&clients_, clients_.add(socket.native_handle(), own, info.peer));
+  // The local address goes into PROXY headers sent to backends only when a pool sends them (a
+  // PROXY header received sets it below).
   if (std::ranges::any_of(config->pools, [](const PoolConfig& p) {
         return p.send_proxy_protocol != ProxyProtocolSend::off;
       })) {
-    info.local = proxy::from_asio(socket.local_endpoint(ec));
-    if (ec) co_return;  // already gone
+    info.local = own;
   }
   if (listener->accept_proxy_protocol &&
       !listener->expects_proxy_header(info.peer.address.unmapped())) {

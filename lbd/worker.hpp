@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,11 @@ class Worker final : public proxy::WorkerContext {
   void begin_drain();
   /// Replaces the access log (nullptr = off); the old one is released on the worker's thread.
   void set_access_log(std::shared_ptr<admin::AccessLog> log);
+  /// `address` was removed from the host: ends the client sessions bound to it, and keeps copies
+  /// of their connection-table entries for kOrphanEntryLinger (the peer serves those clients
+  /// now and sends each back to its backend).
+  void close_sessions_on(const lb::IpAddress& address);
+  static constexpr std::chrono::seconds kOrphanEntryLinger{10};
 
   // WorkerContext (worker thread only).
   lb::asio::io_context& io() override { return io_; }
@@ -94,6 +100,7 @@ class Worker final : public proxy::WorkerContext {
   };
 
   void install_pool(PoolSnapshotPtr snapshot);
+  void keep_orphan_entries(const std::vector<lb::Endpoint>& clients);
   void add_acceptor(AcceptorSpec spec);
   lb::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
   /// `peer`: the client's address as accept(2) returned it (no getpeername per connection).
@@ -114,6 +121,7 @@ class Worker final : public proxy::WorkerContext {
   const proxy::ReleasedVips& released_vips_;
   proxy::RelayResources relay_resources_;
   proxy::WorkerCounters counters_;
+  proxy::ClientRegistry clients_;  // entries removed by tickets, which die with io_
   admin::WorkerStats stats_;
   std::shared_ptr<admin::AccessLog> access_log_;
   bool draining_ = false;

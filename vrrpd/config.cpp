@@ -27,6 +27,11 @@ InstanceConfig read_instance(TableReader& t) {
   }
   c.advert_interval = std::chrono::duration_cast<std::chrono::milliseconds>(interval);
   c.preempt = t.boolean("preempt", c.preempt);
+  c.preempt_delay = std::chrono::duration_cast<std::chrono::milliseconds>(t.duration(
+      "preempt_delay", c.preempt_delay, std::chrono::milliseconds(0), std::chrono::hours(1)));
+  c.preempt_gate_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      t.duration("preempt_gate_timeout", c.preempt_gate_timeout, std::chrono::milliseconds(0),
+                 std::chrono::hours(1)));
   c.accept_mode = t.boolean("accept_mode", c.accept_mode);
   if (!c.accept_mode) {
     // Refused rather than silently ignored: dropping traffic to the VIP would need packet

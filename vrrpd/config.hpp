@@ -59,6 +59,12 @@ struct InstanceConfig {
   /// RFC 5798 §5.2.7: 12-bit field in centiseconds, so 10ms .. 40.95s in 10ms steps.
   std::chrono::milliseconds advert_interval{1000};
   bool preempt = true;
+  /// No preemption for this long after startup or a return from Fault (keepalived's
+  /// preempt_delay). 0 = none. A takeover from a master that is gone is never delayed.
+  std::chrono::milliseconds preempt_delay{0};
+  /// With [track_lbd]: a preemption waits until the local lbd reports ready (health checks ran
+  /// once, replication in sync), at most this long. 0 = preemption does not wait for lbd.
+  std::chrono::milliseconds preempt_gate_timeout{30000};
   /// RFC 5798 §6.1 Accept_Mode. Only true is supported: the master holds the VIP as a local
   /// address so that lbd can serve it, and Linux accepts traffic to local addresses.
   bool accept_mode = true;

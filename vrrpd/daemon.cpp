@@ -100,7 +100,10 @@ lb::Result<void> Daemon::start(const Config& config) {
   }
   instances_ = std::move(made);
   watch_links();
-  for (auto& [name, inst] : instances_) inst->start(links_up(inst->config()));
+  for (auto& [name, inst] : instances_) {
+    inst->set_lbd_ready(!config.track_lbd.has_value());
+    inst->start(links_up(inst->config()));
+  }
   apply_scripts(config);
   apply_track_lbd(config);
   return {};
@@ -135,6 +138,7 @@ lb::Result<void> Daemon::reload(const Config& config) {
   instances_ = std::move(next);
   for (const auto& name : fresh) {
     auto& inst = instances_.at(name);
+    inst->set_lbd_ready(!config.track_lbd.has_value() || (track_lbd_ && track_lbd_->ready()));
     inst->start(links_up(inst->config()));
   }
   apply_scripts(config);
@@ -203,10 +207,18 @@ void Daemon::apply_track_lbd(const Config& config) {
     // rise/fall state across the reload.
     track_lbd_ = std::make_unique<TrackLbd>(
         ctx_, config.lbd_control_socket, *config.track_lbd,
-        [this](bool, const std::string&) { update_scripts(); }, [this] { resend_states(); });
+        [this](bool, const std::string&) { update_scripts(); }, [this] { resend_states(); },
+        [this](bool) { update_ready(); });
     track_lbd_->start();
   }
   update_scripts();
+  update_ready();
+}
+
+void Daemon::update_ready() {
+  // Without [track_lbd] nothing reports readiness: the gate waits only for preempt_delay.
+  const bool ready = !track_lbd_ || track_lbd_->ready();
+  for (auto& [name, inst] : instances_) inst->set_lbd_ready(ready);
 }
 
 void Daemon::update_scripts() {
@@ -252,6 +264,9 @@ nlohmann::json Daemon::status() const {
                     {"draining", inst->draining()},
                     {"forwarding_to",
                      inst->forwarding_to() ? inst->forwarding_to()->to_string() : std::string()},
+                    {"lbd_ready", inst->lbd_ready()},
+                    {"preempt_held", inst->preempt_held()},
+                    {"preempts_held", inst->preempts_held()},
                     {"vips", vips}});
   }
   nlohmann::json drops = nlohmann::json::object();
@@ -262,6 +277,7 @@ nlohmann::json Daemon::status() const {
   if (track_lbd_) {
     reply["track_lbd"] = {{"socket", track_lbd_->socket()},
                           {"up", track_lbd_->up()},
+                          {"ready", track_lbd_->ready()},
                           {"reason", track_lbd_->reason()},
                           {"weight", track_lbd_->config().weight}};
   }

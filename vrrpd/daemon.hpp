@@ -73,6 +73,8 @@ class Daemon {
   void resend_states();
   void update_scripts();
   void apply_track_lbd(const Config& config);
+  /// Tells every instance whether the local lbd is ready (the preempt gate).
+  void update_ready();
 
   lb::asio::io_context& ctx_;
   AddressManager& addresses_;

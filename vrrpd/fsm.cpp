@@ -26,7 +26,13 @@ std::string_view to_string(State s) {
 }
 
 StateMachine::StateMachine(FsmConfig config)
-    : config_(config), master_adver_interval_(config.advert_interval) {}
+    : config_(config),
+      master_adver_interval_(config.advert_interval),
+      lbd_ready_(config.lbd_ready) {}
+
+bool StateMachine::preempt_gate_open() const {
+  return delay_over_ && (lbd_ready_ || gate_expired_ || config_.preempt_gate_timeout.count() <= 0);
+}
 
 Micros StateMachine::skew_time() const {
   const Micros interval = master_adver_interval_;
@@ -66,12 +72,33 @@ void StateMachine::become_backup(std::vector<Action>& out, std::string reason) {
   transition(out, State::kBackup, std::move(reason));
 }
 
+void StateMachine::returned(std::vector<Action>& out) {
+  delay_over_ = config_.preempt_delay.count() <= 0;
+  if (!delay_over_) out.push_back(action::ArmPreemptDelayTimer{config_.preempt_delay});
+}
+
+void StateMachine::release_hold(std::vector<Action>& out) {
+  if (!holding_) return;
+  holding_ = false;
+  gate_expired_ = false;
+  out.push_back(action::CancelPreemptGateTimer{});
+}
+
+void StateMachine::maybe_preempt(std::vector<Action>& out, std::string_view why) {
+  if (state_ != State::kBackup || !holding_ || !preempt_gate_open()) return;
+  release_hold(out);
+  out.push_back(action::CancelMasterDownTimer{});
+  // The preempted master is alive: it may keep serving what it carries (handover).
+  become_master(out, fmt::format("preempting a lower-priority master: {}", why), last_master_);
+}
+
 std::vector<Action> StateMachine::on(const event::Startup&) {
   std::vector<Action> out;
   if (state_ != State::kInitialize) return out;
   if (config_.priority == 255) {
     become_master(out, "startup as address owner (priority 255)");
   } else {
+    returned(out);
     become_backup(out, "startup");
   }
   return out;
@@ -81,6 +108,7 @@ std::vector<Action> StateMachine::on(const event::Shutdown&) {
   std::vector<Action> out;
   switch (state_) {
     case State::kBackup:
+      release_hold(out);
       out.push_back(action::CancelMasterDownTimer{});
       transition(out, State::kInitialize, "shutdown");
       break;
@@ -103,6 +131,9 @@ std::vector<Action> StateMachine::on(const event::Shutdown&) {
 std::vector<Action> StateMachine::on(const event::MasterDownTimerFired&) {
   std::vector<Action> out;
   if (state_ == State::kBackup) {
+    // The master is gone (no advert for Master_Down_Interval, or it left): the gate never
+    // delays this takeover.
+    release_hold(out);
     // A master that said goodbye (priority 0) or that we preempt is alive: it may keep serving
     // what it carries. One that fell silent is not.
     // A priority-0 advert alone is also what a stopping or killed master (its guard) sends; a
@@ -137,15 +168,32 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
     if (a.priority != 0) last_priority_ = a.priority;
     if (a.priority == 0) {
       // §6.4.2: the master is leaving; take over after Skew_Time only.
+      release_hold(out);
       out.push_back(action::ArmMasterDownTimer{skew_time()});
       skew_armed_ = true;
-    } else if (!config_.preempt || a.priority >= config_.priority) {
+    } else if (!config_.preempt || a.priority >= config_.priority || !preempt_gate_open()) {
       // A zero interval would make Master_Down_Interval zero: treat it as the smallest one.
       master_adver_interval_ =
           a.max_advert_interval.count() > 0 ? a.max_advert_interval : Centis(1);
       out.push_back(action::ArmMasterDownTimer{master_down_interval()});
       skew_armed_ = false;
       preempting_ = false;
+      if (config_.preempt && a.priority < config_.priority) {
+        // The preempt gate is closed: the lower-priority master keeps the VIPs (its adverts
+        // keep Master_Down_Timer from firing) until the gate opens.
+        if (!holding_) {
+          holding_ = true;
+          gate_expired_ = false;
+          if (config_.preempt_gate_timeout.count() > 0 && delay_over_) {
+            out.push_back(action::ArmPreemptGateTimer{config_.preempt_gate_timeout});
+          }
+          out.push_back(action::PreemptHeld{fmt::format(
+              "lower-priority master {} (priority={}) kept until {}", a.source.to_string(),
+              a.priority, !delay_over_ ? "preempt_delay is over" : "lbd is ready")});
+        }
+      } else {
+        release_hold(out);
+      }
     } else {
       // Preempting a lower-priority master: discard, Master_Down_Timer will fire.
       preempting_ = true;
@@ -199,6 +247,7 @@ std::vector<Action> StateMachine::on(const event::InterfaceDown& e) {
       out.push_back(action::ReleaseVips{});
       break;
     case State::kBackup:
+      release_hold(out);
       out.push_back(action::CancelMasterDownTimer{});
       break;
     case State::kInitialize:
@@ -216,6 +265,7 @@ std::vector<Action> StateMachine::on(const event::InterfaceUp&) {
   if (config_.priority == 255) {
     become_master(out, "tracking up, address owner");
   } else {
+    returned(out);
     become_backup(out, "tracking up");
   }
   return out;
@@ -234,6 +284,33 @@ std::vector<Action> StateMachine::on(const event::Switchover&) {
   out.push_back(action::SendAdvert{0});
   out.push_back(action::HandOverVips{});
   become_backup(out, "switchover requested by the operator");
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::LbdReady& e) {
+  std::vector<Action> out;
+  lbd_ready_ = e.ready;
+  if (e.ready) maybe_preempt(out, "lbd is ready");
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::PreemptDelayTimerFired&) {
+  std::vector<Action> out;
+  if (delay_over_) return out;
+  delay_over_ = true;
+  if (holding_ && !preempt_gate_open() && config_.preempt_gate_timeout.count() > 0) {
+    // The readiness wait is bounded from here: preempt_delay came first.
+    out.push_back(action::ArmPreemptGateTimer{config_.preempt_gate_timeout});
+  }
+  maybe_preempt(out, "preempt_delay is over");
+  return out;
+}
+
+std::vector<Action> StateMachine::on(const event::PreemptGateTimerFired&) {
+  std::vector<Action> out;
+  if (!holding_ || !delay_over_) return out;
+  gate_expired_ = true;
+  maybe_preempt(out, "preempt_gate_timeout reached, lbd still not ready");
   return out;
 }
 

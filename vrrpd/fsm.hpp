@@ -28,6 +28,14 @@ struct FsmConfig {
   Centis advert_interval{100};    ///< Advertisement_Interval, 1..4095 cs
   bool preempt = true;            ///< Preempt_Mode
   lb::IpAddress primary_address;  ///< our source address, for the equal-priority tie-break
+  /// Beyond the RFC (keepalived's preempt_delay): after startup or a return from Fault, no
+  /// preemption before this long. 0 = none.
+  Micros preempt_delay{0};
+  /// Beyond the RFC, the preempt gate: while the local lbd is not ready (event::LbdReady), a
+  /// preemption is held at most this long. 0 = preemption does not wait for lbd.
+  Micros preempt_gate_timeout{0};
+  /// Whether lbd starts as ready: true when nothing reports lbd's readiness (no [track_lbd]).
+  bool lbd_ready = true;
 };
 
 namespace event {
@@ -56,11 +64,20 @@ struct InterfaceUp {};
 /// driver lowers the priority first (PriorityChanged) so that preemption does not pull mastership
 /// back.
 struct Switchover {};
+/// Beyond the RFC: the local lbd became ready (up, health checks ran once, replication in sync)
+/// or stopped being ready. Only preemption waits for it (see FsmConfig::preempt_gate_timeout).
+struct LbdReady {
+  bool ready = false;
+};
+struct PreemptDelayTimerFired {};
+struct PreemptGateTimerFired {};
 }  // namespace event
 
-using Event = std::variant<event::Startup, event::Shutdown, event::MasterDownTimerFired,
-                           event::AdverTimerFired, event::AdvertReceived, event::PriorityChanged,
-                           event::InterfaceDown, event::InterfaceUp, event::Switchover>;
+using Event =
+    std::variant<event::Startup, event::Shutdown, event::MasterDownTimerFired,
+                 event::AdverTimerFired, event::AdvertReceived, event::PriorityChanged,
+                 event::InterfaceDown, event::InterfaceUp, event::Switchover, event::LbdReady,
+                 event::PreemptDelayTimerFired, event::PreemptGateTimerFired>;
 
 namespace action {
 /// Send one advertisement with this priority (0 on shutdown).
@@ -105,6 +122,24 @@ struct CancelAdverTimer {
 struct CancelMasterDownTimer {
   friend bool operator==(const CancelMasterDownTimer&, const CancelMasterDownTimer&) = default;
 };
+/// preempt_delay after startup / return from Fault: until it fires, no preemption.
+struct ArmPreemptDelayTimer {
+  Micros after{0};
+  friend bool operator==(const ArmPreemptDelayTimer&, const ArmPreemptDelayTimer&) = default;
+};
+/// A preemption is held for lbd's readiness: at most this long.
+struct ArmPreemptGateTimer {
+  Micros after{0};
+  friend bool operator==(const ArmPreemptGateTimer&, const ArmPreemptGateTimer&) = default;
+};
+struct CancelPreemptGateTimer {
+  friend bool operator==(const CancelPreemptGateTimer&, const CancelPreemptGateTimer&) = default;
+};
+/// A preemption starts being held (for the log and the counters): `reason` says why.
+struct PreemptHeld {
+  std::string reason;
+  friend bool operator==(const PreemptHeld&, const PreemptHeld&) = default;
+};
 struct Transition {
   State from = State::kInitialize;
   State to = State::kInitialize;
@@ -116,7 +151,9 @@ struct Transition {
 using Action =
     std::variant<action::SendAdvert, action::AcquireVips, action::AnnounceVips, action::ReleaseVips,
                  action::HandOverVips, action::ArmAdverTimer, action::ArmMasterDownTimer,
-                 action::CancelAdverTimer, action::CancelMasterDownTimer, action::Transition>;
+                 action::CancelAdverTimer, action::CancelMasterDownTimer,
+                 action::ArmPreemptDelayTimer, action::ArmPreemptGateTimer,
+                 action::CancelPreemptGateTimer, action::PreemptHeld, action::Transition>;
 
 /// One virtual router's state. Not thread-safe; the driver calls it from one thread.
 class StateMachine {
@@ -135,6 +172,11 @@ class StateMachine {
   /// RFC 5798 §6.1: 3 * Master_Adver_Interval + Skew_Time.
   Micros master_down_interval() const;
   Micros advert_interval() const { return config_.advert_interval; }
+  /// Whether a preemption may happen now: preempt_delay over, and lbd ready or the gate's
+  /// timeout reached.
+  bool preempt_gate_open() const;
+  /// Whether a preemption of a live lower-priority master is being held by the gate.
+  bool preempt_held() const { return holding_; }
 
  private:
   std::vector<Action> on(const event::Startup&);
@@ -146,11 +188,20 @@ class StateMachine {
   std::vector<Action> on(const event::InterfaceDown&);
   std::vector<Action> on(const event::InterfaceUp&);
   std::vector<Action> on(const event::Switchover&);
+  std::vector<Action> on(const event::LbdReady&);
+  std::vector<Action> on(const event::PreemptDelayTimerFired&);
+  std::vector<Action> on(const event::PreemptGateTimerFired&);
 
   void become_master(std::vector<Action>& out, std::string reason,
                      std::optional<lb::IpAddress> previous_master = std::nullopt);
   void become_backup(std::vector<Action>& out, std::string reason);
   void transition(std::vector<Action>& out, State to, std::string reason);
+  /// Startup / return from Fault: preempt_delay starts over.
+  void returned(std::vector<Action>& out);
+  /// Stops holding a preemption (the master left, a higher one appeared, we left Backup).
+  void release_hold(std::vector<Action>& out);
+  /// The gate may have opened: a held preemption happens now.
+  void maybe_preempt(std::vector<Action>& out, std::string_view why);
 
   FsmConfig config_;
   State state_ = State::kInitialize;
@@ -161,6 +212,10 @@ class StateMachine {
   std::optional<lb::IpAddress> last_master_;
   std::uint8_t last_priority_ = 0;  // of the last non-zero advert
   bool preempting_ = false;
+  bool delay_over_ = true;     // preempt_delay since startup / return has passed
+  bool gate_expired_ = false;  // the held preemption waited preempt_gate_timeout
+  bool holding_ = false;       // a live lower-priority master is heard, preemption held
+  bool lbd_ready_ = true;
 };
 
 }  // namespace vrrp

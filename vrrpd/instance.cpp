@@ -13,8 +13,10 @@ namespace vrrp {
 namespace {
 
 FsmConfig fsm_config(const InstanceConfig& c, const lb::IpAddress& source) {
-  return FsmConfig{c.priority, std::chrono::duration_cast<Centis>(c.advert_interval), c.preempt,
-                   source};
+  return FsmConfig{c.priority,        std::chrono::duration_cast<Centis>(c.advert_interval),
+                   c.preempt,         source,
+                   c.preempt_delay,   c.preempt_gate_timeout,
+                   /*lbd_ready=*/true};
 }
 
 std::vector<lb::IpAddress> vip_addresses(const InstanceConfig& c) {
@@ -53,7 +55,9 @@ Instance::Instance(lb::asio::io_context& ctx, InstanceConfig config, const Inter
       master_down_timer_(ctx),
       handover_(nft, key(), config_.interface, vip_addresses(config_)),
       drain_timer_(ctx),
-      forward_timer_(ctx) {}
+      forward_timer_(ctx),
+      preempt_delay_timer_(ctx),
+      preempt_gate_timer_(ctx) {}
 
 Instance::~Instance() {
   *alive_ = false;
@@ -61,6 +65,8 @@ Instance::~Instance() {
   master_down_timer_.cancel();
   drain_timer_.cancel();
   forward_timer_.cancel();
+  preempt_delay_timer_.cancel();
+  preempt_gate_timer_.cancel();
   announcer_.stop();
   // A reload that drops this instance stopped it first; anything left is cleared here.
   if (forwarding_to_) handover_.clear_forward();
@@ -112,6 +118,13 @@ std::optional<DropReason> Instance::on_advert(const Advert& advert, const Packet
   ++adverts_received_;
   run(event::AdvertReceived{advert.priority, Centis(advert.max_advert_int_cs), meta.source});
   return std::nullopt;
+}
+
+void Instance::set_lbd_ready(bool ready) {
+  if (lbd_ready_known_ && ready == lbd_ready_) return;
+  lbd_ready_known_ = true;
+  lbd_ready_ = ready;
+  run(event::LbdReady{ready});
 }
 
 void Instance::set_link(bool up) {
@@ -221,6 +234,17 @@ void Instance::execute(const Action& a) {
         } else if constexpr (std::is_same_v<T, action::CancelMasterDownTimer>) {
           ++master_down_gen_;
           master_down_timer_.cancel();
+        } else if constexpr (std::is_same_v<T, action::ArmPreemptDelayTimer>) {
+          arm(preempt_delay_timer_, preempt_delay_gen_, act.after, event::PreemptDelayTimerFired{});
+        } else if constexpr (std::is_same_v<T, action::ArmPreemptGateTimer>) {
+          arm(preempt_gate_timer_, preempt_gate_gen_, act.after, event::PreemptGateTimerFired{});
+        } else if constexpr (std::is_same_v<T, action::CancelPreemptGateTimer>) {
+          ++preempt_gate_gen_;
+          preempt_gate_timer_.cancel();
+        } else if constexpr (std::is_same_v<T, action::PreemptHeld>) {
+          ++preempts_held_;
+          lb::log::get("vrrpd.fsm")
+              ->info("{}: preemption held: vrid={} {}", config_.name, config_.vrid, act.reason);
         } else if constexpr (std::is_same_v<T, action::Transition>) {
           lb::log::get("vrrpd.fsm")
               ->info("{}: transition: vrid={} from={} to={} reason=\"{}\"", config_.name,

@@ -59,6 +59,9 @@ class Instance {
   std::optional<DropReason> on_advert(const Advert& advert, const PacketMeta& meta);
   /// Link state of the tracked interfaces as a whole (all up = true).
   void set_link(bool up);
+  /// The local lbd's readiness (watch stream of [track_lbd]): a preemption waits for it, at most
+  /// preempt_gate_timeout. Call before start() to set the initial value.
+  void set_lbd_ready(bool ready);
   /// Tracked scripts: `fault` when a weight-0 script is down; `failing_weight` is the sum of the
   /// weights of the failing weighted scripts (priority lowered by it).
   void set_scripts(bool fault, int failing_weight,
@@ -87,6 +90,11 @@ class Instance {
   /// Adverts that passed the per-instance §7.1 checks and reached the state machine.
   std::uint64_t adverts_received() const { return adverts_received_; }
   std::uint64_t transitions() const { return transitions_; }
+  /// Preemptions the gate held (preempt_delay or lbd not ready) since this instance started.
+  std::uint64_t preempts_held() const { return preempts_held_; }
+  /// Whether a preemption is being held now.
+  bool preempt_held() const { return fsm_.preempt_held(); }
+  bool lbd_ready() const { return lbd_ready_; }
 
  private:
   void run(const Event& e);
@@ -121,6 +129,13 @@ class Instance {
   lb::asio::steady_timer::time_point drain_deadline_{};
   std::optional<lb::IpAddress> forwarding_to_;
   std::uint64_t drains_ = 0;
+  lb::asio::steady_timer preempt_delay_timer_;
+  lb::asio::steady_timer preempt_gate_timer_;
+  std::uint64_t preempt_delay_gen_ = 0;
+  std::uint64_t preempt_gate_gen_ = 0;
+  bool lbd_ready_ = true;
+  bool lbd_ready_known_ = false;
+  std::uint64_t preempts_held_ = 0;
   void apply_health();
   void apply_priority();
   bool link_up_ = true;

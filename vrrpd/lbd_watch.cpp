@@ -18,11 +18,26 @@ std::chrono::milliseconds watch_backoff(int failures) {
   return std::min(d, kWatchRetryMax);
 }
 
+bool watch_readiness(const nlohmann::json& message, std::string& reason) {
+  reason.clear();
+  if (!message.is_object()) return true;
+  const auto it = message.find("ready");
+  if (it == message.end() || !it->is_boolean()) return true;
+  if (auto r = message.find("reasons"); r != message.end() && r->is_array()) {
+    for (const auto& x : *r) {
+      if (x.is_string()) reason += (reason.empty() ? "" : "; ") + x.get<std::string>();
+    }
+  }
+  return it->get<bool>();
+}
+
 LbdWatch::LbdWatch(lb::asio::io_context& ctx, std::string socket,
-                   std::function<void(const std::string&)> on_gone)
+                   std::function<void(const std::string&)> on_gone,
+                   std::function<void(bool, const std::string&)> on_ready)
     : ctx_(ctx),
       socket_path_(std::move(socket)),
       on_gone_(std::move(on_gone)),
+      on_ready_(std::move(on_ready)),
       socket_(ctx),
       timer_(ctx) {}
 
@@ -98,17 +113,39 @@ lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
     failures = 0;
     said_unreachable = false;
     log->info("lbd: watch: stream open: socket={} pid={}", socket_path_, pid_);
-    // lbd sends nothing more; anything it does send is read and dropped (bounded buffer).
-    std::array<char, 256> sink;
+    auto report = [&](const nlohmann::json& msg) {
+      std::string why;
+      const bool ready = watch_readiness(msg, why);
+      if (ready == ready_) return;
+      ready_ = ready;
+      log->info("lbd: watch: {}{}{}", ready ? "ready" : "not ready", why.empty() ? "" : ": ", why);
+      if (on_ready_) on_ready_(ready, why);
+    };
+    report(j);
+    if (!*alive) co_return;
+    // Then one line per readiness change. The buffer is bounded: a longer line ends the stream
+    // (as a protocol error), and the next attempt starts afresh.
+    reply.erase(0, n);
     while (!ec) {
-      co_await socket_.async_read_some(asio::buffer(sink),
-                                       asio::redirect_error(lb::use_awaitable, ec));
+      n = co_await asio::async_read_until(
+          socket_, asio::dynamic_buffer(reply, lb::control::kMaxLineBytes + 1), '\n',
+          asio::redirect_error(lb::use_awaitable, ec));
+      if (!*alive) co_return;
+      if (ec) break;
+      const auto event = nlohmann::json::parse(reply.substr(0, n - 1), nullptr, false);
+      reply.erase(0, n);
+      if (event.is_object() && event.value("event", std::string()) == "ready") report(event);
       if (!*alive) co_return;
     }
     const auto reason = fmt::format("control stream closed ({}), lbd pid {} gone",
                                     ec == asio::error::eof ? "end of file" : ec.message(), pid_);
     log->info("lbd: watch: {}", reason);
     pid_ = 0;
+    if (ready_) {
+      ready_ = false;
+      if (on_ready_) on_ready_(false, "lbd gone");
+      if (!*alive) co_return;
+    }
     on_gone_(reason);
     if (!*alive) co_return;  // on_gone may have destroyed us (a reload)
     timer_.expires_after(kWatchRetryMin);

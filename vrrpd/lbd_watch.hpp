@@ -2,6 +2,9 @@
 // answers once and keeps the connection; when lbd's process ends (SIGKILL included) the kernel
 // closes it, and the end of file reaches vrrpd within a scheduling delay, where polling would
 // need `fall` failed checks. A hung lbd keeps the stream open: the polls cover that case.
+// The stream also carries lbd's readiness (up, health checks ran once, replication in sync):
+// the answer has "ready", and lbd sends one line {"event":"ready","ready":B,"reasons":[..]} per
+// change. An lbd that does not report it (older) counts as ready while the stream is open.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "common/asio.hpp"
 
@@ -25,13 +30,20 @@ inline constexpr std::chrono::milliseconds kWatchAnswerTimeout{1000};
 /// The retry delay after `failures` consecutive failed attempts (0 = first retry). Pure.
 std::chrono::milliseconds watch_backoff(int failures);
 
+/// lbd's readiness in a watch answer or event line: "ready" (absent = true: an lbd that does
+/// not report readiness), and the "reasons" joined with "; " into `reason`. Pure.
+bool watch_readiness(const nlohmann::json& message, std::string& reason);
+
 class LbdWatch {
  public:
   /// `on_gone(reason)` runs when an established stream ends: lbd died or stopped its control
   /// server. Never for a stream that was not established (lbd not up yet: the polls say so).
   /// Single-threaded on `ctx`.
+  /// `on_ready(ready, reason)` runs when the readiness lbd reports changes (and with false when
+  /// the stream ends).
   LbdWatch(lb::asio::io_context& ctx, std::string socket,
-           std::function<void(const std::string& reason)> on_gone);
+           std::function<void(const std::string& reason)> on_gone,
+           std::function<void(bool ready, const std::string& reason)> on_ready = {});
   ~LbdWatch();
   LbdWatch(const LbdWatch&) = delete;
   LbdWatch& operator=(const LbdWatch&) = delete;
@@ -41,6 +53,8 @@ class LbdWatch {
   bool established() const { return pid_ != 0; }
   /// lbd's PID as it reported it on the current stream; 0 without one.
   pid_t pid() const { return pid_; }
+  /// lbd's readiness as last reported; false without a stream.
+  bool ready() const { return ready_; }
 
  private:
   lb::awaitable<void> run(std::shared_ptr<bool> alive);
@@ -48,9 +62,11 @@ class LbdWatch {
   lb::asio::io_context& ctx_;
   std::string socket_path_;
   std::function<void(const std::string&)> on_gone_;
+  std::function<void(bool, const std::string&)> on_ready_;
   lb::asio::local::stream_protocol::socket socket_;
   lb::asio::steady_timer timer_;
   pid_t pid_ = 0;
+  bool ready_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

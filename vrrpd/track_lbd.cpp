@@ -45,15 +45,20 @@ bool lbd_health_verdict(const lb::Result<nlohmann::json>& reply, bool degraded_i
 
 TrackLbd::TrackLbd(lb::asio::io_context& ctx, std::string socket, TrackLbdConfig config,
                    std::function<void(bool, const std::string&)> on_flip,
-                   std::function<void()> roles_unknown)
+                   std::function<void()> roles_unknown, std::function<void(bool)> on_ready)
     : ctx_(ctx),
       socket_(std::move(socket)),
       config_(config),
       on_flip_(std::move(on_flip)),
       roles_unknown_(std::move(roles_unknown)),
+      on_ready_(std::move(on_ready)),
       state_(config.rise, config.fall),
       timer_(ctx),
-      watch_(ctx, socket_, [this](const std::string& why) { down_now("lbd gone: " + why); }) {}
+      watch_(
+          ctx, socket_, [this](const std::string& why) { down_now("lbd gone: " + why); },
+          [this](bool ready, const std::string&) {
+            if (on_ready_) on_ready_(ready);
+          }) {}
 
 TrackLbd::~TrackLbd() {
   *alive_ = false;

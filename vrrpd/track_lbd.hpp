@@ -3,7 +3,8 @@
 // instance by the weight, or (weight 0) puts them in Fault. A dead or hung lbd is a failure:
 // the request times out or the socket refuses. Besides the polls, a watch stream (lbd_watch.hpp)
 // reports lbd's death the moment it happens: the tracker goes down at once, without waiting for
-// `fall` failed polls; coming back up is the polls' `rise` successes, as always.
+// `fall` failed polls; coming back up is the polls' `rise` successes, as always. The watch stream
+// also reports lbd's readiness, which the preempt gate waits for.
 #pragma once
 
 #include <functional>
@@ -33,7 +34,7 @@ class TrackLbd {
   /// the last transition), so the daemon can send the current states again.
   TrackLbd(lb::asio::io_context& ctx, std::string socket, TrackLbdConfig config,
            std::function<void(bool up, const std::string& reason)> on_flip,
-           std::function<void()> roles_unknown = {});
+           std::function<void()> roles_unknown = {}, std::function<void(bool ready)> on_ready = {});
   ~TrackLbd();
   void start();
   bool up() const { return state_.up(); }
@@ -41,6 +42,8 @@ class TrackLbd {
   const std::string& socket() const { return socket_; }
   /// Why it is down (the last failure), "" while up.
   const std::string& reason() const { return reason_; }
+  /// lbd's readiness from the watch stream (false while no stream is open): the preempt gate.
+  bool ready() const { return watch_.ready(); }
 
  private:
   void schedule(std::chrono::milliseconds after);
@@ -52,6 +55,7 @@ class TrackLbd {
   TrackLbdConfig config_;
   std::function<void(bool, const std::string&)> on_flip_;
   std::function<void()> roles_unknown_;
+  std::function<void(bool)> on_ready_;
   RiseFall state_;
   std::string reason_;
   lb::asio::steady_timer timer_;

@@ -43,11 +43,15 @@ struct Server::Session {
   stream::socket socket;
   asio::steady_timer idle;
   bool watching = false;
+  // Watch state lines: one write at a time; a newer state replaces a line not yet started.
+  bool writing = false;
+  std::string next_line;
 };
 
 struct Server::Shared {
   bool alive = true;
   std::vector<std::weak_ptr<Session>> watchers;  // pruned when one ends
+  nlohmann::json watch_state = nlohmann::json::object();
 
   void forget(const Session* s) {
     std::erase_if(watchers, [s](const std::weak_ptr<Session>& w) {
@@ -97,6 +101,30 @@ void Server::stop() {
   }
   shared_->watchers.clear();
   ::unlink(path_.c_str());
+}
+
+void Server::flush_watch(const std::shared_ptr<Session>& s) {
+  if (s->writing || s->next_line.empty() || !s->socket.is_open()) return;
+  s->writing = true;
+  auto line = std::make_shared<std::string>(std::move(s->next_line));
+  s->next_line.clear();
+  asio::async_write(s->socket, asio::buffer(*line), [s, line](const error_code& ec, std::size_t) {
+    s->writing = false;
+    if (ec) return;  // the reading side of the session sees the end too
+    flush_watch(s);
+  });
+}
+
+void Server::set_watch_state(nlohmann::json state) {
+  if (state == shared_->watch_state) return;
+  shared_->watch_state = std::move(state);
+  const std::string line = to_line(shared_->watch_state);
+  for (const auto& w : shared_->watchers) {
+    auto s = w.lock();
+    if (!s) continue;
+    s->next_line = line;
+    flush_watch(s);
+  }
 }
 
 std::size_t Server::watchers() const {
@@ -156,7 +184,8 @@ awaitable<void> Server::session(stream::socket socket) {
               error_reply(fmt::format("too many watch streams (at most {})", limits.max_watchers));
         } else {
           watch = true;
-          reply = {{"ok", true}, {"watch", true}, {"pid", ::getpid()}};
+          reply = shared->watch_state;
+          reply.update({{"ok", true}, {"watch", true}, {"pid", ::getpid()}});
         }
       } else {
         try {
@@ -172,11 +201,14 @@ awaitable<void> Server::session(stream::socket socket) {
       s->watching = true;
       s->idle.cancel();
       shared->watchers.push_back(s);
+      s->writing = true;  // a state published meanwhile waits for the answer to be written
     }
     co_await asio::async_write(s->socket, asio::buffer(to_line(reply)),
                                asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     if (watch) {
+      s->writing = false;
+      flush_watch(s);
       // Nothing more is said on a watch stream: whatever the client sends is read and dropped
       // (bounded by the buffer) until it closes, or this process ends or stops the server.
       std::array<char, 256> sink;

@@ -4,6 +4,10 @@
 // open without further replies, so the client sees end of file the moment this process ends
 // (vrrpd uses it to learn at once that lbd died). Watch streams are bounded in number and have
 // no idle timeout; every other session is closed after `idle_timeout` without a request.
+// A process may publish a watch state (set_watch_state): its fields are merged into the watch
+// answer, and every change is sent to the open watch streams as one line. A client that does
+// not read its stream gets only the latest state when it does (lines are coalesced, so what is
+// buffered per stream is bounded).
 #pragma once
 
 #include <chrono>
@@ -46,6 +50,10 @@ class Server {
   const std::string& path() const { return path_; }
   /// Watch streams open now.
   std::size_t watchers() const;
+  /// The state watchers see: merged into every watch answer from now on, and sent as one line
+  /// (this object) to every open watch stream when it differs from the last one. Same thread as
+  /// the io_context.
+  void set_watch_state(nlohmann::json state);
 
  private:
   struct Session;
@@ -53,6 +61,8 @@ class Server {
   Server(asio::io_context& ctx, std::string path, Handler handler, ServerLimits limits);
   awaitable<void> accept_loop();
   awaitable<void> session(asio::local::stream_protocol::socket socket);
+  /// Writes the session's pending watch line, then whatever replaced it meanwhile.
+  static void flush_watch(const std::shared_ptr<Session>& s);
 
   asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;

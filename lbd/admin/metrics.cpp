@@ -62,6 +62,11 @@ std::string render_metrics(const AdminView& v) {
   e.family("lbpair_lbd_parked_clients", "Idle HTTP keep-alive clients held without a session.",
            Type::gauge);
   e.sample({}, n(ev.parked_clients));
+  e.family("lbpair_lbd_sessions_closed_address_removed_total",
+           "Client sessions ended because their local address (the VIP) was removed from the "
+           "host: their packets go to the other node now.",
+           Type::counter);
+  e.sample({}, n(ev.sessions_closed_address_removed));
   e.family("lbpair_admin_logins_throttled_total",
            "Admin requests answered 429 because failed logins from their address came too fast.",
            Type::counter);

@@ -49,6 +49,8 @@ struct WorkerEvents {
   std::uint64_t upstream_unavailable = 0;    // client connections that got no server at all
   std::uint64_t sticky_cookie_rejected = 0;  // forged, altered or expired persistence cookies
   std::uint64_t parked_clients = 0;          // idle HTTP clients held without a session now
+  /// Client sessions ended because their local address (the VIP) was removed from the host.
+  std::uint64_t sessions_closed_address_removed = 0;
 };
 
 /// Everything /metrics, /status.json and the page are made of, gathered at one scrape.

@@ -45,6 +45,7 @@
 #include "lbd/balance/balancer.hpp"
 #include "lbd/balance/pool_snapshot.hpp"
 #include "lbd/config.hpp"
+#include "lbd/session/client_registry.hpp"
 #include "lbd/session/released_vips.hpp"
 #include "lbd/telemetry/stats.hpp"
 #include "lbd/upstream/outlier_detector.hpp"
@@ -98,19 +99,32 @@ class ConnectionTicket {
   ConnectionTicket(std::atomic<std::uint32_t>* global, std::shared_ptr<ListenerRuntime> listener)
       : global_(global), listener_(std::move(listener)) {}
   ConnectionTicket(ConnectionTicket&& o) noexcept
-      : global_(std::exchange(o.global_, nullptr)), listener_(std::move(o.listener_)) {}
+      : global_(std::exchange(o.global_, nullptr)),
+        listener_(std::move(o.listener_)),
+        registry_(std::exchange(o.registry_, nullptr)),
+        registry_id_(o.registry_id_) {}
   ConnectionTicket& operator=(ConnectionTicket&& o) noexcept {
     if (this != &o) {
       release();
       global_ = std::exchange(o.global_, nullptr);
       listener_ = std::move(o.listener_);
+      registry_ = std::exchange(o.registry_, nullptr);
+      registry_id_ = o.registry_id_;
     }
     return *this;
   }
   ~ConnectionTicket() { release(); }
   /// The listener this connection is counted on (null once released).
   const std::shared_ptr<ListenerRuntime>& listener() const { return listener_; }
+  /// The client socket's entry in the worker's ClientRegistry, removed on release (worker
+  /// thread).
+  void track(ClientRegistry* registry, std::uint64_t id) {
+    registry_ = registry;
+    registry_id_ = id;
+  }
   void release() {
+    if (registry_) registry_->remove(registry_id_);
+    registry_ = nullptr;
     if (global_) global_->fetch_sub(1, std::memory_order_relaxed);
     if (listener_) listener_->active.fetch_sub(1, std::memory_order_relaxed);
     global_ = nullptr;
@@ -120,6 +134,8 @@ class ConnectionTicket {
  private:
   std::atomic<std::uint32_t>* global_ = nullptr;
   std::shared_ptr<ListenerRuntime> listener_;
+  ClientRegistry* registry_ = nullptr;
+  std::uint64_t registry_id_ = 0;
 };
 
 /// Keeps one connection to `backend()` counted in Backend::active while it carries a client's
@@ -244,6 +260,8 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> sticky_repicks{0};  // persisted server down/maint/gone: re-picked
   std::atomic<std::uint64_t> sticky_cookie_rejected{0};  // forged, altered or expired cookies
   std::atomic<std::uint64_t> parked_clients{0};  // idle L7 clients held without a session now
+  // Client sessions ended because their local address (the VIP) was removed from the host.
+  std::atomic<std::uint64_t> sessions_closed_address_removed{0};
 };
 
 /// Everything a session needs from its worker. Implemented by lbd::Worker; single-threaded.

@@ -49,6 +49,7 @@ struct HealthManager::Slot {
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
   std::optional<lb::SteadyTime> last_check;
+  bool inherited = false;  // state taken over on a reload: as good as a finished check
 };
 
 HealthManager::HealthManager(lb::asio::io_context& io, const PoolConfig& pool,
@@ -87,6 +88,7 @@ void HealthManager::inherit(const HealthManager& previous) {
       if (old->backend->name == slot->backend->name &&
           old->config.check.type == slot->config.check.type) {
         slot->state.force(old->state.up());
+        slot->inherited = old->inherited || old->checks > 0 || !old->checker;
       }
     }
   }
@@ -103,6 +105,13 @@ void HealthManager::start() {
     lb::asio::co_spawn(io_, check_loop(slots_[i], i, first_delay, alive_),
                        lb::log_exceptions(log_, "health check loop"));
   }
+}
+
+bool HealthManager::first_round_done() const {
+  for (const auto& s : slots_) {
+    if (s->checker && s->checks == 0 && !s->inherited) return false;
+  }
+  return true;
 }
 
 void HealthManager::stop() {

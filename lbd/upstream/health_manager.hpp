@@ -113,6 +113,10 @@ class HealthManager {
   /// Control thread. Snapshots published since start.
   std::uint64_t publishes() const { return publishes_; }
   std::vector<ServerHealthStatus> status() const;
+  /// Control thread. Whether every server with an active check has finished one (or took its
+  /// state over from the previous manager on a reload): until then the up/down states are the
+  /// configured initial ones, not what the servers answered.
+  bool first_round_done() const;
   const std::string& pool_name() const { return pool_name_; }
 
  private:

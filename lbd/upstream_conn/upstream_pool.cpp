@@ -87,6 +87,15 @@ void UpstreamPool::sweep(Clock::time_point now, std::chrono::nanoseconds max_idl
   }
 }
 
+std::size_t UpstreamPool::drop(const Backend* backend) {
+  auto it = idle_.find(backend);
+  if (it == idle_.end()) return 0;
+  const std::size_t n = it->second.size();
+  closed_server_down_ += n;
+  idle_.erase(it);  // closes the sockets (aborting their waits) and releases the leases
+  return n;
+}
+
 std::size_t UpstreamPool::idle(const Backend* backend) const {
   auto it = idle_.find(backend);
   return it == idle_.end() ? 0 : it->second.size();

@@ -43,12 +43,19 @@ class UpstreamPool {
   /// it (TLS records without data, such as late session tickets, are consumed and it stays).
   void put(UpstreamConnection conn, Clock::time_point now, std::size_t limit);
 
+  /// Closes every idle connection to `backend` (the server was marked down, ejected or put in
+  /// maintenance: they would only be found dead or refused later, or linger in CLOSE-WAIT).
+  /// Returns how many were closed.
+  std::size_t drop(const Backend* backend);
+
   /// Idle connections held for `backend`.
   std::size_t idle(const Backend* backend) const;
   /// Idle connections held in total.
   std::size_t idle_total() const;
   /// Idle connections closed because the backend closed them or wrote to them while parked.
   std::uint64_t closed_by_backend() const { return closed_by_backend_; }
+  /// Idle connections closed by drop() (their server went out of service).
+  std::uint64_t closed_server_down() const { return closed_server_down_; }
 
  private:
   struct Idle {
@@ -68,6 +75,7 @@ class UpstreamPool {
   std::uint64_t next_id_ = 0;
   Clock::time_point next_sweep_{};
   std::uint64_t closed_by_backend_ = 0;
+  std::uint64_t closed_server_down_ = 0;
   // A wait that completed just before the pool was destroyed must not touch it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

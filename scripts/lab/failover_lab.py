@@ -346,6 +346,19 @@ def analyze(lab, records, t_kill, t_restart, t_end):
             "old_master_draining_at_end": t_vip_a is not None and "node-b" in lab.holders_at(t_end)
             and t_end - t_vip_a < lab.handover_drain() + 0.5,
         }
+        # Stickiness across the switch-back: the last backend node-b gave each client before the
+        # restart vs the first one node-a gives it after (node-a must know node-b's tables).
+        kept_back = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0]}
+        for cid in clients:
+            mine = [r for r in records if r["client"] == cid and r["ok"]]
+            on_b = [r for r in mine if t_kill <= r["t"] < t_restart and r["node"] == "node-b"]
+            on_a = [r for r in mine if r["t"] >= t_restart and r["node"] == "node-a"]
+            if not on_b or not on_a:
+                continue
+            kind = on_b[-1]["kind"]
+            kept_back[kind][1] += 1
+            kept_back[kind][0] += on_b[-1]["backend"] == on_a[0]["backend"]
+        report["switch_back"]["kept_backend"] = {k: f"{v[0]}/{v[1]}" for k, v in kept_back.items()}
     report["requests_total"] = len(records)
     report["failed_total"] = sum(not r["ok"] for r in records)
     # The two episodes apart: a request started up to one timeout before the kill may fail
@@ -441,6 +454,9 @@ def print_summary(lab, report, t0):
                 "node": "link up again"}[lab.args.kill]
         print(f"\nSwitch back (node-a {back}, preemption):")
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
+        kb = b["kept_backend"]
+        print(f"  kept their backend at the switch-back: cookie {kb['cookie']}, source IP "
+              f"{kb['source']}, connection table {kb['plain']}")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
         if "failed_at_switch" in b:

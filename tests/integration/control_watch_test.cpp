@@ -83,6 +83,14 @@ struct WatchFixture {
     server = std::move(*s);
     thread = std::thread([this] { ctx.run_for(30s); });
   }
+  void set_state(nlohmann::json state) {
+    std::promise<void> done;
+    lb::asio::post(ctx, [&] {
+      server->set_watch_state(std::move(state));
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
   void stop_server() {
     std::promise<void> done;
     lb::asio::post(ctx, [&] {
@@ -144,4 +152,30 @@ TEST_CASE("control watch: the idle timeout closes a silent session but not a wat
   WatchClient busy(f.path);
   busy.send("{\"cmd\":\"anything\"}\n");
   CHECK(nlohmann::json::parse(busy.read_line(2s))["ok"] == true);
+}
+
+TEST_CASE("control watch: the published state is in the answer and each change is one line") {
+  WatchFixture f({});
+  f.set_state({{"event", "ready"}, {"ready", false}, {"reasons", {"warming up"}}});
+  WatchClient c(f.path);
+  c.send("{\"cmd\":\"watch\"}\n");
+  const auto reply = nlohmann::json::parse(c.read_line(2s));
+  CHECK(reply["ok"] == true);
+  CHECK(reply["pid"] == ::getpid());
+  CHECK(reply["ready"] == false);
+  CHECK(reply["reasons"][0] == "warming up");
+  f.set_state({{"event", "ready"}, {"ready", true}, {"reasons", nlohmann::json::array()}});
+  const auto line = nlohmann::json::parse(c.read_line(2s));
+  CHECK(line["event"] == "ready");
+  CHECK(line["ready"] == true);
+  // The same state again is no change: nothing is sent.
+  f.set_state({{"event", "ready"}, {"ready", true}, {"reasons", nlohmann::json::array()}});
+  CHECK(c.read_line(150ms) == "timeout");
+  // An ordinary session is not a watcher: it gets no state lines.
+  WatchClient plain(f.path);
+  plain.send("{\"cmd\":\"anything\"}\n");
+  CHECK(nlohmann::json::parse(plain.read_line(2s))["ok"] == true);
+  f.set_state({{"event", "ready"}, {"ready", false}, {"reasons", {"replication"}}});
+  CHECK(nlohmann::json::parse(c.read_line(2s))["ready"] == false);
+  CHECK(plain.read_line(150ms) == "timeout");
 }

@@ -220,3 +220,52 @@ TEST_CASE(
   CHECK(pool.idle(&replaced) == 0);
   CHECK(pool.idle_total() == 0);
 }
+
+namespace {
+
+/// TCP sockets on 127.0.0.1 whose remote port is `port` in state ESTABLISHED (/proc/net/tcp: 01):
+/// lbd's connections to the backend listening there.
+int established_to(std::uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    const auto colon = remote.find(':');
+    if (colon == std::string::npos) continue;
+    if (std::stoul(remote.substr(colon + 1), nullptr, 16) == port && state == "01") ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "upstream pool: idle connections to a server put out of service are closed at once, those "
+    "to the other servers are kept") {
+  lbtest::Origin a("a"), b("b");
+  lbtest::TestBackend ba(a.handler()), bb(b.handler());
+  lbtest::InProcessLbd lbd(
+      lbtest::HttpConfig{.pools = {{"app", {ba.address(), bb.address()}}}}.text());
+  for (int i = 0; i < 4; ++i) {
+    const auto res = lbtest::round_trip(lbd.endpoint("web"),
+                                        lbtest::get("/", "example.com", "Connection: close\r\n"));
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+  }
+  const auto port_a = ba.endpoint().port;
+  const auto port_b = bb.endpoint().port;
+  // One idle keep-alive connection parked per server.
+  REQUIRE(lbtest::wait_until([&] { return established_to(port_a) == 1; }, 2s));
+  REQUIRE(established_to(port_b) == 1);
+  const auto pools = lbd.server().pool_views("app");
+  REQUIRE(pools);
+  const auto name_a = pools->at(0).servers.at(0).name;
+  REQUIRE(lbd.server().set_server_admin("app", name_a, lbd::AdminState::maint));
+  // Closed when the workers get the new snapshot, not at the next sweep or use.
+  CHECK(lbtest::wait_until([&] { return established_to(port_a) == 0; }, 500ms, 5ms));
+  CHECK(established_to(port_b) == 1);
+}

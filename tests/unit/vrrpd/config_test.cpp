@@ -114,3 +114,48 @@ vips = ["192.0.2.10/24"]
     CHECK(diags.items()[0].where.line == 6);
   }
 }
+
+TEST_CASE("vrrpd config: preempt_delay and preempt_gate_timeout default, parse and are bounded") {
+  Diagnostics diags;
+  auto defaults = vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24"]
+)",
+                                                "p.toml", diags);
+  REQUIRE(diags.empty());
+  CHECK(defaults.instances[0].preempt_delay == std::chrono::milliseconds(0));
+  CHECK(defaults.instances[0].preempt_gate_timeout == std::chrono::seconds(30));
+
+  auto set = vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24"]
+preempt_delay = "2s"
+preempt_gate_timeout = "0s"
+)",
+                                           "p.toml", diags);
+  INFO(diags.to_string());
+  REQUIRE(diags.empty());
+  CHECK(set.instances[0].preempt_delay == std::chrono::seconds(2));
+  CHECK(set.instances[0].preempt_gate_timeout == std::chrono::milliseconds(0));
+
+  Diagnostics bad;
+  vrrp::load_config_from_string(R"([[instance]]
+name = "vi"
+vrid = 51
+interface = "eth0"
+vips = ["192.0.2.10/24"]
+preempt_delay = "2h"
+preempt_gate_timeout = "-1s"
+)",
+                                "p.toml", bad);
+  INFO(bad.to_string());
+  REQUIRE(bad.size() == 2);
+  CHECK(bad.items()[0].key_path == "instance[0].preempt_delay");
+  CHECK(bad.items()[0].where.line == 6);
+  CHECK(bad.items()[1].key_path == "instance[0].preempt_gate_timeout");
+  CHECK(bad.items()[1].where.line == 7);
+}

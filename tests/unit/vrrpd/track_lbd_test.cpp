@@ -65,3 +65,17 @@ TEST_CASE("vrrpd config: [track_lbd] loads with defaults and needs lbd_control_s
       "v.toml", d4);
   CHECK(d4.size() == 2);  // timeout > interval, and the misspelled key
 }
+
+TEST_CASE("vrrp lbd watch: readiness comes from \"ready\", and an lbd without it counts as ready") {
+  std::string why;
+  CHECK(vrrp::watch_readiness(nlohmann::json{{"ok", true}, {"watch", true}, {"pid", 7}}, why));
+  CHECK(why.empty());
+  CHECK_FALSE(vrrp::watch_readiness(
+      nlohmann::json{{"event", "ready"},
+                     {"ready", false},
+                     {"reasons", {"health checks: first round not done", "replication"}}},
+      why));
+  CHECK(why == "health checks: first round not done; replication");
+  CHECK(vrrp::watch_readiness(nlohmann::json{{"event", "ready"}, {"ready", true}}, why));
+  CHECK(why.empty());
+}

@@ -38,6 +38,7 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
   v.status.replication = lbd::repl::ReplicationStatus{};
   v.status.replication->connected = true;
   v.status.replication->peer_id = "lb-b";
+  v.events.sessions_closed_address_removed = 6;
 
   std::string error;
   const auto text = render_metrics(v);
@@ -79,6 +80,8 @@ TEST_CASE("metrics: a known view renders strict Prometheus text with the expecte
                  {{"pool", "app"}, {"kind", "resumed"}}) == 9);
   CHECK(m->value("lbpair_pool_upstream_tls_handshake_errors_total",
                  {{"pool", "app"}, {"reason", "certificate verify failed"}}) == 1);
+  CHECK(m->families.at("lbpair_lbd_sessions_closed_address_removed_total").type == "counter");
+  CHECK(m->value("lbpair_lbd_sessions_closed_address_removed_total", {}) == 6);
 }
 
 TEST_CASE("metrics: tcp listeners get connect and session histograms, http listeners do not") {

@@ -93,3 +93,46 @@ TEST_CASE("health_manager: a reload inherits up/down of servers with the same na
   old.stop();
   fresh.stop();
 }
+
+namespace {
+
+// Answers every probe at once, successfully.
+struct InstantChecker : lbd::HealthChecker {
+  lb::awaitable<lb::Result<void>> probe(const lbd::Backend&, std::chrono::nanoseconds) override {
+    co_return lb::Result<void>{};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("health_manager: the first round is done once every checked server finished a check") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a", "b"}, HealthCheckType::tcp, /*initially_up=*/false);
+  pool.servers[0].health.check.interval = std::chrono::milliseconds(5);
+  pool.servers[1].health.check.interval = std::chrono::milliseconds(5);
+  HealthManager::Options options;
+  options.make_checker = [](const lbd::HealthCheckConfig&) {
+    return std::make_unique<InstantChecker>();
+  };
+  HealthManager m(
+      io, pool, lbd::make_backends(pool), [](auto) {}, options);
+  CHECK_FALSE(m.first_round_done());
+  m.start();
+  CHECK_FALSE(m.first_round_done());  // started, nothing answered yet
+  for (int i = 0; i < 200 && !m.first_round_done(); ++i) io.run_for(std::chrono::milliseconds(5));
+  CHECK(m.first_round_done());
+  // A reload's manager takes the finished round over with the states.
+  HealthManager fresh(
+      io, pool, lbd::make_backends(pool), [](auto) {}, options);
+  fresh.inherit(m);
+  CHECK(fresh.first_round_done());
+  m.stop();
+  fresh.stop();
+}
+
+TEST_CASE("health_manager: a pool without active checks has its first round done at once") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a"}, HealthCheckType::none);
+  HealthManager m(io, pool, lbd::make_backends(pool), [](auto) {});
+  CHECK(m.first_round_done());
+}
