@@ -247,6 +247,15 @@ PoolConfig read_pool(TableReader& t) {
                                          {"v2", ProxyProtocolSend::v2}});
   p.upstream_keepalive =
       static_cast<std::uint32_t>(t.integer("upstream_keepalive", p.upstream_keepalive, 0, 100000));
+  p.protocol = t.enumeration("protocol", p.protocol,
+                             {{"http/1.1", UpstreamProtocol::http1}, {"h2", UpstreamProtocol::h2}});
+  if (p.protocol == UpstreamProtocol::h2 && p.send_proxy_protocol != ProxyProtocolSend::off) {
+    // One HTTP/2 connection carries the streams of many clients: a PROXY header at its start
+    // would name only the first.
+    t.error("protocol",
+            "protocol = \"h2\" multiplexes clients on one connection; it cannot be combined with "
+            "send_proxy_protocol");
+  }
   read_pool_health(t, p.health);
   if (auto persistence = t.table("persistence")) p.persistence = read_persistence(*persistence);
   std::set<std::string> names;
@@ -415,6 +424,11 @@ void check_forward_pool(TableReader& t, const ListenerConfig& l, const PoolConfi
                                 "touch the stream",
                                 pool.name));
   }
+  if (pool.protocol == UpstreamProtocol::h2) {
+    t.error("pool", fmt::format("pool \"{}\" has protocol = \"h2\"; mode = \"forward\" does "
+                                "not touch the stream",
+                                pool.name));
+  }
   if (pool.send_proxy_protocol != ProxyProtocolSend::off) {
     t.error("pool", fmt::format("pool \"{}\" sends a PROXY header; mode = \"forward\" does "
                                 "not touch the stream",
@@ -552,6 +566,11 @@ Config read_config(TableReader root, const std::string& file) {
     } else if (listener.mode == ListenerMode::tcp) {
       // A TCP listener sees no HTTP: only the client address can key persistence there.
       const PoolConfig* pool = c.find_pool(listener.default_pool);
+      if (pool->protocol == UpstreamProtocol::h2) {
+        l.error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs mode = "
+                                    "\"http\" (a tcp listener relays bytes)",
+                                    listener.default_pool));
+      }
       if (pool->tls) {
         l.error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = \"http\" "
                                     "(TLS to backends is not supported on tcp listeners)",
@@ -574,6 +593,10 @@ Config read_config(TableReader root, const std::string& file) {
       const auto& pool = listener.sni_routes[i].pool;
       if (!pool_names.contains(pool)) {
         sni_routes[i].error("pool", fmt::format("unknown pool \"{}\"", pool));
+      } else if (c.find_pool(pool)->protocol == UpstreamProtocol::h2) {
+        sni_routes[i].error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs "
+                                                "mode = \"http\" (a tcp listener relays bytes)",
+                                                pool));
       } else if (c.find_pool(pool)->tls) {
         sni_routes[i].error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = "
                                                 "\"http\" (TLS to backends is not supported on "

@@ -61,8 +61,15 @@ struct ServerConfig {
   ServerHealthConfig health;  // checks (pool's + overrides), slow_start, admin state
 };
 
+/// What lbd speaks to a pool's servers (mode = "http" listeners).
+enum class UpstreamProtocol : std::uint8_t {
+  http1,  // HTTP/1.1, pooled keep-alive connections
+  h2,     // HTTP/2: TLS with ALPN h2 under [pool.tls], else h2c with prior knowledge
+};
+
 struct PoolConfig {
   std::string name;
+  UpstreamProtocol protocol = UpstreamProtocol::http1;
   BalanceOptions balance;
   std::uint32_t connect_retries = 2;
   ProxyProtocolSend send_proxy_protocol = ProxyProtocolSend::off;

@@ -285,3 +285,31 @@ TEST_CASE("lbd config: h2c and max_concurrent_streams are read and checked") {
   REQUIRE(d4.size() == 1);
   CHECK(d4.items()[0].key_path.find("max_concurrent_streams") != std::string::npos);
 }
+
+TEST_CASE("lbd config: a pool's protocol defaults to HTTP/1.1, reads h2, refuses what h2 cannot do") {
+  const auto config_with = [](const std::string& pool_extra, std::string mode = "http") {
+    return "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"" + mode +
+           "\"\npool = \"p\"\n[[pool]]\nname = \"p\"\n" + pool_extra +
+           "[[pool.server]]\nname = \"a\"\naddress = \"127.0.0.1:2\"\n";
+  };
+  Diagnostics d1, d2, d3, d4, d5;
+  CHECK(lbd::load_config_from_string(config_with(""), "t.toml", d1).pools[0].protocol ==
+        lbd::UpstreamProtocol::http1);
+  CHECK(lbd::load_config_from_string(config_with("protocol = \"h2\"\n"), "t.toml", d2)
+            .pools[0]
+            .protocol == lbd::UpstreamProtocol::h2);
+  CHECK(d1.empty());
+  CHECK(d2.empty());
+  lbd::load_config_from_string(config_with("protocol = \"h3\"\n"), "t.toml", d3);
+  REQUIRE(d3.size() == 1);
+  CHECK(d3.items()[0].key_path.find("protocol") != std::string::npos);
+  // A PROXY header would name only the first of the clients sharing the connection.
+  lbd::load_config_from_string(config_with("protocol = \"h2\"\nsend_proxy_protocol = \"v2\"\n"),
+                               "t.toml", d4);
+  REQUIRE(d4.size() == 1);
+  CHECK(d4.items()[0].key_path.find("protocol") != std::string::npos);
+  CHECK(d4.items()[0].where.line > 0);
+  lbd::load_config_from_string(config_with("protocol = \"h2\"\n", "tcp"), "t.toml", d5);
+  REQUIRE(d5.size() == 1);
+  CHECK(d5.items()[0].message.find("mode = \"http\"") != std::string::npos);
+}
