@@ -26,7 +26,9 @@
 #include <boost/beast/http/status.hpp>
 
 #include "lbd/balance/least_time.hpp"
+#include "lbd/h2/grpc_status.hpp"
 #include "lbd/h2/server_session.hpp"
+#include "lbd/h2/upstream_request.hpp"
 #include "lbd/http/fields_lookup.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_rewrite.hpp"
@@ -37,7 +39,9 @@
 #include "lbd/session/pick_hash.hpp"
 #include "lbd/session/request_log.hpp"
 #include "lbd/tls/upstream_tls_context.hpp"
+#include "lbd/upstream_conn/h2_upstream.hpp"
 #include "lbd/upstream_conn/upstream_tls_stream.hpp"
+#include "lbd/upstream_conn/wake_signal.hpp"
 
 namespace lbd::h2 {
 
@@ -57,31 +61,7 @@ constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max()
 // How often a connection looks at its deadlines, stalled streams and the worker's drain.
 constexpr auto kTick = std::chrono::milliseconds(500);
 
-/// A wake-up for one waiting coroutine; a notify() that comes before the wait is kept.
-class Signal {
- public:
-  explicit Signal(const asio::any_io_executor& ex) : timer_(ex) {}
-  void notify() {
-    pending_ = true;
-    timer_.cancel();
-  }
-  /// True when notified, false at `deadline`.
-  lb::awaitable<bool> wait_until(Clock::time_point deadline) {
-    if (!pending_) {
-      timer_.expires_at(deadline);
-      error_code ec;
-      co_await timer_.async_wait(asio::redirect_error(lb::use_awaitable, ec));
-    }
-    const bool woke = pending_;
-    pending_ = false;
-    co_return woke;
-  }
-  lb::awaitable<void> wait() { co_await wait_until(Clock::time_point::max()); }
-
- private:
-  asio::steady_timer timer_;
-  bool pending_ = false;
-};
+using Signal = proxy::WakeSignal;
 
 // Hop-by-hop fields of an HTTP/1.1 response that HTTP/2 must not carry (RFC 9113 §8.2.2).
 bool hop_by_hop(std::string_view lower_name) {
@@ -195,6 +175,11 @@ class Connection final : public StreamHandler {
     x.body.append(reinterpret_cast<const char*>(data.data()), data.size());
     x.signal.notify();
   }
+  void on_trailers(std::int32_t id, std::vector<Header>&& trailers) override {
+    if (auto it = exchanges_.find(id); it != exchanges_.end()) {
+      it->second->trailers = std::move(trailers);
+    }
+  }
   void on_end_stream(std::int32_t id) override {
     if (auto it = exchanges_.find(id); it != exchanges_.end()) {
       it->second->body_done = true;
@@ -229,7 +214,8 @@ class Connection final : public StreamHandler {
     explicit Exchange(const asio::any_io_executor& ex) : signal(ex) {}
     std::int32_t id = 0;
     Request req;
-    std::string body;  // request body not yet forwarded (bounded by the stream window)
+    std::string body;              // request body not yet forwarded (bounded by the stream window)
+    std::vector<Header> trailers;  // the request's trailers (with body_done)
     bool body_done = false;
     bool gone = false;     // the stream closed: reset by the client, or the connection ended
     bool discard = false;  // answered early: request body bytes are dropped as they come
@@ -479,6 +465,17 @@ class Connection final : public StreamHandler {
                                          .add = std::span(added.data(), adds),
                                          .cookie = persistence.cookie_rewrite()});
 
+    if (pool->protocol == UpstreamProtocol::h2) {
+      co_await forward_h2(x, obs,
+                          H2Target{.pool = *pool,
+                                   .pool_name = pool_name,
+                                   .head = head,
+                                   .authority = host_raw,
+                                   .hash = hash,
+                                   .persistence = persistence});
+      co_return;
+    }
+
     Watchdog watch(raw_.get_executor());
     const Backend* avoid = nullptr;
     for (int attempt = 0;; ++attempt) {
@@ -671,6 +668,242 @@ class Connection final : public StreamHandler {
       state_.give(ubuf);
       state_.give(head);
       co_return;
+    }
+  }
+
+  struct H2Target {
+    const PoolConfig& pool;
+    const std::string& pool_name;
+    std::string_view head;       // the rewritten HTTP/1.1 header (fields taken from it)
+    std::string_view authority;  // the client's :authority (or Host)
+    std::optional<std::uint64_t> hash;
+    HttpPersistence& persistence;
+  };
+
+  /// An error before the response header: a gRPC client gets a trailers-only response with the
+  /// gRPC status that stands for `status` (it reads grpc-status, not :status), others `status`.
+  void respond_h2_error(Exchange& x, RequestObservation& obs, bool grpc, unsigned status,
+                        std::string_view why, std::optional<GrpcCode> code = std::nullopt) {
+    if (!grpc) {
+      respond_error(x, obs, status, why);
+      return;
+    }
+    obs.status = status;  // the access log and metrics count what it stands for
+    log_->warn("h2: status={} (gRPC trailers-only) listener={} client={} method={} path={} why={}",
+               status, listener_.name, peer_text_, x.req.method, x.req.path, why);
+    if (x.gone) return;
+    const auto fields = grpc_trailers_only(code.value_or(grpc_code_for_http(status)), why);
+    session_.submit_response(x.id, 200, fields, true);
+    if (!x.body_done) {
+      x.discard = true;
+      session_.consume(x.id, x.body.size());
+      x.body.clear();
+    }
+    kick();
+  }
+
+  /// The response is complete before the request body: what still comes is dropped (its
+  /// window given back) so that the client can finish sending.
+  void drop_request_body(Exchange& x) {
+    if (x.body_done) return;
+    x.discard = true;
+    session_.consume(x.id, x.body.size());
+    x.body.clear();
+  }
+
+  /// One stream to an HTTP/2 server (pool protocol = "h2"): the request header, then request
+  /// and response bodies both ways at once (full duplex: gRPC streaming), trailers both ways.
+  /// Each side holds at most its window: the client's request bytes wait in x.body until the
+  /// server's stream takes them (then the client's window opens), the server's response bytes
+  /// wait in the upstream stream until the client's stream takes them (then the server's
+  /// window opens).
+  lb::awaitable<void> forward_h2(Exchange& x, RequestObservation& obs, H2Target t) {
+    const auto& to = cfg_.timeouts;
+    const auto max_body = cfg_.limits.max_body_size;
+    const bool grpc = is_grpc(x.req.headers);
+    const auto fields =
+        upstream_h2_request(UpstreamRequestLine{.method = x.req.method,
+                                                .scheme = t.pool.tls ? "https" : "http",
+                                                .authority = t.authority,
+                                                .path = x.req.path,
+                                                .te_trailers = wants_trailers(x.req.headers)},
+                            t.head);
+    const bool has_body = !x.req.end_stream;
+    for (int attempt = 0;; ++attempt) {
+      const auto acquire_start = Clock::now();
+      PickContext pc{.hash = t.hash, .prefer = t.persistence.prefer()};
+      auto opened = co_await state_.h2_upstreams.open(
+          t.pool, to.server_idle, client_.info, pc, fields, has_body, [&x] { x.signal.notify(); });
+      if (!opened) {
+        switch (opened.error()) {
+          case UpstreamError::no_backend:
+            respond_h2_error(x, obs, grpc, 503, "no healthy backend");
+            break;
+          case UpstreamError::timeout:
+            respond_h2_error(x, obs, grpc, 504, "connect to the backend timed out");
+            break;
+          case UpstreamError::connect_failed:
+            respond_h2_error(x, obs, grpc, 502, "connect to the backend failed");
+            break;
+        }
+        co_return;
+      }
+      auto up = std::move(*opened);
+      if (x.gone) co_return;  // destroying `up` resets the upstream stream
+      const Backend* backend = up->backend();
+      if (backend) {
+        obs.server = backend->name;
+        obs.connect = Clock::now() - acquire_start;
+        obs.sticky = !t.persistence.active()             ? ""
+                     : backend == t.persistence.prefer() ? "hit"
+                                                         : "miss";
+        worker_.stats().backend(t.pool_name, backend->name).requests.add();
+      }
+      std::uint64_t sent = 0;
+      bool request_done = !has_body;
+      bool header_out = false;
+      auto request_done_at = Clock::now();
+      auto last_progress = Clock::now();
+      for (;;) {
+        bool progress = false;
+        // Request body (and trailers) toward the server.
+        if (!request_done && !x.gone) {
+          if (!x.body.empty()) {
+            const auto n = up->write_body(
+                std::span(reinterpret_cast<const std::uint8_t*>(x.body.data()), x.body.size()));
+            if (n > 0) {
+              sent += n;
+              if (max_body > 0 && sent > max_body) {
+                up->cancel();
+                if (!header_out) {
+                  respond_h2_error(x, obs, grpc, 413, "request body too large");
+                } else {
+                  session_.reset(x.id, 8 /* CANCEL */);
+                  kick();
+                }
+                co_return;
+              }
+              x.body.erase(0, n);
+              session_.consume(x.id, n);
+              obs.bytes_in += n;
+              progress = true;
+            }
+          }
+          if (x.body.empty() && x.body_done) {
+            up->end_body(x.trailers);
+            request_done = true;
+            request_done_at = Clock::now();
+            progress = true;
+          }
+        }
+        // Response header.
+        if (!header_out && up->status != 0) {
+          header_out = true;
+          progress = true;
+          const auto now = Clock::now();
+          obs.first_byte = now - obs.start;
+          obs.status = up->status;
+          http::fields res;
+          std::vector<Header> hs;
+          hs.reserve(up->fields.size() + 1);
+          for (auto& f : up->fields) {
+            res.insert(bsv(f.name), bsv(f.value));
+            hs.push_back(std::move(f));
+          }
+          t.persistence.finish(worker_, res, backend);
+          for (const auto& a : t.persistence.set_cookie()) {
+            hs.push_back(Header{lower(a.name), std::string(a.value)});
+          }
+          if (backend) {
+            worker_.stats()
+                .backend(t.pool_name, backend->name)
+                .observe_latency(now - request_done_at);
+            if (t.pool.balance.algorithm == Algorithm::least_time) {
+              record_latency(*backend, now - request_done_at, now, t.pool.balance.least_time_decay);
+            }
+            worker_.report(t.pool_name, *backend,
+                           up->status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
+          }
+          const bool end_now = up->ended && up->body.empty() && up->trailers.empty();
+          if (!session_.submit_response(x.id, up->status, hs, end_now)) co_return;
+          kick();
+          if (end_now) {
+            if (!request_done) drop_request_body(x);
+            co_return;
+          }
+        }
+        // Response body toward the client, as its window allows.
+        if (header_out && !up->body.empty() && !x.gone) {
+          const auto took = session_.write_body(
+              x.id,
+              std::span(reinterpret_cast<const std::uint8_t*>(up->body.data()), up->body.size()));
+          if (took > 0) {
+            up->body.erase(0, took);
+            up->consume(took);
+            obs.bytes_out += took;
+            progress = true;
+          }
+        }
+        if (header_out && up->ended && up->body.empty()) {
+          session_.end_body(x.id, up->trailers);
+          if (!request_done) drop_request_body(x);  // answered before the request ended
+          kick();
+          co_return;
+        }
+        if (x.gone) co_return;
+        if (up->closed && !up->ended) {
+          if (header_out) {
+            // The header is out: pass the reset on (a gRPC client maps its code to a status).
+            session_.reset(x.id, up->error < 0x100 ? up->error : 2 /* INTERNAL_ERROR */);
+            kick();
+            co_return;
+          }
+          // Not processed by the server (GOAWAY race, or the connection failed before it took
+          // the stream) and no body byte went out: one more attempt, on another connection.
+          const bool unprocessed = up->error == 7 /* REFUSED_STREAM */ ||
+                                   (up->error == kH2ConnectionFailed && !has_body);
+          if (attempt == 0 && unprocessed && sent == 0) break;
+          if (backend) worker_.report(t.pool_name, *backend, TrafficEvent::connect_failure);
+          if (up->error == kH2ConnectionFailed) {
+            respond_h2_error(x, obs, grpc, 502, "the connection to the backend failed");
+          } else {
+            respond_h2_error(x, obs, grpc, 502,
+                             fmt::format("the backend reset the stream (code {})", up->error),
+                             grpc_code_for_reset(up->error));
+          }
+          co_return;
+        }
+        if (progress) {
+          last_progress = Clock::now();
+          kick();
+          continue;
+        }
+        // Wait for the client, the server or a deadline: server_response for the response
+        // header once the request went out, server_idle between response bytes, client_idle
+        // while the request body is awaited.
+        const auto deadline = !header_out && request_done ? request_done_at + to.server_response
+                              : header_out
+                                  ? last_progress + to.server_idle
+                                  : last_progress + std::max(to.client_idle, to.server_response);
+        if (co_await x.signal.wait_until(deadline)) continue;
+        if (Clock::now() < deadline) continue;
+        up->cancel();
+        if (x.gone) co_return;
+        if (header_out) {
+          log_->warn(
+              "h2: stream reset listener={} client={} path={} why=no response bytes from "
+              "the backend for server_idle",
+              listener_.name, peer_text_, x.req.path);
+          session_.reset(x.id, 2 /* INTERNAL_ERROR */);
+          kick();
+        } else if (request_done) {
+          if (backend) worker_.report(t.pool_name, *backend, TrafficEvent::timeout);
+          respond_h2_error(x, obs, grpc, 504, "no response header from the backend in time");
+        } else {
+          respond_h2_error(x, obs, grpc, 408, "request body timeout");
+        }
+        co_return;
+      }
     }
   }
 

@@ -70,6 +70,7 @@ struct ServerSession::Stream {
   bool deferred = false;
   bool drained = false;  // listed in drained_
   std::vector<Header> trailers;
+  std::vector<Header> request_trailers;
   Clock::time_point progress{};  // last time its output moved (or became non-empty)
   std::size_t pending() const { return out.size() - off; }
 };
@@ -167,9 +168,14 @@ struct Callbacks {
     // RFC 9113 §6.5.2: the size of a field is its name, its value and 32.
     st->header_list += namelen + valuelen + 32;
     if (st->header_list > s.limits_.max_header_list) st->too_large = true;
-    if (st->too_large || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    if (st->too_large) return 0;
     const std::string_view n(reinterpret_cast<const char*>(name), namelen);
     const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      // Request trailers (nghttp2 refuses pseudo-header fields in them).
+      if (st->delivered) st->request_trailers.push_back(Header{std::string(n), std::string(v)});
+      return 0;
+    }
     auto& r = st->request;
     if (!n.empty() && n[0] == ':') {
       // nghttp2 has validated the pseudo-header fields (RFC 9113 §8.3.1).
@@ -207,13 +213,21 @@ struct Callbacks {
           }
           st->request.end_stream = end_stream;
           st->delivered = true;
+          st->header_list = 0;  // trailers are counted on their own
           s.handler_.on_request(id, std::move(st->request));
           st = s.find(id);  // the handler may have reset it
-        } else {
-          st->header_list = 0;  // request trailers are dropped (the backend speaks HTTP/1.1)
+        } else if (st->too_large) {
+          // Trailers over the limit are dropped whole, not cut.
+          st->request_trailers.clear();
+          st->too_large = false;
+          s.handler_.on_defence(Defence::header_list_too_large);
         }
         if (st && st->delivered && end_stream && frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-          s.handler_.on_end_stream(id);
+          if (!st->request_trailers.empty()) {
+            s.handler_.on_trailers(id, std::move(st->request_trailers));
+            st = s.find(id);
+          }
+          if (st) s.handler_.on_end_stream(id);
         }
         break;
       }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lbd/h2/rate_window.hpp"
+#include "lbd/upstream_conn/h2_client_session.hpp"
 
 struct nghttp2_session;
 
@@ -66,10 +67,9 @@ struct Limits {
   std::int32_t last_stream_id = 0x7fffffff - 1024;
 };
 
-struct Header {
-  std::string name;  // lower case (HTTP/2 requires it)
-  std::string value;
-};
+/// One field; the name is lower case (HTTP/2 requires it). The upstream HTTP/2 client's type,
+/// so that fields pass between the two sessions without a copy into another type.
+using Header = proxy::H2Field;
 
 /// One request header block, pseudo-header fields apart.
 struct Request {
@@ -90,6 +90,8 @@ class StreamHandler {
   virtual void on_request(std::int32_t stream, Request&& request) = 0;
   /// Request body bytes (valid during the call). They hold flow-control window until consume().
   virtual void on_data(std::int32_t stream, std::span<const std::uint8_t> data) = 0;
+  /// The request's trailer fields (pseudo-header fields apart), just before on_end_stream.
+  virtual void on_trailers(std::int32_t /*stream*/, std::vector<Header>&& /*trailers*/) {}
   /// The request body is complete.
   virtual void on_end_stream(std::int32_t stream) = 0;
   /// Response bytes of `stream` were sent: it has room for more (see writable()).

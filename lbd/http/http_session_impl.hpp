@@ -461,6 +461,13 @@ class HttpSession {
       co_await send_error(503, fmt::format("unknown pool {}", pool_name));
       co_return Next::close;
     }
+    if (pool->protocol == UpstreamProtocol::h2) {
+      // HTTP/2 servers are reached from HTTP/2 clients only (no HTTP/1.1 to HTTP/2 bridge).
+      co_await send_error(502, fmt::format("pool {} speaks HTTP/2 to its servers; this client "
+                                           "speaks HTTP/1.1",
+                                           pool_name));
+      co_return Next::close;
+    }
     pick_hash_.reset();
     if (uses_hash(pool->balance.algorithm)) {
       HashInputs in{.client = &client_.info.peer.address, .path = parts.path};

@@ -16,6 +16,7 @@
 #include "lbd/http/client_parking.hpp"
 #include "lbd/http/router.hpp"
 #include "lbd/session/worker_context.hpp"
+#include "lbd/upstream_conn/h2_upstream.hpp"
 #include "lbd/upstream_conn/upstream_pool.hpp"
 
 namespace lbd::proxy::http_detail {
@@ -117,13 +118,15 @@ struct Routing {
 
 /// Per-worker state of the HTTP sessions, kept in WorkerContext::extension_slot().
 struct HttpWorkerState {
-  explicit HttpWorkerState(WorkerContext& w) : worker(w), parking(w), drain_poll(w.io()) {}
+  explicit HttpWorkerState(WorkerContext& w)
+      : worker(w), h2_upstreams(w), parking(w), drain_poll(w.io()) {}
   HttpWorkerState(const HttpWorkerState&) = delete;
   HttpWorkerState& operator=(const HttpWorkerState&) = delete;
   WorkerContext& worker;
   UpstreamPool upstreams;
-  ParkingLot parking;  // plain-TCP clients between two requests
-  ConfigPtr config;    // the config the cached routers were compiled from
+  H2UpstreamPool h2_upstreams;  // pools with protocol = "h2"
+  ParkingLot parking;           // plain-TCP clients between two requests
+  ConfigPtr config;             // the config the cached routers were compiled from
   std::unordered_map<const ListenerConfig*, std::shared_ptr<const Routing>> routers;
   IdleList idle;      // waiting in their session, never parked (TLS, or before a first request)
   IdleList parkable;  // plain TCP between requests, oldest first: parked after kParkAfter

@@ -87,7 +87,8 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
         // connect (another server is tried).
         UpstreamConnection conn{std::move(socket), std::move(lease)};
         auto failed =
-            co_await start_upstream_tls(conn, pool.tls->context, backend->address, connect_timeout);
+            co_await start_upstream_tls(conn, pool.tls->context, backend->address, connect_timeout,
+                                        pool.protocol == UpstreamProtocol::h2);
         if (!failed) co_return conn;
         worker.counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
         worker.report(pool.name, *backend, TrafficEvent::connect_failure);

@@ -26,13 +26,17 @@ const UpstreamTlsContext* tls_context_of(const UpstreamConnection& conn) {
 
 lb::awaitable<std::optional<std::string>> start_upstream_tls(
     UpstreamConnection& conn, std::shared_ptr<const UpstreamTlsContext> ctx,
-    const lb::Endpoint& server, std::chrono::nanoseconds timeout) {
+    const lb::Endpoint& server, std::chrono::nanoseconds timeout, bool offer_h2) {
   lb::error_code ec;
   // The idle probe reads through OpenSSL synchronously and must never block.
   conn.socket.non_blocking(true, ec);
   conn.tls.reset(new UpstreamTls(conn.socket, ctx));
   SSL* ssl = conn.tls->stream.native_handle();
   ctx->prepare(ssl, server);
+  if (offer_h2) {
+    static constexpr unsigned char kH2[] = {2, 'h', '2'};
+    SSL_set_alpn_protos(ssl, kH2, sizeof kH2);
+  }
   bool expired = false;
   {
     SocketDeadline deadline(conn.socket, timeout);

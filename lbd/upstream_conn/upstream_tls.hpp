@@ -15,12 +15,13 @@ namespace lbd::proxy {
 class UpstreamTlsContext;
 
 /// Starts TLS on `conn`, freshly connected to `server`: SNI and name checks per `ctx`, the
-/// server's cached session offered, the handshake bounded by `timeout`. Returns nullopt on
+/// server's cached session offered, the handshake bounded by `timeout`. With `offer_h2`, ALPN
+/// offers only "h2" (the context's default offers "http/1.1"). Returns nullopt on
 /// success (conn.tls set), else the failure reason ("timeout", "certificate verify failed:
 /// hostname mismatch", ...), counted on `ctx` (conn.tls then null). Worker thread of `conn`.
 lb::awaitable<std::optional<std::string>> start_upstream_tls(
     UpstreamConnection& conn, std::shared_ptr<const UpstreamTlsContext> ctx,
-    const lb::Endpoint& server, std::chrono::nanoseconds timeout);
+    const lb::Endpoint& server, std::chrono::nanoseconds timeout, bool offer_h2 = false);
 
 /// The context `conn` speaks TLS with, or nullptr for a plain connection.
 const UpstreamTlsContext* tls_context_of(const UpstreamConnection& conn);

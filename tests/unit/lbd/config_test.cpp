@@ -286,7 +286,8 @@ TEST_CASE("lbd config: h2c and max_concurrent_streams are read and checked") {
   CHECK(d4.items()[0].key_path.find("max_concurrent_streams") != std::string::npos);
 }
 
-TEST_CASE("lbd config: a pool's protocol defaults to HTTP/1.1, reads h2, refuses what h2 cannot do") {
+TEST_CASE(
+    "lbd config: a pool's protocol defaults to HTTP/1.1, reads h2, refuses what h2 cannot do") {
   const auto config_with = [](const std::string& pool_extra, std::string mode = "http") {
     return "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nmode = \"" + mode +
            "\"\npool = \"p\"\n[[pool]]\nname = \"p\"\n" + pool_extra +
