@@ -732,8 +732,9 @@ class Connection final : public StreamHandler {
     for (int attempt = 0;; ++attempt) {
       const auto acquire_start = Clock::now();
       PickContext pc{.hash = t.hash, .prefer = t.persistence.prefer()};
-      auto opened = co_await state_.h2_upstreams.open(
-          t.pool, to.server_idle, client_.info, pc, fields, has_body, [&x] { x.signal.notify(); });
+      auto opened =
+          co_await state_.h2_upstreams.open(t.pool, to.server_idle, to.connect, client_.info, pc,
+                                            fields, has_body, [&x] { x.signal.notify(); });
       if (!opened) {
         switch (opened.error()) {
           case UpstreamError::no_backend:

@@ -40,14 +40,18 @@ struct H2UpstreamPool::Lists {
 class H2Connection final : public std::enable_shared_from_this<H2Connection>,
                            public H2ClientHandler {
  public:
-  enum class State { connecting, open, closed };
+  // connecting: TCP (and TLS); handshake: the preface went out, the server's SETTINGS (its
+  // stream limit) not yet in; open: takes streams while the session has room.
+  enum class State { connecting, handshake, open, closed };
 
   H2Connection(WorkerContext& worker, std::weak_ptr<H2UpstreamPool::Lists> lists,
-               const Backend* key, std::chrono::nanoseconds server_idle)
+               const Backend* key, std::chrono::nanoseconds server_idle,
+               std::chrono::nanoseconds connect_timeout)
       : worker_(worker),
         lists_(std::move(lists)),
         key_(key),
         server_idle_(server_idle),
+        connect_timeout_(connect_timeout),
         wake_(worker.io().get_executor()),
         session_(*this, H2ClientLimits{}) {}
 
@@ -57,11 +61,13 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   bool has_room() const { return state_ == State::open && session_.can_open(); }
   std::size_t& waiters() { return waiters_; }
 
-  /// Waits until the connect ended (opened or failed).
+  bool establishing() const { return state_ == State::connecting || state_ == State::handshake; }
+
+  /// Waits until the connection is open (the server's SETTINGS arrived) or failed.
   lb::awaitable<void> wait_connected() {
     WakeSignal signal(worker_.io().get_executor());
     ready_.push_back(&signal);
-    while (state_ == State::connecting) co_await signal.wait();
+    while (establishing()) co_await signal.wait();
     std::erase(ready_, &signal);
   }
 
@@ -98,12 +104,11 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
         lists->by_backend[key_].push_back(self);
       }
     }
-    state_ = State::open;
-    idle_since_ = Clock::now();
+    state_ = State::handshake;
+    idle_since_ = handshake_since_ = Clock::now();
     auto self = shared_from_this();
     spawn(reader(self));
     spawn(writer(self));
-    wake_ready();
     return true;
   }
 
@@ -204,28 +209,39 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   lb::awaitable<void> reader(std::shared_ptr<H2Connection>) {
     std::vector<std::uint8_t> buf(kReadChunk);
     UpstreamStream up(*conn_);
-    while (state_ == State::open) {
+    while (running()) {
       lb::error_code ec;
       const auto got = co_await up.async_read_some(lb::asio::buffer(buf),
                                                    lb::asio::redirect_error(lb::use_awaitable, ec));
-      if (ec || state_ != State::open) break;
+      if (ec || !running()) break;
       const bool more = session_.receive(std::span(buf.data(), got));
+      if (state_ == State::handshake && session_.settings_received()) {
+        state_ = State::open;
+        wake_ready();
+      }
       kick();
       if (!more) break;
     }
     // The writer sends what is left (a GOAWAY, RST_STREAMs) and then closes.
     reading_done_ = true;
-    if (session_.done() || state_ != State::open) finish();
+    if (session_.done() || !running()) finish();
     kick();
   }
 
   lb::awaitable<void> writer(std::shared_ptr<H2Connection>) {
     UpstreamStream up(*conn_);
-    while (state_ == State::open) {
+    while (running()) {
       const auto out = session_.output();
       if (out.empty()) {
         if (session_.done() || reading_done_) break;
         const auto now = Clock::now();
+        if (state_ == State::handshake && now - handshake_since_ >= connect_timeout_) {
+          worker_.logger()->warn(
+              "h2: upstream server={} sent no SETTINGS within the connect "
+              "timeout",
+              backend() ? backend()->name : std::string("?"));
+          break;
+        }
         if (session_.open_streams() == 0 &&
             (worker_.draining() || now - idle_since_ >= server_idle_)) {
           // Idle for server_idle (or the worker stops): GOAWAY, then close.
@@ -249,11 +265,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
     finish();
   }
 
+  bool running() const { return state_ == State::handshake || state_ == State::open; }
+
   /// Closes the connection: its open streams end with kH2ConnectionFailed.
   void finish() {
     if (state_ == State::closed) return;
     state_ = State::closed;
     leave_lists();
+    wake_ready();
     lb::error_code ignored;
     conn_->socket.close(ignored);  // ends the reader's pending read
     wake_.notify();
@@ -270,6 +289,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   std::weak_ptr<H2UpstreamPool::Lists> lists_;
   const Backend* key_;  // the server it is filed under (picked; compared, never dereferenced)
   std::chrono::nanoseconds server_idle_;
+  std::chrono::nanoseconds connect_timeout_;
   std::optional<UpstreamConnection> conn_;
   State state_ = State::connecting;
   WakeSignal wake_;                 // the writer's
@@ -277,6 +297,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   std::size_t waiters_ = 0;
   std::unordered_map<std::int32_t, H2UpstreamStream*> streams_;
   Clock::time_point idle_since_{};
+  Clock::time_point handshake_since_{};
   bool reading_done_ = false;
   // Last: its destructor must not call back into the members above.
   H2ClientSession session_;
@@ -346,8 +367,9 @@ std::size_t H2UpstreamPool::connections() const {
 }
 
 lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H2UpstreamPool::open(
-    const PoolConfig& pool, std::chrono::nanoseconds server_idle, const ClientInfo& client,
-    PickContext pc, std::span<const H2Field> fields, bool has_body, std::function<void()> wake) {
+    const PoolConfig& pool, std::chrono::nanoseconds server_idle,
+    std::chrono::nanoseconds connect_timeout, const ClientInfo& client, PickContext pc,
+    std::span<const H2Field> fields, bool has_body, std::function<void()> wake) {
   for (int round = 0; round < kOpenRounds; ++round) {
     const Backend* b = worker_.pick(pool.name, pc);
     if (!b) co_return std::unexpected(UpstreamError::no_backend);
@@ -359,8 +381,7 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
           room = c;
           break;
         }
-        if (!connecting && c->state() == H2Connection::State::connecting &&
-            c->waiters() < kWaitersPerConnect) {
+        if (!connecting && c->establishing() && c->waiters() < kWaitersPerConnect) {
           connecting = c;
         }
       }
@@ -378,7 +399,7 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
       --connecting->waiters();
       continue;
     }
-    auto c = std::make_shared<H2Connection>(worker_, lists_, b, server_idle);
+    auto c = std::make_shared<H2Connection>(worker_, lists_, b, server_idle, connect_timeout);
     lists_->by_backend[b].push_back(c);
     PickContext cpc = pc;
     cpc.prefer = b;  // connect to the server just picked
@@ -388,6 +409,10 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
       co_return std::unexpected(got.error());
     }
     if (!c->start(std::move(*got), pool.name)) {
+      co_return std::unexpected(UpstreamError::connect_failed);
+    }
+    co_await c->wait_connected();
+    if (c->state() != H2Connection::State::open) {
       co_return std::unexpected(UpstreamError::connect_failed);
     }
   }

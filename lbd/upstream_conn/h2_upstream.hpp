@@ -81,10 +81,12 @@ class H2UpstreamPool {
 
   /// Opens a stream with `fields` (pseudo-header fields first) to a server of `pool`, picked
   /// with `pc`: on a connection with room, else on a new one (connect timeout, retries and
-  /// errors as connect_upstream). `wake` is called on every event of the stream.
+  /// errors as connect_upstream; the server's SETTINGS must follow within `connect_timeout`).
+  /// `wake` is called on every event of the stream.
   lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> open(
-      const PoolConfig& pool, std::chrono::nanoseconds server_idle, const ClientInfo& client,
-      PickContext pc, std::span<const H2Field> fields, bool has_body, std::function<void()> wake);
+      const PoolConfig& pool, std::chrono::nanoseconds server_idle,
+      std::chrono::nanoseconds connect_timeout, const ClientInfo& client, PickContext pc,
+      std::span<const H2Field> fields, bool has_body, std::function<void()> wake);
 
   /// Connections held (connecting, open or going away) to `backend`, and in total.
   std::size_t connections(const Backend* backend) const;
