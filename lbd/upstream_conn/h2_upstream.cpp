@@ -22,9 +22,9 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr auto kTick = std::chrono::milliseconds(500);
 // Streams that may wait for one connection being established (nghttp2's limit before SETTINGS).
 constexpr std::size_t kWaitersPerConnect = 100;
-// Rounds of open(): pick, find room or wait for a connect or connect. Each round either
-// returns or waited for a connect that ended, so a few suffice.
-constexpr int kOpenRounds = 4;
+// Connects open() may start for one stream (after each, it finds room or the connect failed);
+// waits for connects that other streams started are bounded by the connect timeout instead.
+constexpr int kConnectsPerStream = 2;
 }  // namespace
 
 struct H2UpstreamPool::Lists {
@@ -370,7 +370,11 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
     const PoolConfig& pool, std::chrono::nanoseconds server_idle,
     std::chrono::nanoseconds connect_timeout, const ClientInfo& client, PickContext pc,
     std::span<const H2Field> fields, bool has_body, std::function<void()> wake) {
-  for (int round = 0; round < kOpenRounds; ++round) {
+  // A stream that finds every connection full or establishing waits for one connect after
+  // another; each wait ends within the connect timeout, and all of them within this.
+  const auto give_up = Clock::now() + 2 * connect_timeout;
+  for (int connects = 0;;) {
+    if (Clock::now() >= give_up) co_return std::unexpected(UpstreamError::timeout);
     const Backend* b = worker_.pick(pool.name, pc);
     if (!b) co_return std::unexpected(UpstreamError::no_backend);
     std::shared_ptr<H2Connection> room;
@@ -399,6 +403,7 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
       --connecting->waiters();
       continue;
     }
+    if (++connects > kConnectsPerStream) break;
     auto c = std::make_shared<H2Connection>(worker_, lists_, b, server_idle, connect_timeout);
     lists_->by_backend[b].push_back(c);
     PickContext cpc = pc;
