@@ -21,7 +21,9 @@
 #include "tests/integration/http_config.hpp"
 #include "tests/integration/http_support.hpp"
 #include "tests/integration/lbd_harness.hpp"
+#include "tests/integration/tls_origin.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/test_pki.hpp"
 
 using namespace lbtest;
 using namespace std::chrono_literals;
@@ -244,4 +246,47 @@ TEST_CASE("h2 upstream: a server that refuses connections gives 502; an HTTP/1.1
   REQUIRE(h1);
   CHECK(h1->result_int() == 502);
   CHECK(origin.requests() == 0);
+}
+
+TEST_CASE("h2 upstream: over [pool.tls] lbd offers ALPN h2, and refuses a server choosing none") {
+  if (run_command("command -v nghttpd").exit_code != 0) {
+    MESSAGE("skipped: nghttpd (nghttp2-server) is not installed");
+    return;
+  }
+  TestPki pki;
+  const auto cert = pki.issue("h2be", "backend.test", {"backend.test"});
+  const auto docs = pki.path("docs");
+  REQUIRE(run_command("mkdir -p " + docs + " && printf hi > " + docs + "/hello.txt").exit_code ==
+          0);
+  const auto address = dead_address();
+  const auto port = address.substr(address.rfind(':') + 1);
+  ChildProcess nghttpd(
+      {"/usr/sbin/nghttpd", "-a", "127.0.0.1", "-d", docs, port, cert.key, cert.cert},
+      pki.path("nghttpd.log"));
+  REQUIRE(wait_until(
+      [&] {
+        const int fd = connect_to(*lb::Endpoint::parse(address));
+        if (fd >= 0) ::close(fd);
+        return fd >= 0;
+      },
+      5000ms));
+  HttpConfig c{.pools = {{"app", {address}}}};
+  c.listener_extra = "h2c = true";
+  c.pool_extra = fmt::format(
+      "protocol = \"h2\"\nconnect_retries = 0\n[pool.tls]\nca_file = \"{}\"\n"
+      "verify_name = \"backend.test\"",
+      pki.ca_file());
+  InProcessLbd lbd(c.text());
+  CHECK(
+      h2up_curl("--http2-prior-knowledge " + h2up_url(lbd.endpoint("web"), "/hello.txt")).output ==
+      "hi");
+
+  // An HTTPS server without ALPN h2 would read the HTTP/2 preface as a bad HTTP/1.1 request.
+  TlsOrigin h1("h1", cert);
+  c.pools = {{"app", {h1.address()}}};
+  InProcessLbd lbd1(c.text());
+  CHECK(h2up_curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' " +
+                  h2up_url(lbd1.endpoint("web"), "/"))
+            .output == "502");
+  CHECK(h1.requests() == 0);
 }
