@@ -859,10 +859,13 @@ class Connection final : public StreamHandler {
             kick();
             co_return;
           }
-          // Not processed by the server (GOAWAY race, or the connection failed before it took
-          // the stream) and no body byte went out: one more attempt, on another connection.
+          // Not processed by the server (refused: a GOAWAY race), or safe to repeat (an
+          // idempotent request without body whose connection failed before the response
+          // header): one more attempt, on another connection.
+          const bool idempotent =
+              x.req.method == "GET" || x.req.method == "HEAD" || x.req.method == "OPTIONS";
           const bool unprocessed = up->error == 7 /* REFUSED_STREAM */ ||
-                                   (up->error == kH2ConnectionFailed && !has_body);
+                                   (up->error == kH2ConnectionFailed && !has_body && idempotent);
           if (attempt == 0 && unprocessed && sent == 0) break;
           if (backend) worker_.report(t.pool_name, *backend, TrafficEvent::connect_failure);
           if (up->error == kH2ConnectionFailed) {

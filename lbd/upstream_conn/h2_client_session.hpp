@@ -97,6 +97,8 @@ class H2ClientSession {
   bool done() const;
   /// The server sent GOAWAY, or the session failed: no new streams here.
   bool going_away() const { return goaway_received_ || failed_ || shut_down_; }
+  /// nghttp2 failed the session (the server broke the protocol).
+  bool failed() const { return failed_; }
   /// The server's first SETTINGS arrived: its stream limit is known.
   bool settings_received() const { return settings_received_; }
   std::size_t open_streams() const { return streams_.size(); }

@@ -213,14 +213,24 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
       lb::error_code ec;
       const auto got = co_await up.async_read_some(lb::asio::buffer(buf),
                                                    lb::asio::redirect_error(lb::use_awaitable, ec));
-      if (ec || !running()) break;
+      if (ec || !running()) {
+        if (ec == lb::asio::error::eof) {
+          why_ = "closed by the server";
+        } else if (ec) {
+          why_ = "read failed";
+        }
+        break;
+      }
       const bool more = session_.receive(std::span(buf.data(), got));
       if (state_ == State::handshake && session_.settings_received()) {
         state_ = State::open;
         wake_ready();
       }
       kick();
-      if (!more) break;
+      if (!more) {
+        if (session_.failed()) why_ = "HTTP/2 protocol error from the server";
+        break;
+      }
     }
     // The writer sends what is left (a GOAWAY, RST_STREAMs) and then closes.
     reading_done_ = true;
@@ -240,6 +250,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
               "h2: upstream server={} sent no SETTINGS within the connect "
               "timeout",
               backend() ? backend()->name : std::string("?"));
+          why_ = "no SETTINGS";
           break;
         }
         if (session_.open_streams() == 0 &&
@@ -260,7 +271,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
         expired = deadline.expired();
       }
       session_.clear_output();
-      if (ec || expired) break;
+      if (ec || expired) {
+        why_ = expired ? "write timeout (server_idle)" : "write failed";
+        break;
+      }
     }
     finish();
   }
@@ -273,6 +287,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
     state_ = State::closed;
     leave_lists();
     wake_ready();
+    // Logged once per connection; at warn when it took streams down with it.
+    const auto name = backend() ? backend()->name : std::string("?");
+    if (!streams_.empty()) {
+      worker_.logger()->warn("h2: upstream connection server={} ended with {} open streams: {}",
+                             name, streams_.size(), why_);
+    } else {
+      worker_.logger()->debug("h2: upstream connection server={} ended: {}", name, why_);
+    }
     lb::error_code ignored;
     conn_->socket.close(ignored);  // ends the reader's pending read
     wake_.notify();
@@ -299,6 +321,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   Clock::time_point idle_since_{};
   Clock::time_point handshake_since_{};
   bool reading_done_ = false;
+  std::string_view why_ = "done";  // why it ended, for the log
   // Last: its destructor must not call back into the members above.
   H2ClientSession session_;
 };
