@@ -903,6 +903,10 @@ class Connection final : public StreamHandler {
         } else if (request_done) {
           if (backend) worker_.report(t.pool_name, *backend, TrafficEvent::timeout);
           respond_h2_error(x, obs, grpc, 504, "no response header from the backend in time");
+        } else if (!x.body.empty()) {
+          // The client's bytes wait for the server's window: the server stopped reading.
+          if (backend) worker_.report(t.pool_name, *backend, TrafficEvent::timeout);
+          respond_h2_error(x, obs, grpc, 504, "the backend does not take the request body");
         } else {
           respond_h2_error(x, obs, grpc, 408, "request body timeout");
         }

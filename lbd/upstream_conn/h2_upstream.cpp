@@ -104,6 +104,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
         lists->by_backend[key_].push_back(self);
       }
     }
+    // The connection itself is not counted in Backend::active: its streams are, one each
+    // while they last, so that least_conn / least_time weigh requests in flight as for
+    // HTTP/1.1 pools, and max_connections bounds them.
+    conn_->lease.park();
     state_ = State::handshake;
     idle_since_ = handshake_since_ = Clock::now();
     auto self = shared_from_this();
@@ -332,6 +336,7 @@ H2UpstreamStream::H2UpstreamStream(std::shared_ptr<H2Connection> conn, std::func
     : conn_(std::move(conn)), wake(std::move(w)) {}
 
 H2UpstreamStream::~H2UpstreamStream() {
+  if (counted_) counted_->active.fetch_sub(1, std::memory_order_relaxed);
   if (conn_ && id_ >= 0) conn_->detach(id_, !closed);
 }
 
@@ -396,10 +401,18 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
   // A stream that finds every connection full or establishing waits for one connect after
   // another; each wait ends within the connect timeout, and all of them within this.
   const auto give_up = Clock::now() + 2 * connect_timeout;
+  int full = 0;
   for (int connects = 0;;) {
     if (Clock::now() >= give_up) co_return std::unexpected(UpstreamError::timeout);
     const Backend* b = worker_.pick(pool.name, pc);
     if (!b) co_return std::unexpected(UpstreamError::no_backend);
+    if (b->max_connections != 0 &&
+        b->active.load(std::memory_order_relaxed) >= b->max_connections) {
+      // Full: max_connections bounds the streams in flight to a server of an h2 pool.
+      if (pc.avoid == b || ++full > 1) co_return std::unexpected(UpstreamError::no_backend);
+      pc.avoid = b;
+      continue;
+    }
     std::shared_ptr<H2Connection> room;
     std::shared_ptr<H2Connection> connecting;
     if (auto it = lists_->by_backend.find(b); it != lists_->by_backend.end()) {
@@ -416,7 +429,12 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
     if (room) {
       auto s = std::make_unique<H2UpstreamStream>(room, std::move(wake));
       s->id_ = room->submit(fields, has_body, s.get());
-      if (s->id_ >= 0) co_return s;
+      if (s->id_ >= 0) {
+        // Streams in flight are what Backend::active counts for an h2 pool (see start()).
+        s->counted_ = room->backend();
+        if (s->counted_) s->counted_->active.fetch_add(1, std::memory_order_relaxed);
+        co_return s;
+      }
       wake = std::move(s->wake);
       continue;
     }

@@ -69,6 +69,7 @@ class H2UpstreamStream {
   std::shared_ptr<H2Connection> conn_;
   std::function<void()> wake;
   std::int32_t id_ = -1;
+  const Backend* counted_ = nullptr;  // in Backend::active while this stream lives
 };
 
 /// The upstream HTTP/2 connections of one worker. Single-threaded (the worker's thread).

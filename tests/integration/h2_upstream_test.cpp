@@ -290,3 +290,21 @@ TEST_CASE("h2 upstream: over [pool.tls] lbd offers ALPN h2, and refuses a server
             .output == "502");
   CHECK(h1.requests() == 0);
 }
+
+TEST_CASE("h2 upstream: max_connections of a server bounds its streams in flight (503 beyond)") {
+  H2Origin origin;
+  HttpConfig c{.pools = {{"app", {origin.address()}}}};
+  c.listener_extra = "h2c = true";
+  c.pool_extra = "protocol = \"h2\"";
+  c.server_extra = "max_connections = 1";
+  InProcessLbd lbd(c.text());
+  const auto ep = lbd.endpoint("web");
+  auto held = std::async(std::launch::async, [&] {
+    return h2up_curl("--http2-prior-knowledge " + h2up_url(ep, "/hold?ms=600")).output;
+  });
+  for (int i = 0; i < 200 && origin.requests() < 1; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(h2up_curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' " + h2up_url(ep, "/x"))
+            .output == "503");
+  CHECK(held.get() == "held");
+  CHECK(h2up_curl("--http2-prior-knowledge " + h2up_url(ep, "/y")).output == "h2 /y");
+}
