@@ -28,8 +28,10 @@ struct H2Field {
 struct H2ClientLimits {
   /// Response body bytes one stream may receive before lbd passed them on (its window).
   std::uint32_t stream_window = 256 * 1024;
-  /// ... and all streams of the connection together.
-  std::uint32_t connection_window = 8 * 1024 * 1024;
+  /// ... and all streams of the connection together: every stream's window (max_streams x
+  /// stream_window), so that streams of slow clients, each holding its window, never stall the
+  /// others' (the bound on what lbd holds is per stream).
+  std::uint32_t connection_window = 256 * 256 * 1024;
   /// Decoded response header list (and trailers) of one stream; larger resets the stream.
   std::size_t max_header_list = 64 * 1024;
   /// Request body bytes buffered per stream until the server's window takes them.
