@@ -71,8 +71,12 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
     std::erase(ready_, &signal);
   }
 
+  /// The connect (or the SETTINGS handshake) failed.
+  bool failed_connect() const { return failed_connect_; }
+
   /// The connect failed: wakes the streams waiting for it and leaves the lists.
   void connect_failed() {
+    failed_connect_ = true;
     state_ = State::closed;
     leave_lists();
     wake_ready();
@@ -288,6 +292,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   /// Closes the connection: its open streams end with kH2ConnectionFailed.
   void finish() {
     if (state_ == State::closed) return;
+    if (state_ == State::handshake) failed_connect_ = true;
     state_ = State::closed;
     leave_lists();
     wake_ready();
@@ -325,6 +330,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
   Clock::time_point idle_since_{};
   Clock::time_point handshake_since_{};
   bool reading_done_ = false;
+  bool failed_connect_ = false;    // closed before it was ever open
   std::string_view why_ = "done";  // why it ended, for the log
   // Last: its destructor must not call back into the members above.
   H2ClientSession session_;
@@ -442,6 +448,9 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
       ++connecting->waiters();
       co_await connecting->wait_connected();
       --connecting->waiters();
+      // The connect this stream waited for failed (after the pool's connect_retries): so does
+      // the stream, rather than every waiter trying again on its own.
+      if (connecting->failed_connect()) co_return std::unexpected(UpstreamError::connect_failed);
       continue;
     }
     if (++connects > kConnectsPerStream) break;

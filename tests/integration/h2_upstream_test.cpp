@@ -308,3 +308,14 @@ TEST_CASE("h2 upstream: max_connections of a server bounds its streams in flight
   CHECK(held.get() == "held");
   CHECK(h2up_curl("--http2-prior-knowledge " + h2up_url(ep, "/y")).output == "h2 /y");
 }
+
+TEST_CASE(
+    "h2 upstream: streams waiting for a connect that fails all get 502 from that one attempt") {
+  TestBackend closer([](int) {});  // accepts, then closes at once: no SETTINGS ever comes
+  InProcessLbd lbd(h2up_config({closer.address()}));
+  const auto r = run_command("timeout 30 h2load -n 30 -c 1 -m 30 " +
+                             h2up_url(lbd.endpoint("web"), "/") + " 2>&1");
+  INFO(r.output);
+  CHECK(r.output.find("status codes: 0 2xx, 0 3xx, 0 4xx, 30 5xx") != std::string::npos);
+  CHECK(closer.connections() <= 3);
+}
