@@ -84,6 +84,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>,
 
   /// Takes the connected socket; false when it cannot speak HTTP/2 (ALPN chose something else).
   bool start(UpstreamConnection conn, std::string_view pool) {
+    if (state_ == State::closed) return false;  // abandoned while connecting: the worker stops
     conn_.emplace(std::move(conn));
     const Backend* b = conn_->lease.backend();
     if (conn_->tls) {
@@ -404,13 +405,16 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
     const PoolConfig& pool, std::chrono::nanoseconds server_idle,
     std::chrono::nanoseconds connect_timeout, const ClientInfo& client, PickContext pc,
     std::span<const H2Field> fields, bool has_body, std::function<void()> wake) {
+  // Locals, not members, after a suspension: the pool may be gone when the worker stops.
+  WorkerContext& worker = worker_;
+  const auto lists = lists_;
   // A stream that finds every connection full or establishing waits for one connect after
   // another; each wait ends within the connect timeout, and all of them within this.
   const auto give_up = Clock::now() + 2 * connect_timeout;
   int full = 0;
   for (int connects = 0;;) {
     if (Clock::now() >= give_up) co_return std::unexpected(UpstreamError::timeout);
-    const Backend* b = worker_.pick(pool.name, pc);
+    const Backend* b = worker.pick(pool.name, pc);
     if (!b) co_return std::unexpected(UpstreamError::no_backend);
     if (b->max_connections != 0 &&
         b->active.load(std::memory_order_relaxed) >= b->max_connections) {
@@ -421,7 +425,7 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
     }
     std::shared_ptr<H2Connection> room;
     std::shared_ptr<H2Connection> connecting;
-    if (auto it = lists_->by_backend.find(b); it != lists_->by_backend.end()) {
+    if (auto it = lists->by_backend.find(b); it != lists->by_backend.end()) {
       for (const auto& c : it->second) {
         if (c->has_room()) {
           room = c;
@@ -454,11 +458,11 @@ lb::awaitable<std::expected<std::unique_ptr<H2UpstreamStream>, UpstreamError>> H
       continue;
     }
     if (++connects > kConnectsPerStream) break;
-    auto c = std::make_shared<H2Connection>(worker_, lists_, b, server_idle, connect_timeout);
-    lists_->by_backend[b].push_back(c);
+    auto c = std::make_shared<H2Connection>(worker, lists, b, server_idle, connect_timeout);
+    lists->by_backend[b].push_back(c);
     PickContext cpc = pc;
     cpc.prefer = b;  // connect to the server just picked
-    auto got = co_await worker_.connect_upstream(pool.name, client, cpc);
+    auto got = co_await worker.connect_upstream(pool.name, client, cpc);
     if (!got) {
       c->connect_failed();
       co_return std::unexpected(got.error());
