@@ -885,7 +885,11 @@ class Connection final : public StreamHandler {
         // Wait for the client, the server or a deadline: server_response for the response
         // header once the request went out, server_idle between response bytes, client_idle
         // while the request body is awaited.
-        const auto deadline = !header_out && request_done ? request_done_at + to.server_response
+        // Response bytes waiting for the client's window: the client is slow, not the server;
+        // the session's stall defence (client_idle) resets such a stream, this is a backstop.
+        const bool client_window = header_out && !up->body.empty();
+        const auto deadline = client_window                 ? last_progress + 2 * to.client_idle
+                              : !header_out && request_done ? request_done_at + to.server_response
                               : header_out
                                   ? last_progress + to.server_idle
                                   : last_progress + std::max(to.client_idle, to.server_response);
@@ -894,10 +898,10 @@ class Connection final : public StreamHandler {
         up->cancel();
         if (x.gone) co_return;
         if (header_out) {
-          log_->warn(
-              "h2: stream reset listener={} client={} path={} why=no response bytes from "
-              "the backend for server_idle",
-              listener_.name, peer_text_, x.req.path);
+          log_->warn("h2: stream reset listener={} client={} path={} why={}", listener_.name,
+                     peer_text_, x.req.path,
+                     client_window ? "the client does not read the response"
+                                   : "no response bytes from the backend for server_idle");
           session_.reset(x.id, 2 /* INTERNAL_ERROR */);
           kick();
         } else if (request_done) {
