@@ -235,7 +235,7 @@ TEST_CASE("h2 upstream: a client that does not read holds lbd to its windows, no
   CHECK(c.received == kSize);
 }
 
-TEST_CASE("h2 upstream: a server that refuses connections gives 502; an HTTP/1.1 client gets 502") {
+TEST_CASE("h2 upstream: a server that refuses connections gives 502, so does an HTTP/1.1 client") {
   InProcessLbd down(h2up_config({dead_address()}));
   const auto r = h2up_curl("--http2-prior-knowledge -o /dev/null -w '%{http_code}' " +
                            h2up_url(down.endpoint("web"), "/"));
