@@ -248,11 +248,14 @@ def main():
         except subprocess.TimeoutExpired:
             lbd.kill()
             lbd.wait()
+        if lbd.returncode != 0:  # e.g. a sanitizer report, or no clean stop
+            print(f"lbd exited with {lbd.returncode}")
+            ok = False
         if not ok:
             with open(os.path.join(workdir, "lbd.log")) as f:
                 print("---- lbd log\n" + f.read())
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
