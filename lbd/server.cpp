@@ -465,6 +465,12 @@ lb::Result<void> Server::set_server_weight(const std::string& pool, const std::s
 void Server::on_vrrp_state(admin::VridRole role) {
   log_->info("vrrp: instance={} vrid={} interface={} from={} to={} reason=\"{}\"", role.instance,
              role.vrid, role.interface, role.from, role.state, role.reason);
+  if (role.from == "fault" && role.state != "fault") {
+    // Back from a fault (link down, tracking failed): the health states are what the checks saw
+    // while this node could reach nothing. Until a fresh round settles them lbd is not ready, so
+    // vrrpd's preempt gate keeps the peer, whose states are current, as master.
+    for (const auto& [name, m] : health_) m->start_round();
+  }
   const bool changed = roles_.update(std::move(role));
   released_vips_.set(roles_.released_vips());
   if (!changed) return;
@@ -519,7 +525,7 @@ constexpr std::chrono::milliseconds kReadinessInterval{50};
 void Server::schedule_readiness() {
   std::vector<std::string> checking;
   for (const auto& [name, m] : health_) {
-    if (!m->first_round_done()) checking.push_back(name);
+    if (!m->round_done()) checking.push_back(name);
   }
   const auto r = admin::assess_readiness(draining_, checking, replication_status());
   if (!ready_ || *ready_ != r.ready) {

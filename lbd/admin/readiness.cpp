@@ -8,7 +8,7 @@ Readiness assess_readiness(bool draining, const std::vector<std::string>& pools_
   Readiness r;
   if (draining) r.reasons.emplace_back("draining for shutdown");
   for (const auto& p : pools_checking) {
-    r.reasons.push_back("pool " + p + ": first health-check round not done");
+    r.reasons.push_back("pool " + p + ": health-check round not done");
   }
   if (replication) {
     if (!replication->connected) {

@@ -50,6 +50,12 @@ struct HealthManager::Slot {
   std::uint64_t failed_checks = 0;
   std::optional<lb::SteadyTime> last_check;
   bool inherited = false;  // state taken over on a reload: as good as a finished check
+  // Rounds count checks that started after the round began: one in flight at start_round()
+  // probed the old state of things.
+  std::uint64_t probes_started = 0;
+  std::uint64_t last_result_probe = 0;  // the probes_started number of the last finished check
+  std::uint64_t round_mark = 0;         // probes_started when the current round began
+  bool round_started = false;  // a round began after the first one: inheriting is not enough
 };
 
 HealthManager::HealthManager(lb::asio::io_context& io, const PoolConfig& pool,
@@ -107,11 +113,22 @@ void HealthManager::start() {
   }
 }
 
-bool HealthManager::first_round_done() const {
+bool HealthManager::round_done() const {
   for (const auto& s : slots_) {
-    if (s->checker && s->checks == 0 && !s->inherited) return false;
+    if (!s->checker) continue;
+    if (!s->round_started && s->inherited) continue;
+    // A finished check since the round began, and no flip half-way (rising or falling): the
+    // state is what the server answers now, not what it answered before.
+    if (s->last_result_probe <= s->round_mark || s->state.transitioning()) return false;
   }
   return true;
+}
+
+void HealthManager::start_round() {
+  for (auto& s : slots_) {
+    s->round_mark = s->probes_started;
+    s->round_started = true;
+  }
 }
 
 void HealthManager::stop() {
@@ -146,8 +163,10 @@ lb::awaitable<void> HealthManager::check_loop(std::shared_ptr<Slot> slot, std::s
     slot->timer.expires_at(due + (grid - since_epoch % grid) % grid);
     co_await slot->timer.async_wait(lb::asio::redirect_error(lb::use_awaitable, ec));
     if (alive.expired()) co_return;
+    const auto probe_number = ++slot->probes_started;
     auto result = co_await slot->checker->probe(*slot->backend, c.timeout);
     if (alive.expired()) co_return;
+    slot->last_result_probe = probe_number;
     on_result(index, result);
     delay = next_check_delay(*slot);
   }

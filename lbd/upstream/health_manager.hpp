@@ -113,10 +113,14 @@ class HealthManager {
   /// Control thread. Snapshots published since start.
   std::uint64_t publishes() const { return publishes_; }
   std::vector<ServerHealthStatus> status() const;
-  /// Control thread. Whether every server with an active check has finished one (or took its
-  /// state over from the previous manager on a reload): until then the up/down states are the
-  /// configured initial ones, not what the servers answered.
-  bool first_round_done() const;
+  /// Control thread. Whether every server with an active check has finished one since the round
+  /// began (at construction, or start_round()) and is not half-way through a flip (rising or
+  /// falling): until then its up/down state is the configured initial one, or what it answered
+  /// before, not what it answers now. A state taken over on a reload counts for the first round.
+  bool round_done() const;
+  /// Control thread. Begins a new round: the node comes back from a fault (its link was down), so
+  /// the states it holds are what its checks saw while it could reach nothing.
+  void start_round();
   const std::string& pool_name() const { return pool_name_; }
 
  private:

@@ -7,12 +7,15 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/control/server.hpp"
+#include "tests/integration/health_test_backend.hpp"
 #include "tests/integration/lbd_harness.hpp"
 #include "tests/support/process.hpp"
 
@@ -305,6 +308,85 @@ secret = "integration-test-secret-0123456789abcdef"
   auto bad = lb::control::request(dir.path(), {{"cmd", "vrrp_state"}, {"vrid", 51}}, 2000ms);
   REQUIRE(bad);
   CHECK((*bad)["ok"] == false);
+}
+
+TEST_CASE(
+    "control socket: a node back from a fault is not ready until a health check started after "
+    "its return has answered") {
+  SocketDir dir;
+  HealthTestBackend be;
+  // Every check takes 1.5 s: a round begun at the return lasts at least that long, whenever the
+  // report arrives between checks.
+  be.slow_delay = std::chrono::milliseconds(1500);
+  be.set_mode(HealthTestBackend::Mode::slow);
+  InProcessLbd lbd(fmt::format(R"(
+[global]
+workers = 1
+control_socket = "{}"
+[[listener]]
+name = "l4"
+bind = "127.0.0.1:0"
+mode = "tcp"
+pool = "web"
+[[pool]]
+name = "web"
+[pool.health]
+type = "http"
+path = "/"
+interval = "200ms"
+timeout = "5s"
+[[pool.server]]
+name = "be1"
+address = "{}"
+)",
+                               dir.path(), be.endpoint().to_string()));
+  // The readiness as the watch answer carries it (what vrrpd's preempt gate reads).
+  const auto ready = [&dir]() -> std::optional<nlohmann::json> {
+    auto r = lb::control::request(dir.path(), {{"cmd", "watch"}}, 2000ms);
+    if (!r || !r->contains("ready")) return std::nullopt;
+    return *r;
+  };
+  const auto wait_ready = [&](bool want, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (auto r = ready(); r && (*r)["ready"] == want) return *r;
+      std::this_thread::sleep_for(20ms);
+    }
+    return nlohmann::json();
+  };
+  REQUIRE(wait_ready(true, 10s)["ready"] == true);  // the first round
+  auto sent = lb::control::request(dir.path(),
+                                   {{"cmd", "vrrp_state"},
+                                    {"instance", "web4"},
+                                    {"vrid", 51},
+                                    {"interface", "eth0"},
+                                    {"state", "backup"},
+                                    {"from", "fault"},
+                                    {"reason", "tracking up"}},
+                                   2000ms);
+  REQUIRE(sent);
+  REQUIRE((*sent)["ok"] == true);
+  const auto held = wait_ready(false, 1000ms);
+  REQUIRE(held.contains("reasons"));
+  CHECK(held["reasons"].dump().find("pool web: health-check round not done") != std::string::npos);
+  CHECK(wait_ready(true, 10s)["ready"] == true);  // once a fresh check answered
+  // A report that is not a return from a fault starts no round.
+  sent = lb::control::request(dir.path(),
+                              {{"cmd", "vrrp_state"},
+                               {"instance", "web4"},
+                               {"vrid", 51},
+                               {"interface", "eth0"},
+                               {"state", "master"},
+                               {"from", "backup"},
+                               {"reason", "no advert"}},
+                              2000ms);
+  REQUIRE(sent);
+  for (int i = 0; i < 10; ++i) {
+    const auto r = ready();
+    REQUIRE(r);
+    CHECK((*r)["ready"] == true);
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 TEST_CASE("control socket: show conns lists a live proxied connection, bounded by the limit") {

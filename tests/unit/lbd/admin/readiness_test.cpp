@@ -20,8 +20,8 @@ TEST_CASE("readiness: pools still on their first health round and draining hold 
   CHECK_FALSE(r.ready);
   REQUIRE(r.reasons.size() == 3);
   CHECK(r.reasons[0] == "draining for shutdown");
-  CHECK(r.reasons[1] == "pool web: first health-check round not done");
-  CHECK(r.reasons[2] == "pool api: first health-check round not done");
+  CHECK(r.reasons[1] == "pool web: health-check round not done");
+  CHECK(r.reasons[2] == "pool api: health-check round not done");
 }
 
 TEST_CASE("readiness: replication must be connected with the peer's full sync received") {

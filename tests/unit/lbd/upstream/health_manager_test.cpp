@@ -116,23 +116,84 @@ TEST_CASE("health_manager: the first round is done once every checked server fin
   };
   HealthManager m(
       io, pool, lbd::make_backends(pool), [](auto) {}, options);
-  CHECK_FALSE(m.first_round_done());
+  CHECK_FALSE(m.round_done());
   m.start();
-  CHECK_FALSE(m.first_round_done());  // started, nothing answered yet
-  for (int i = 0; i < 200 && !m.first_round_done(); ++i) io.run_for(std::chrono::milliseconds(5));
-  CHECK(m.first_round_done());
+  CHECK_FALSE(m.round_done());  // started, nothing answered yet
+  for (int i = 0; i < 200 && !m.round_done(); ++i) io.run_for(std::chrono::milliseconds(5));
+  CHECK(m.round_done());
   // A reload's manager takes the finished round over with the states.
   HealthManager fresh(
       io, pool, lbd::make_backends(pool), [](auto) {}, options);
   fresh.inherit(m);
-  CHECK(fresh.first_round_done());
+  CHECK(fresh.round_done());
   m.stop();
   fresh.stop();
+}
+
+// Fails every probe at once.
+struct FailingChecker : lbd::HealthChecker {
+  lb::awaitable<lb::Result<void>> probe(const lbd::Backend&, std::chrono::nanoseconds) override {
+    co_return lb::fail("refused");
+  }
+};
+
+TEST_CASE(
+    "health_manager: a round begun after a fault waits for a fresh check of every server and "
+    "for flips under way to finish") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a"}, HealthCheckType::tcp, /*initially_up=*/true);
+  pool.servers[0].health.check.interval = std::chrono::milliseconds(5);
+  pool.servers[0].health.check.fast_interval = std::chrono::milliseconds(5);
+  pool.servers[0].health.check.rise = 3;
+  HealthManager::Options options;
+  options.make_checker = [](const lbd::HealthCheckConfig&) {
+    return std::make_unique<FailingChecker>();
+  };
+  HealthManager m(
+      io, pool, lbd::make_backends(pool), [](auto) {}, options);
+  m.start();
+  const auto run_until = [&io](auto done) {
+    for (int i = 0; i < 400 && !done(); ++i) io.run_for(std::chrono::milliseconds(5));
+    return done();
+  };
+  // The server goes down (the node's link is down: every check fails); the round is done.
+  REQUIRE(run_until([&] { return !m.status()[0].up && m.round_done(); }));
+  m.start_round();
+  CHECK_FALSE(m.round_done());  // no check since the round began
+  REQUIRE(run_until([&] { return m.round_done(); }));
+  CHECK_FALSE(m.status()[0].up);  // still failing: settled as down, which is current
+  m.stop();
+}
+
+TEST_CASE("health_manager: a server rising after a fault keeps the round open until it is up") {
+  lb::asio::io_context io;
+  auto pool = pool_of({"a"}, HealthCheckType::tcp, /*initially_up=*/false);
+  pool.servers[0].health.check.interval = std::chrono::milliseconds(5);
+  pool.servers[0].health.check.fast_interval = std::chrono::milliseconds(5);
+  pool.servers[0].health.check.rise = 3;
+  HealthManager::Options options;
+  options.make_checker = [](const lbd::HealthCheckConfig&) {
+    return std::make_unique<InstantChecker>();
+  };
+  HealthManager m(
+      io, pool, lbd::make_backends(pool), [](auto) {}, options);
+  m.start_round();
+  m.start();
+  bool seen_rising_open = false;
+  for (int i = 0; i < 400 && !m.round_done(); ++i) {
+    io.run_for(std::chrono::milliseconds(1));
+    const auto st = m.status()[0];
+    if (st.checks > 0 && !st.up && !m.round_done()) seen_rising_open = true;
+  }
+  CHECK(seen_rising_open);  // answered, but half-way through its rise: not done
+  CHECK(m.round_done());
+  CHECK(m.status()[0].up);  // done only once the server is up
+  m.stop();
 }
 
 TEST_CASE("health_manager: a pool without active checks has its first round done at once") {
   lb::asio::io_context io;
   auto pool = pool_of({"a"}, HealthCheckType::none);
   HealthManager m(io, pool, lbd::make_backends(pool), [](auto) {});
-  CHECK(m.first_round_done());
+  CHECK(m.round_done());
 }
