@@ -78,6 +78,8 @@ const lbd::repl::TableStatus* ct_status(const lbd::repl::ReplicationStatus& s) {
   }
   return nullptr;
 }
+// The pointer points into `s`: a temporary status would leave it dangling.
+const lbd::repl::TableStatus* ct_status(const lbd::repl::ReplicationStatus&& s) = delete;
 
 }  // namespace
 
@@ -98,7 +100,8 @@ TEST_CASE("replication: conntrack records journaled on A reach B in order, batch
   CHECK(log[1200] == std::pair<bool, std::uint16_t>{true, 1});
   CHECK(log[1210] == std::pair<bool, std::uint16_t>{false, 5});
   REQUIRE(wait_until([&] {
-    const auto* t = ct_status(p.a.status());
+    const auto status = p.a.status();
+    const auto* t = ct_status(status);
     return t != nullptr && t->acked_seq == 1211;
   }));
   CHECK(p.a.status().ct_entries_sent == 1211);
@@ -121,5 +124,7 @@ TEST_CASE(
   REQUIRE(wait_until([&] { return b.status().we_have_peer_data; }));
   // The ResyncEnd came after the entries: at that point B had them all.
   CHECK(ct_b.installed_at_resync_end() == 2000);
-  CHECK(ct_status(b.status())->remote_entries == 2000);
+  const auto status = b.status();
+  REQUIRE(ct_status(status) != nullptr);
+  CHECK(ct_status(status)->remote_entries == 2000);
 }
