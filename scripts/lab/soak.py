@@ -240,6 +240,9 @@ class Soak:
                     f = self.faults[i]
                     self.faults[i] = f._replace(t_restore=t)
                     self.chaos.restore(kind.name, f.target)
+            # After an action, `now` predates it: a restore that just restarted the daemons must
+            # not be sampled as if they were still killed.
+            now = time.time()
             if now >= next_check:
                 next_check = now + 0.5
                 self.check_processes(now)
