@@ -311,7 +311,7 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         "skew_time_ms": round((256 - 100) / 256 * adv * 1000, 1),
     }
     # Stickiness across the failover: last backend before the kill vs first after it.
-    kept = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0]}
+    kept = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0], "h2": [0, 0]}
     clients = sorted({r["client"] for r in records})
     for cid in clients:
         mine = [r for r in records if r["client"] == cid and r["ok"]]
@@ -348,7 +348,7 @@ def analyze(lab, records, t_kill, t_restart, t_end):
         }
         # Stickiness across the switch-back: the last backend node-b gave each client before the
         # restart vs the first one node-a gives it after (node-a must know node-b's tables).
-        kept_back = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0]}
+        kept_back = {"cookie": [0, 0], "source": [0, 0], "plain": [0, 0], "h2": [0, 0]}
         for cid in clients:
             mine = [r for r in records if r["client"] == cid and r["ok"]]
             on_b = [r for r in mine if t_kill <= r["t"] < t_restart and r["node"] == "node-b"]
@@ -447,7 +447,7 @@ def print_summary(lab, report, t0):
     print(f"  client connections lost (reconnected) {f['connections_lost']}")
     k = report["kept_backend"]
     print(f"  kept their backend: cookie {k['cookie']}, source IP {k['source']}, "
-          f"plain via connection table {k['plain']}")
+          f"plain via connection table {k['plain']}, HTTP/2 cookie {k['h2']}")
     if "switch_back" in report:
         b = report["switch_back"]
         back = {"both": "lbd and vrrpd restarted", "lbd": "lbd restarted",
@@ -456,7 +456,7 @@ def print_summary(lab, report, t0):
         print(f"  VIP back on node-a                    {b['vip_on_a_ms_after_restart']} ms after restart")
         kb = b["kept_backend"]
         print(f"  kept their backend at the switch-back: cookie {kb['cookie']}, source IP "
-              f"{kb['source']}, connection table {kb['plain']}")
+              f"{kb['source']}, connection table {kb['plain']}, HTTP/2 cookie {kb['h2']}")
         print(f"  first answer via node-a               {b['first_ok_via_a_ms_after_restart']} ms after restart")
         print(f"  requests failed                       {b['failed']} of {b['requests']}")
         if "failed_at_switch" in b:
@@ -508,7 +508,8 @@ def check(report, args):
         problems.append(f"VIP moved after {f['detect_ms']} ms > Skew_Time + 200 ms")
     if f["failed_after_switch"]:
         problems.append(f"{f['failed_after_switch']} requests failed after the failover completed")
-    for kind in ("cookie", "source", "plain"):
+    kinds = ("cookie", "source", "plain") + (("h2",) if args.h2_clients else ())
+    for kind in kinds:
         kept, total = report["kept_backend_raw"][kind]
         if total == 0 or kept != total:
             problems.append(f"{kind} clients kept their backend {kept}/{total}")
@@ -524,6 +525,20 @@ def check(report, args):
     return problems
 
 
+def load_python(h2_clients):
+    """The Python that runs the client load, and how many HTTP/2 clients it runs: those need
+    python3-h2 (scripts/deps installs it), which another Python on the PATH may lack."""
+    if h2_clients == 0:
+        return sys.executable, 0
+    for python in (sys.executable, "/usr/bin/python3"):
+        if os.path.exists(python) and subprocess.run(
+                [python, "-c", "import h2"], capture_output=True).returncode == 0:
+            return python, h2_clients
+    print("note: python3-h2 is missing (scripts/deps installs it): no HTTP/2 clients this run",
+          file=sys.stderr)
+    return sys.executable, 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--advert", type=parse_interval, default=parse_interval("100ms"),
@@ -534,6 +549,8 @@ def main():
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the kill")
     p.add_argument("--after-kill", type=float, default=8.0, help="seconds before the restart")
     p.add_argument("--after-restart", type=float, default=8.0, help="seconds of load after it")
+    p.add_argument("--h2-clients", type=int, default=2,
+                   help="HTTP/2 (h2c) clients with the persistence cookie, one connection each")
     p.add_argument("--request-timeout", type=float, default=0.5)
     p.add_argument("--handover-drain", default=None,
                    help="handover_drain for both nodes' instances (e.g. 0s, 10s); default: the "
@@ -599,8 +616,11 @@ def main():
             return 0
         results = os.path.join(lab.run_dir, "requests.jsonl")
         total = args.warmup + args.after_kill + args.after_restart + args.switchover + 1
+        python, h2_clients = load_python(args.h2_clients)
+        args.h2_clients = h2_clients
         load = lab.start_proc("load", "client", [
-            sys.executable, os.path.join(HERE, "client_load.py"), "--vip", VIP4,
+            python, os.path.join(HERE, "client_load.py"), "--vip", VIP4,
+            "--h2-clients", str(h2_clients),
             "--duration", str(total), "--out", results,
             "--source-addrs", ",".join(SOURCE_ADDRS[:4]),
             "--plain-addrs", ",".join(SOURCE_ADDRS[4:8]),

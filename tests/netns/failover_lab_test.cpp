@@ -1,7 +1,8 @@
 // The failover lab (scripts/lab/failover_lab.py, what ./scripts/demo runs), shorter, as a test with
 // --strict: after SIGKILL of the master's lbd and vrrpd the VIP moves within Master_Down_Interval
 // + 200 ms, exactly one node holds it after the kill and after the restart, every sticky client
-// (cookie, source IP) and every plain client (connection table) keeps its backend, no request
+// (cookie, source IP, HTTP/2 with the cookie) and every plain client (connection table) keeps its
+// backend, no request
 // fails once the failover has completed, and each lbd's /metrics ([admin] of the node configs)
 // reports the role vrrpd gave it. With lbd killed alone (--kill lbd), vrrpd's watch stream on lbd
 // must move the VIP within node-b's Skew_Time + 200 ms (two failed polls would take longer).
