@@ -2,10 +2,10 @@
 // --strict: after SIGKILL of the master's lbd and vrrpd the VIP moves within Master_Down_Interval
 // + 200 ms, exactly one node holds it after the kill and after the restart, every sticky client
 // (cookie, source IP, HTTP/2 with the cookie) and every plain client (connection table) keeps its
-// backend, no request
-// fails once the failover has completed, and each lbd's /metrics ([admin] of the node configs)
-// reports the role vrrpd gave it. With lbd killed alone (--kill lbd), vrrpd's watch stream on lbd
-// must move the VIP within node-b's Skew_Time + 200 ms (two failed polls would take longer).
+// backend, no request fails once the failover has completed, and each lbd's /metrics ([admin] of
+// the node configs) reports the role vrrpd gave it. With lbd killed alone (--kill lbd), vrrpd's
+// watch stream on lbd must move the VIP within node-b's Skew_Time + 200 ms (two failed polls would
+// take longer).
 #include <doctest/doctest.h>
 
 #include <fstream>
