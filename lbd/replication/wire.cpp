@@ -236,100 +236,127 @@ std::size_t read_ct_count(Reader& r, const char* field) {
   return n;
 }
 
+// One reader per frame type, in the order of write_body: each field named for the error.
+Hello read_hello(Reader& r) {
+  Hello f;
+  f.version = r.u16("hello.version");
+  f.node_id = r.str8("hello.node_id", kMaxNodeIdSize);
+  f.incarnation = r.u64("hello.incarnation");
+  f.nonce = r.array<32>("hello.nonce");
+  f.resume_incarnation = r.u64("hello.resume_incarnation");
+  return f;
+}
+
+Update read_update(Reader& r) {
+  Update f;
+  f.seq = r.u64("update.seq");
+  f.table = r.str8("update.table");
+  f.key = r.str16("update.key", kMaxKeySize);
+  f.server = r.str8("update.server");
+  f.ttl_ms = r.u32("update.ttl_ms");
+  f.version = r.u64("update.version");
+  return f;
+}
+
+Erase read_erase(Reader& r) {
+  Erase f;
+  f.seq = r.u64("erase.seq");
+  f.table = r.str8("erase.table");
+  f.key = r.str16("erase.key", kMaxKeySize);
+  f.version = r.u64("erase.version");
+  return f;
+}
+
+Ack read_ack(Reader& r) {
+  Ack f;
+  f.table = r.str8("ack.table");
+  f.seq = r.u64("ack.seq");
+  return f;
+}
+
+ConnAdd read_conn_add(Reader& r) {
+  ConnAdd f;
+  f.seq = r.u64("conn_add.seq");
+  f.conn_id = r.u64("conn_add.conn_id");
+  f.client = r.endpoint("conn_add.client");
+  f.listener = r.str8("conn_add.listener");
+  f.pool = r.str8("conn_add.pool");
+  f.backend = r.str8("conn_add.backend");
+  f.start_unix_ms = r.u64("conn_add.start_unix_ms");
+  const std::uint8_t mode = r.u8("conn_add.mode");
+  if (mode > 1) r.fail("conn_add.mode", "unknown mode");
+  f.mode = static_cast<ConnMode>(mode);
+  return f;
+}
+
+ConnRemove read_conn_remove(Reader& r) {
+  ConnRemove f;
+  f.seq = r.u64("conn_remove.seq");
+  f.conn_id = r.u64("conn_remove.conn_id");
+  return f;
+}
+
+CtEntry read_ct_entry(Reader& r) {
+  CtEntry e;
+  e.original = read_tuple(r, "ct_update.original");
+  e.reply = read_tuple(r, "ct_update.reply");
+  e.tcp_state = r.u8("ct_update.tcp_state");
+  e.wscale_original = r.u8("ct_update.wscale");
+  e.wscale_reply = r.u8("ct_update.wscale");
+  e.flags_original = r.u8("ct_update.flags");
+  e.flags_reply = r.u8("ct_update.flags");
+  e.timeout_s = r.u32("ct_update.timeout");
+  if (e.tcp_state > kMaxCtTcpState) r.fail("ct_update.tcp_state", "unknown state");
+  if (e.wscale_original > kMaxWindowScale || e.wscale_reply > kMaxWindowScale) {
+    r.fail("ct_update.wscale", "above 14");
+  }
+  return e;
+}
+
+CtUpdate read_ct_update(Reader& r) {
+  CtUpdate f;
+  f.seq = r.u64("ct_update.seq");
+  const auto n = read_ct_count(r, "ct_update.count");
+  f.entries.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) f.entries.push_back(read_ct_entry(r));
+  return f;
+}
+
+CtErase read_ct_erase(Reader& r) {
+  CtErase f;
+  f.seq = r.u64("ct_erase.seq");
+  const auto n = read_ct_count(r, "ct_erase.count");
+  f.originals.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) f.originals.push_back(read_tuple(r, "ct_erase.tuple"));
+  return f;
+}
+
 std::optional<Frame> read_body(FrameType type, Reader& r) {
   switch (type) {
-    case FrameType::hello: {
-      Hello f;
-      f.version = r.u16("hello.version");
-      f.node_id = r.str8("hello.node_id", kMaxNodeIdSize);
-      f.incarnation = r.u64("hello.incarnation");
-      f.nonce = r.array<32>("hello.nonce");
-      f.resume_incarnation = r.u64("hello.resume_incarnation");
-      return f;
-    }
+    case FrameType::hello:
+      return read_hello(r);
     case FrameType::auth:
       return Auth{r.array<32>("auth.mac")};
-    case FrameType::update: {
-      Update f;
-      f.seq = r.u64("update.seq");
-      f.table = r.str8("update.table");
-      f.key = r.str16("update.key", kMaxKeySize);
-      f.server = r.str8("update.server");
-      f.ttl_ms = r.u32("update.ttl_ms");
-      f.version = r.u64("update.version");
-      return f;
-    }
-    case FrameType::erase: {
-      Erase f;
-      f.seq = r.u64("erase.seq");
-      f.table = r.str8("erase.table");
-      f.key = r.str16("erase.key", kMaxKeySize);
-      f.version = r.u64("erase.version");
-      return f;
-    }
-    case FrameType::ack: {
-      Ack f;
-      f.table = r.str8("ack.table");
-      f.seq = r.u64("ack.seq");
-      return f;
-    }
+    case FrameType::update:
+      return read_update(r);
+    case FrameType::erase:
+      return read_erase(r);
+    case FrameType::ack:
+      return read_ack(r);
     case FrameType::heartbeat:
       return Heartbeat{};
     case FrameType::resync_begin:
       return ResyncBegin{};
     case FrameType::resync_end:
       return ResyncEnd{};
-    case FrameType::conn_add: {
-      ConnAdd f;
-      f.seq = r.u64("conn_add.seq");
-      f.conn_id = r.u64("conn_add.conn_id");
-      f.client = r.endpoint("conn_add.client");
-      f.listener = r.str8("conn_add.listener");
-      f.pool = r.str8("conn_add.pool");
-      f.backend = r.str8("conn_add.backend");
-      f.start_unix_ms = r.u64("conn_add.start_unix_ms");
-      const std::uint8_t mode = r.u8("conn_add.mode");
-      if (mode > 1) r.fail("conn_add.mode", "unknown mode");
-      f.mode = static_cast<ConnMode>(mode);
-      return f;
-    }
-    case FrameType::conn_remove: {
-      ConnRemove f;
-      f.seq = r.u64("conn_remove.seq");
-      f.conn_id = r.u64("conn_remove.conn_id");
-      return f;
-    }
-    case FrameType::ct_update: {
-      CtUpdate f;
-      f.seq = r.u64("ct_update.seq");
-      const auto n = read_ct_count(r, "ct_update.count");
-      f.entries.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        CtEntry e;
-        e.original = read_tuple(r, "ct_update.original");
-        e.reply = read_tuple(r, "ct_update.reply");
-        e.tcp_state = r.u8("ct_update.tcp_state");
-        e.wscale_original = r.u8("ct_update.wscale");
-        e.wscale_reply = r.u8("ct_update.wscale");
-        e.flags_original = r.u8("ct_update.flags");
-        e.flags_reply = r.u8("ct_update.flags");
-        e.timeout_s = r.u32("ct_update.timeout");
-        if (e.tcp_state > kMaxCtTcpState) r.fail("ct_update.tcp_state", "unknown state");
-        if (e.wscale_original > kMaxWindowScale || e.wscale_reply > kMaxWindowScale) {
-          r.fail("ct_update.wscale", "above 14");
-        }
-        f.entries.push_back(e);
-      }
-      return f;
-    }
-    case FrameType::ct_erase: {
-      CtErase f;
-      f.seq = r.u64("ct_erase.seq");
-      const auto n = read_ct_count(r, "ct_erase.count");
-      f.originals.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) f.originals.push_back(read_tuple(r, "ct_erase.tuple"));
-      return f;
-    }
+    case FrameType::conn_add:
+      return read_conn_add(r);
+    case FrameType::conn_remove:
+      return read_conn_remove(r);
+    case FrameType::ct_update:
+      return read_ct_update(r);
+    case FrameType::ct_erase:
+      return read_ct_erase(r);
   }
   return std::nullopt;
 }
