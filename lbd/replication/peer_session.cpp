@@ -19,10 +19,24 @@ PeerSession::PeerSession(PeerSessionOptions options, PeerMemory& memory, lb::Ste
       own_hello_{kProtocolVersion, options_.node_id, options_.incarnation, options_.nonce,
                  memory_.held_incarnation} {}
 
-SessionOutput PeerSession::fail(std::string reason) {
+std::string_view fault_name(SessionFault fault) {
+  switch (fault) {
+    case SessionFault::protocol:
+      return "protocol";
+    case SessionFault::auth:
+      return "auth";
+    case SessionFault::handshake_timeout:
+      return "handshake_timeout";
+    case SessionFault::dead_peer:
+      return "dead_peer";
+  }
+  return "protocol";
+}
+
+SessionOutput PeerSession::fail(SessionFault fault, std::string reason) {
   phase_ = Phase::closed;
   SessionOutput out;
-  out.close = std::move(reason);
+  out.close = SessionClose{fault, std::move(reason)};
   return out;
 }
 
@@ -62,62 +76,74 @@ std::vector<Frame> PeerSession::take_acks() {
 }
 
 SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
-  if (phase_ == Phase::closed) return fail("session already closed");
+  if (phase_ == Phase::closed) return fail(SessionFault::protocol, "session already closed");
   last_received_ = now;
+  if (const auto* hello = std::get_if<Hello>(&frame)) return on_hello(*hello);
+  if (const auto* auth = std::get_if<Auth>(&frame)) return on_auth(*auth);
+  if (phase_ != Phase::established) {
+    return fail(SessionFault::protocol, "data frame before authentication");
+  }
+  return on_data(frame);
+}
+
+SessionOutput PeerSession::on_hello(const Hello& hello) {
+  if (got_hello_) return fail(SessionFault::protocol, "second hello");
+  got_hello_ = true;
+  if (hello.version != kProtocolVersion) {
+    return fail(SessionFault::protocol, fmt::format("peer speaks protocol version {}, we speak {}",
+                                                    hello.version, kProtocolVersion));
+  }
+  if (hello.node_id == options_.node_id) {
+    return fail(SessionFault::protocol, "peer uses our own node id");
+  }
+  if (!options_.expected_peer_id.empty() && hello.node_id != options_.expected_peer_id) {
+    return fail(SessionFault::protocol,
+                fmt::format("unexpected peer node id \"{}\"", escape_for_log(hello.node_id)));
+  }
+  peer_hello_ = hello;
+  peer_id_ = hello.node_id;
+  peer_incarnation_ = hello.incarnation;
+  // Whether the peer holds our current incarnation's data; it counts only once the peer's
+  // Auth (which covers this field) checks out.
+  resume_ok_ = hello.resume_incarnation != 0 && hello.resume_incarnation == options_.incarnation;
   SessionOutput out;
-
-  if (const auto* hello = std::get_if<Hello>(&frame)) {
-    if (got_hello_) return fail("second hello");
-    got_hello_ = true;
-    if (hello->version != kProtocolVersion) {
-      return fail(fmt::format("peer speaks protocol version {}, we speak {}", hello->version,
-                              kProtocolVersion));
-    }
-    if (hello->node_id == options_.node_id) return fail("peer uses our own node id");
-    if (!options_.expected_peer_id.empty() && hello->node_id != options_.expected_peer_id) {
-      return fail(fmt::format("unexpected peer node id \"{}\"", escape_for_log(hello->node_id)));
-    }
-    peer_hello_ = *hello;
-    peer_id_ = hello->node_id;
-    peer_incarnation_ = hello->incarnation;
-    // Whether the peer holds our current incarnation's data; it counts only once the peer's
-    // Auth (which covers this field) checks out.
-    resume_ok_ =
-        hello->resume_incarnation != 0 && hello->resume_incarnation == options_.incarnation;
-    if (options_.role == HandshakeRole::acceptor) {
-      // No proof yet: the connector proves first (handshake.hpp).
-      out.send.push_back(own_hello_);
-    } else {
-      out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
-      out.keys = keys();
-    }
-    phase_ = Phase::awaiting_auth;
-    return out;
+  if (options_.role == HandshakeRole::acceptor) {
+    // No proof yet: the connector proves first (handshake.hpp).
+    out.send.push_back(own_hello_);
+  } else {
+    out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
+    out.keys = keys();
   }
+  phase_ = Phase::awaiting_auth;
+  return out;
+}
 
-  if (const auto* auth = std::get_if<Auth>(&frame)) {
-    if (phase_ != Phase::awaiting_auth) return fail("auth before hello, or twice");
-    const HandshakeRole peer_role = options_.role == HandshakeRole::connector
-                                        ? HandshakeRole::acceptor
-                                        : HandshakeRole::connector;
-    if (!verify_handshake_mac(options_.secret, peer_role, transcript(), auth->mac)) {
-      return fail(fmt::format("peer \"{}\" failed authentication (wrong secret?)",
-                              escape_for_log(peer_id_)));
-    }
-    if (options_.role == HandshakeRole::acceptor) {
-      out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
-      out.keys = keys();
-    }
-    phase_ = Phase::established;
-    out.established = true;
-    out.full_resync = !resume_ok_;
-    // A peer that lacks our data must get everything; what it acked before no longer counts.
-    if (out.full_resync) memory_.acked.clear();
-    return out;
+SessionOutput PeerSession::on_auth(const Auth& auth) {
+  if (phase_ != Phase::awaiting_auth) {
+    return fail(SessionFault::protocol, "auth before hello, or twice");
   }
+  const HandshakeRole peer_role = options_.role == HandshakeRole::connector
+                                      ? HandshakeRole::acceptor
+                                      : HandshakeRole::connector;
+  if (!verify_handshake_mac(options_.secret, peer_role, transcript(), auth.mac)) {
+    return fail(SessionFault::auth, fmt::format("peer \"{}\" failed authentication (wrong secret?)",
+                                                escape_for_log(peer_id_)));
+  }
+  SessionOutput out;
+  if (options_.role == HandshakeRole::acceptor) {
+    out.send.push_back(Auth{handshake_mac(options_.secret, options_.role, transcript())});
+    out.keys = keys();
+  }
+  phase_ = Phase::established;
+  out.established = true;
+  out.full_resync = !resume_ok_;
+  // A peer that lacks our data must get everything; what it acked before no longer counts.
+  if (out.full_resync) memory_.acked.clear();
+  return out;
+}
 
-  if (phase_ != Phase::established) return fail("data frame before authentication");
-
+SessionOutput PeerSession::on_data(const Frame& frame) {
+  SessionOutput out;
   std::visit(
       [&](const auto& f) {
         using T = std::decay_t<decltype(f)>;
@@ -128,14 +154,14 @@ SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
           // Liveness only: last_received_ is already updated.
         } else if constexpr (std::is_same_v<T, ResyncBegin>) {
           if (receiving_resync_) {
-            out = fail("resync_begin inside a resync");
+            out = fail(SessionFault::protocol, "resync_begin inside a resync");
             return;
           }
           receiving_resync_ = true;
           out.deliver.push_back(f);
         } else if constexpr (std::is_same_v<T, ResyncEnd>) {
           if (!receiving_resync_) {
-            out = fail("resync_end without resync_begin");
+            out = fail(SessionFault::protocol, "resync_end without resync_begin");
             return;
           }
           receiving_resync_ = false;
@@ -152,7 +178,8 @@ SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
           note_received(std::string(kCtTableName), f.seq);
           out.deliver.push_back(f);
         } else {
-          out = fail("unexpected frame");  // Hello/Auth are handled above; kept for safety
+          // Hello/Auth are handled by on_frame; kept for safety.
+          out = fail(SessionFault::protocol, "unexpected frame");
         }
       },
       frame);
@@ -160,15 +187,18 @@ SessionOutput PeerSession::on_frame(const Frame& frame, lb::SteadyTime now) {
 }
 
 SessionOutput PeerSession::on_tick(lb::SteadyTime now) {
-  if (phase_ == Phase::closed) return fail("session already closed");
+  if (phase_ == Phase::closed) return fail(SessionFault::protocol, "session already closed");
   if (phase_ != Phase::established) {
-    if (now - started_ >= options_.handshake_timeout) return fail("handshake timed out");
+    if (now - started_ >= options_.handshake_timeout) {
+      return fail(SessionFault::handshake_timeout, "handshake timed out");
+    }
     return {};
   }
   if (now - last_received_ >= options_.dead_after) {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - last_received_).count();
-    return fail(fmt::format("peer \"{}\" silent for {} ms", escape_for_log(peer_id_), ms));
+    return fail(SessionFault::dead_peer,
+                fmt::format("peer \"{}\" silent for {} ms", escape_for_log(peer_id_), ms));
   }
   SessionOutput out;
   out.send = take_acks();

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -40,13 +41,30 @@ struct PeerSessionOptions {
   lb::Duration dead_after = std::chrono::seconds(5);  // silence from the peer that ends a session
 };
 
+/// Why a session ended, carried with the close so the replicator counts it under the right
+/// error category without reading the log text.
+enum class SessionFault : std::uint8_t {
+  protocol,           // out of order, malformed, wrong version or node id
+  auth,               // the peer's proof of the secret did not check out
+  handshake_timeout,  // no authenticated session within handshake_timeout
+  dead_peer,          // an established peer silent for dead_after
+};
+/// The status's error category of a fault: "protocol", "auth", "handshake_timeout", "dead_peer".
+std::string_view fault_name(SessionFault fault);
+
+struct SessionClose {
+  SessionFault fault = SessionFault::protocol;
+  std::string reason;  // for the log line
+  bool operator==(const SessionClose&) const = default;
+};
+
 /// What the replicator must do after a call.
 struct SessionOutput {
   std::vector<Frame> send;     // write these, in order
   std::vector<Frame> deliver;  // apply these peer data frames to the tables, in order
   bool established = false;    // the peer just authenticated
   bool full_resync = false;    // with `established`: send the peer a full resync (else resume)
-  std::optional<std::string> close;  // close the connection and log this reason
+  std::optional<SessionClose> close;  // close the connection, count and log why
   /// The session's traffic keys, with our Auth in `send`: frames after that Auth are sealed,
   /// and once `established`, the peer's frames must be sealed too (secure_channel.hpp).
   std::optional<TrafficKeys> keys;
@@ -81,7 +99,11 @@ class PeerSession {
   bool receiving_resync() const { return receiving_resync_; }
 
  private:
-  SessionOutput fail(std::string reason);
+  SessionOutput fail(SessionFault fault, std::string reason);
+  SessionOutput on_hello(const Hello& hello);
+  SessionOutput on_auth(const Auth& auth);
+  /// Acks, heartbeats and the data frames of an established session.
+  SessionOutput on_data(const Frame& frame);
   TranscriptHash transcript() const;
   TrafficKeys keys() const;
   void note_received(const std::string& table, std::uint64_t seq);

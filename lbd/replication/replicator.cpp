@@ -58,14 +58,6 @@ lb::Endpoint from_asio(const tcp::endpoint& e) {
   return lb::Endpoint::from_sockaddr(e.data()).value_or(lb::Endpoint{});
 }
 
-/// Sorts PeerSession's close reasons into the status's error categories.
-std::string classify(const std::string& reason) {
-  if (reason.find("failed authentication") != std::string::npos) return "auth";
-  if (reason.find("handshake timed out") != std::string::npos) return "handshake_timeout";
-  if (reason.find("silent for") != std::string::npos) return "dead_peer";
-  return "protocol";
-}
-
 std::uint64_t random_incarnation() {
   for (;;) {
     const Nonce n = random_nonce();
@@ -514,7 +506,7 @@ void Replicator::Impl::handle(const std::shared_ptr<Conn>& c, SessionOutput out)
   if (out.established) c->channel.open_incoming();
   for (auto& f : out.send) c->control.push_back(std::move(f));
   if (out.close) {
-    close(c, classify(*out.close), *out.close);
+    close(c, std::string(fault_name(out.close->fault)), out.close->reason);
     return;
   }
   if (out.established) {

@@ -25,6 +25,7 @@
 #include "lbd/replication/secure_channel.hpp"
 #include "lbd/replication/wire.hpp"
 #include "tests/integration/repl_fixture.hpp"
+#include "tests/support/process.hpp"
 
 using namespace repltest;
 using namespace std::chrono_literals;
@@ -332,6 +333,23 @@ TEST_CASE(
   CHECK(a.table->size() == 2);
   CHECK(*a.table->peek("k") == "app1");
   CHECK(*a.table->peek("peer-key") == "app2");
+}
+
+TEST_CASE("replication security: a connection that never says hello is counted as a timeout") {
+  Node a("a", "b", 1);
+  RawClient c(a.endpoint());
+  // The node's clock is manual: move it on until the pending session's tick sees its
+  // handshake_timeout (2 s) passed; the accept may come after the first move.
+  REQUIRE(lbtest::wait_until(
+      [&] {
+        a.clock.advance(1s);
+        return a.errors("handshake_timeout") >= 1;
+      },
+      5000ms, 50ms));
+  CHECK(c.closed_by_server());
+  CHECK(a.errors("handshake_timeout") == 1);
+  CHECK(a.errors("protocol") == 0);
+  CHECK_FALSE(a.connected());
 }
 
 TEST_CASE("replication security: a peer with the wrong node id is refused") {

@@ -29,7 +29,7 @@ struct Link {
   repl::PeerSession b;
   repl::SessionOutput a_last, b_last;  // the output that carried `established`
   std::vector<repl::Frame> a_delivered, b_delivered;
-  std::optional<std::string> a_closed, b_closed;
+  std::optional<repl::SessionClose> a_closed, b_closed;
 
   Link(repl::PeerSessionOptions oa, repl::PeerMemory& ma, repl::PeerSessionOptions ob,
        repl::PeerMemory& mb)
@@ -93,7 +93,8 @@ TEST_CASE("peer_session: a peer with the wrong secret is refused") {
   l.handshake();
   // The acceptor checks the connector's proof and hangs up without giving its own.
   REQUIRE(l.b_closed.has_value());
-  CHECK(l.b_closed->find("failed authentication") != std::string::npos);
+  CHECK(l.b_closed->fault == repl::SessionFault::auth);
+  CHECK(l.b_closed->reason.find("failed authentication") != std::string::npos);
   CHECK(l.b.phase() == repl::PeerSession::Phase::closed);
   CHECK(l.a.phase() == repl::PeerSession::Phase::awaiting_auth);
 }
@@ -128,7 +129,8 @@ TEST_CASE("peer_session: a Hello altered in flight fails authentication") {
   REQUIRE(auth_a.keys.has_value());
   auto out = b.on_frame(auth_a.send.at(0), lb::SteadyTime{});
   REQUIRE(out.close.has_value());
-  CHECK(out.close->find("failed authentication") != std::string::npos);
+  CHECK(out.close->fault == repl::SessionFault::auth);
+  CHECK(out.close->reason.find("failed authentication") != std::string::npos);
   CHECK_FALSE(out.established);
 }
 
@@ -159,13 +161,15 @@ TEST_CASE("peer_session: a wrong peer id, our own id or another version is refus
   Link l(oa, ma, opts("intruder", repl::HandshakeRole::acceptor, 2), mb);
   l.handshake();
   REQUIRE(l.a_closed.has_value());
-  CHECK(*l.a_closed == "unexpected peer node id \"intruder\"");
+  CHECK(*l.a_closed ==
+        repl::SessionClose{repl::SessionFault::protocol, "unexpected peer node id \"intruder\""});
 
   repl::PeerMemory m1, m2;
   Link same(opts("a", repl::HandshakeRole::connector, 1), m1,
             opts("a", repl::HandshakeRole::acceptor, 2), m2);
   same.handshake();
-  CHECK(same.b_closed == std::optional<std::string>("peer uses our own node id"));
+  CHECK(same.b_closed ==
+        repl::SessionClose{repl::SessionFault::protocol, "peer uses our own node id"});
 
   repl::PeerMemory m3;
   repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m3, lb::SteadyTime{});
@@ -179,7 +183,8 @@ TEST_CASE("peer_session: data before authentication closes the session") {
   repl::PeerSession s(opts("a", repl::HandshakeRole::connector, 1), m, lb::SteadyTime{});
   s.start(lb::SteadyTime{});
   auto out = s.on_frame(repl::Update{1, "app", "k", "s1", 1000, 1}, lb::SteadyTime{});
-  CHECK(out.close == std::optional<std::string>("data frame before authentication"));
+  CHECK(out.close ==
+        repl::SessionClose{repl::SessionFault::protocol, "data frame before authentication"});
   CHECK(out.deliver.empty());
   repl::PeerSession t(opts("a", repl::HandshakeRole::connector, 1), m, lb::SteadyTime{});
   CHECK(t.on_frame(repl::Auth{}, lb::SteadyTime{}).close.has_value());  // auth before hello
@@ -277,7 +282,8 @@ TEST_CASE("peer_session: heartbeats on an idle link, a silent peer is dead, hand
   l.clock.advance(1s);
   auto dead = l.a.on_tick(l.clock.now());
   REQUIRE(dead.close.has_value());
-  CHECK(*dead.close == "peer \"b\" silent for 5000 ms");
+  CHECK(*dead.close ==
+        repl::SessionClose{repl::SessionFault::dead_peer, "peer \"b\" silent for 5000 ms"});
 
   repl::PeerMemory m;
   lb::ManualClock c;
@@ -286,5 +292,13 @@ TEST_CASE("peer_session: heartbeats on an idle link, a silent peer is dead, hand
   c.advance(4s);
   CHECK_FALSE(s.on_tick(c.now()).close.has_value());
   c.advance(1s);
-  CHECK(s.on_tick(c.now()).close == std::optional<std::string>("handshake timed out"));
+  CHECK(s.on_tick(c.now()).close ==
+        repl::SessionClose{repl::SessionFault::handshake_timeout, "handshake timed out"});
+}
+
+TEST_CASE("peer_session: every fault has the error category the status counts it under") {
+  CHECK(repl::fault_name(repl::SessionFault::protocol) == "protocol");
+  CHECK(repl::fault_name(repl::SessionFault::auth) == "auth");
+  CHECK(repl::fault_name(repl::SessionFault::handshake_timeout) == "handshake_timeout");
+  CHECK(repl::fault_name(repl::SessionFault::dead_peer) == "dead_peer");
 }
