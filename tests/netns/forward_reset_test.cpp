@@ -2,21 +2,14 @@
 // health checks; with "reset" lbd deletes its flows' conntrack entries, so each client's next
 // segment is NATed afresh to a live backend, which answers with a RST (the client learns at once);
 // with "keep" the flows stay bound to the dead backend and hang. `show forward` counts the flows
-// per backend and the resets.
+// per backend and the resets. With replication, the deletions reach the standby's copies too.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "common/control/server.hpp"
-#include "tests/support/netns_lab.hpp"
-#include "tests/support/text_file.hpp"
+#include "tests/netns/forward_lab.hpp"
 
 namespace {
 
@@ -31,93 +24,26 @@ struct Outcome {
   std::uint64_t resets = 0;      // show forward: entries deleted
 };
 
-nlohmann::json show_forward(const std::string& socket) {
-  auto r = lb::control::request(socket, {{"cmd", "show forward"}}, 1000ms);
-  if (!r) return {};
-  return (*r)["forward"];
-}
-
 Outcome run(const std::string& on_server_down) {
   Outcome out;
-  char tmpl[] = "/tmp/lbpair-fwdreset-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
-  lbtest::NetnsLab lab;
-  lab.add_host("client", {"192.0.2.100/24"});
-  lab.add_host("a", {"192.0.2.1/24", "198.51.100.1/24", "192.0.2.10/24", "198.51.100.254/24"});
-  lab.add_host("be1", {"198.51.100.11/24"});
-  lab.add_host("be2", {"198.51.100.12/24"});
-  const std::string script_dir = LBPAIR_SOURCE_DIR "/tests/netns/forward/";
-  for (const auto& [host, address] :
-       {std::pair{"be1", "198.51.100.11"}, {"be2", "198.51.100.12"}}) {
-    lab.spawn(host, {"python3", script_dir + "backend.py", host, address, "8080"},
-              dir + "/" + host + ".log");
-  }
-  const std::string socket = dir + "/lbd.sock";
-  const std::string conf = dir + "/lbd.toml";
-  std::ofstream(conf) << fmt::format(R"([global]
-workers = 1
-control_socket = "{}"
-[[listener]]
-name = "fwd"
-bind = "192.0.2.10:80"
-mode = "forward"
-pool = "app"
-forward_slots = 1021
-snat_address = "198.51.100.254"
-on_server_down = "{}"
-[[pool]]
-name = "app"
-algorithm = "maglev"
-[pool.health]
-type = "tcp"
-interval = "200ms"
-timeout = "150ms"
-fall = 2
-rise = 1
-[[pool.server]]
-name = "be1"
-address = "198.51.100.11:8080"
-[[pool.server]]
-name = "be2"
-address = "198.51.100.12:8080"
-)",
-                                     socket, on_server_down);
-  REQUIRE(lab.exec("a",
-                   "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 "
-                   "net.ipv4.conf.eth0.send_redirects=0")
-              .exit_code == 0);
-  for (const char* host : {"be1", "be2"}) {
-    REQUIRE(lbtest::wait_until(
-        [&] { return lab.exec(host, "ss -Hltn 'sport = :8080' | grep -q LISTEN").exit_code == 0; },
-        5000ms, 50ms));
-  }
-  lab.spawn("a", {LBPAIR_BINARY_DIR "/lbd/lbd", "-c", conf}, dir + "/lbd.log");
-  REQUIRE(lbtest::wait_until(
-      [&] {
-        return lab.exec("a", "nft list map ip lbpair svc0 | grep -q 198.51.100.12").exit_code == 0;
-      },
-      10000ms, 50ms));
+  fwdlab::ForwardLab lab(false);
+  lab.start_lbd("a", {.on_server_down = on_server_down, .health = true});
+  lab.wait_ready("a");
+  const std::string socket = lab.socket("a");
 
-  const std::string ready = dir + "/ready";
-  auto& client = lab.spawn(
-      "client",
-      {"python3", script_dir + "client.py", "hold", "192.0.2.10", "80", "24", "0", "5", ready},
-      dir + "/client.log");
-  REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(ready); }, 10000ms, 20ms));
+  auto& client = lab.hold(24, 0, 5);
   CHECK(lbtest::wait_until(
       [&] {
-        out.flows_seen = show_forward(socket).value("flows", 0ULL);
+        out.flows_seen = fwdlab::show(socket, "forward").value("flows", 0ULL);
         return out.flows_seen >= 24;
       },
       3000ms, 20ms));
   // be2 falls off the network without closing anything: only the health checks notice.
-  lab.set_link("be2", false);
+  lab.lab.set_link("be2", false);
 
   REQUIRE(client.wait_for(20000ms) == 0);
-  out.resets = show_forward(socket).value("resets", 0ULL);
-  const auto lines = lbtest::read_lines(dir + "/client.log");
-  REQUIRE_FALSE(lines.empty());
-  for (const auto& f : nlohmann::json::parse(lines.back())) {
+  out.resets = fwdlab::show(socket, "forward").value("resets", 0ULL);
+  for (const auto& f : lab.client_flows()) {
     if (f.at("backend") == "be2") {
       ++out.on_be2;
       if (f.at("error").get<std::string>() == "ConnectionResetError") ++out.be2_reset;
@@ -126,8 +52,6 @@ address = "198.51.100.12:8080"
       if (f.at("survived").get<bool>()) ++out.be1_survived;
     }
   }
-  lab.teardown();
-  std::filesystem::remove_all(dir);
   return out;
 }
 
@@ -159,4 +83,53 @@ TEST_CASE(
   CHECK(keep.be2_reset == 0);
   CHECK(keep.resets == 0);
   CHECK(keep.be1_survived == keep.on_be1);
+}
+
+TEST_CASE(
+    "forward on_server_down: the flows reset on the master are deleted on the standby through "
+    "replication") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  fwdlab::ForwardLab lab(true);
+  lab.start_lbd("a", {.on_server_down = "reset", .health = true, .replicate = true});
+  // The standby keeps its flows when a backend goes down: its copies of be2's flows can only go
+  // because the master's deletions reach it.
+  lab.start_lbd("b", {.on_server_down = "keep", .health = true, .replicate = true});
+  lab.wait_ready("a");
+  lab.wait_ready("b");
+  REQUIRE(lbtest::wait_until(
+      [&] { return fwdlab::show(lab.socket("b"), "replication").value("in_sync", false); }, 10000ms,
+      50ms));
+
+  auto& client = lab.hold(24, 0, 6);
+  REQUIRE(lbtest::wait_until(
+      [&] { return fwdlab::conntrack_held(fwdlab::show(lab.socket("b"), "replication")) >= 24; },
+      5000ms, 10ms));
+  const int be1_before = lab.vip_entries("b", "198.51.100.11");
+  const int be2_before = lab.vip_entries("b", "198.51.100.12");
+  REQUIRE(be2_before > 0);
+  REQUIRE(be1_before > 0);
+
+  lab.lab.set_link("be2", false);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(lbtest::wait_until([&] { return lab.vip_entries("b", "198.51.100.12") == 0; }, 10000ms,
+                           20ms));
+  const double gone_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto a_forward = fwdlab::show(lab.socket("a"), "forward");
+  const auto b_forward = fwdlab::show(lab.socket("b"), "forward");
+  const int be1_after = lab.vip_entries("b", "198.51.100.11");
+  const int be2_after = lab.vip_entries("b", "198.51.100.12");
+  MESSAGE(fmt::format(
+      "standby: be2 entries {} -> {} ({:.0f} ms after the cut), be1 entries {} -> "
+      "{}; master resets={}, standby erased={} resets={}",
+      be2_before, be2_after, gone_ms, be1_before, be1_after, a_forward.value("resets", 0ULL),
+      b_forward.value("erased", 0ULL), b_forward.value("resets", 0ULL)));
+  CHECK(a_forward.value("resets", 0ULL) >= static_cast<std::uint64_t>(be2_before));
+  CHECK(b_forward.value("erased", 0ULL) >= static_cast<std::uint64_t>(be2_before));
+  CHECK(b_forward.value("resets", 0ULL) == 0);
+  CHECK(be1_after >= be1_before);  // be1's flows stay on the standby
+  REQUIRE(client.wait_for(20000ms) == 0);
 }
