@@ -7,10 +7,10 @@
 #include <fmt/format.h>
 
 #include "common/config/reader.hpp"
-#include "common/config/regex.hpp"
 #include "common/log.hpp"
 #include "lbd/balance/hash_key.hpp"
 #include "lbd/persistence_config.hpp"
+#include "lbd/route_config.hpp"
 
 namespace lbd {
 
@@ -56,12 +56,6 @@ std::string read_name(TableReader& t) {
     t.error("name", fmt::format("\"{}\" is not a valid name (1-64 of A-Z a-z 0-9 - _ .)", *name));
   }
   return *name;
-}
-
-void check_regex(TableReader& t, std::string_view key, const std::string& pattern) {
-  if (auto why = lb::config::regex_error(pattern)) {
-    t.error(key, fmt::format("invalid regular expression \"{}\" (RE2 syntax): {}", pattern, *why));
-  }
 }
 
 GlobalConfig read_global(TableReader& t) {
@@ -282,94 +276,6 @@ PoolConfig read_pool(TableReader& t) {
   return p;
 }
 
-HeaderMatch read_header_match(TableReader& t) {
-  HeaderMatch m;
-  if (auto n = t.required_string("name")) m.name = *n;
-  int conditions = 0;
-  if (t.has("equals")) {
-    m.match = {MatchKind::exact, t.string("equals", "")};
-    ++conditions;
-  }
-  if (t.has("prefix")) {
-    m.match = {MatchKind::prefix, t.string("prefix", "")};
-    ++conditions;
-  }
-  if (t.has("regex")) {
-    m.match = {MatchKind::regex, t.string("regex", "")};
-    check_regex(t, "regex", m.match.value);
-    ++conditions;
-  }
-  if (t.has("present")) {
-    if (!t.boolean("present", true)) t.error("present", "only `present = true` is supported");
-    m.match = {MatchKind::present, ""};
-    ++conditions;
-  }
-  if (conditions != 1) {
-    t.error_here("give exactly one of equals, prefix, regex, present");
-  }
-  t.reject_unknown_keys();
-  return m;
-}
-
-RouteConfig read_route(TableReader& t) {
-  RouteConfig r;
-  if (auto p = t.required_string("pool")) r.pool = *p;
-  if (t.has("host")) {
-    auto host = t.string("host", "");
-    if (host.starts_with("*.")) {
-      r.host = StringMatch{MatchKind::wildcard, host.substr(1)};  // keeps the leading dot
-    } else {
-      r.host = StringMatch{MatchKind::exact, host};
-    }
-  }
-  if (t.has("host_regex")) {
-    if (r.host) t.error("host_regex", "give either host or host_regex");
-    r.host = StringMatch{MatchKind::regex, t.string("host_regex", "")};
-    check_regex(t, "host_regex", r.host->value);
-  }
-  int path_conditions = 0;
-  if (t.has("path")) {
-    r.path = StringMatch{MatchKind::exact, t.string("path", "")};
-    ++path_conditions;
-  }
-  if (t.has("path_prefix")) {
-    r.path = StringMatch{MatchKind::prefix, t.string("path_prefix", "")};
-    ++path_conditions;
-  }
-  if (t.has("path_regex")) {
-    r.path = StringMatch{MatchKind::regex, t.string("path_regex", "")};
-    check_regex(t, "path_regex", r.path->value);
-    ++path_conditions;
-  }
-  if (path_conditions > 1) t.error_here("give at most one of path, path_prefix, path_regex");
-  for (auto& h : t.tables("header")) r.headers.push_back(read_header_match(h));
-  for (auto& c : t.tables("cookie")) r.cookies.push_back(read_header_match(c));
-  r.methods = t.string_array("methods");
-  t.reject_unknown_keys();
-  return r;
-}
-
-SniRouteConfig read_sni_route(TableReader& t) {
-  SniRouteConfig r;
-  if (auto p = t.required_string("pool")) r.pool = *p;
-  for (auto name : t.string_or_array("server_name")) {
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    const std::string_view host = name.starts_with("*.") ? std::string_view(name).substr(2) : name;
-    const bool ok =
-        !host.empty() && host.size() <= 253 && !host.starts_with('.') && !host.ends_with('.') &&
-        host.find("..") == std::string_view::npos &&
-        host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-._") == std::string_view::npos;
-    if (!ok) {
-      t.error("server_name", fmt::format("\"{}\" is not a DNS name or \"*.\" wildcard", name));
-    }
-    r.server_names.push_back(std::move(name));
-  }
-  if (r.server_names.empty()) t.error("server_name", "an sni_route needs at least one server_name");
-  t.reject_unknown_keys();
-  return r;
-}
-
 // The keys of a mode = "forward" listener, and what such a listener cannot have: the kernel
 // forwards packets of IPv4 TCP flows to a specific VIP and port, and never sees the payload.
 void read_forward_keys(TableReader& t, ListenerConfig& l) {
@@ -453,6 +359,48 @@ void check_forward_pool(TableReader& t, const ListenerConfig& l, const PoolConfi
   }
 }
 
+// accept_proxy_protocol and proxy_protocol_from of a [[listener]].
+void read_proxy_protocol_keys(TableReader& t, ListenerConfig& l) {
+  l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
+  for (const auto& text : t.string_array("proxy_protocol_from")) {
+    if (auto cidr = lb::Cidr::parse(text)) {
+      l.proxy_protocol_from.push_back(*cidr);
+    } else {
+      t.error("proxy_protocol_from", fmt::format("\"{}\" is not an address or CIDR", text));
+    }
+  }
+  // A PROXY header rewrites the client address that logs, ACLs and persistence trust: only the
+  // listed sources may send one, and there is no implicit "everyone".
+  if (l.accept_proxy_protocol && !t.has("proxy_protocol_from")) {
+    t.error("accept_proxy_protocol",
+            "accept_proxy_protocol needs proxy_protocol_from (the addresses of the proxies "
+            "allowed to send a PROXY header, e.g. [\"10.0.0.0/8\"]; [\"0.0.0.0/0\", \"::/0\"] "
+            "trusts everyone)");
+  }
+  if (!l.accept_proxy_protocol && t.has("proxy_protocol_from")) {
+    t.error("proxy_protocol_from", "proxy_protocol_from needs accept_proxy_protocol = true");
+  }
+}
+
+// forward_headers of a [[listener]] (after its mode).
+void read_forward_headers(TableReader& t, ListenerConfig& l) {
+  if (!t.has("forward_headers")) return;
+  l.forward_headers = 0;
+  for (const auto& name : t.string_array("forward_headers")) {
+    if (auto bit = proxy::forward_header_bit(name)) {
+      l.forward_headers |= *bit;
+    } else {
+      t.error("forward_headers",
+              fmt::format("unknown header \"{}\" (x-forwarded-for, x-forwarded-proto, "
+                          "x-forwarded-host, forwarded or via)",
+                          name));
+    }
+  }
+  if (l.mode != ListenerMode::http) {
+    t.error("forward_headers", "forward_headers needs mode = \"http\"");
+  }
+}
+
 ListenerConfig read_listener(TableReader& t) {
   ListenerConfig l;
   l.name = read_name(t);
@@ -474,42 +422,9 @@ ListenerConfig read_listener(TableReader& t) {
     l.default_pool = *p;
   }
   l.max_connections = static_cast<std::uint32_t>(t.integer("max_connections", 0, 0, 10'000'000));
-  l.accept_proxy_protocol = t.boolean("accept_proxy_protocol", false);
-  for (const auto& text : t.string_array("proxy_protocol_from")) {
-    if (auto cidr = lb::Cidr::parse(text)) {
-      l.proxy_protocol_from.push_back(*cidr);
-    } else {
-      t.error("proxy_protocol_from", fmt::format("\"{}\" is not an address or CIDR", text));
-    }
-  }
-  // A PROXY header rewrites the client address that logs, ACLs and persistence trust: only the
-  // listed sources may send one, and there is no implicit "everyone".
-  if (l.accept_proxy_protocol && !t.has("proxy_protocol_from")) {
-    t.error("accept_proxy_protocol",
-            "accept_proxy_protocol needs proxy_protocol_from (the addresses of the proxies "
-            "allowed to send a PROXY header, e.g. [\"10.0.0.0/8\"]; [\"0.0.0.0/0\", \"::/0\"] "
-            "trusts everyone)");
-  }
-  if (!l.accept_proxy_protocol && t.has("proxy_protocol_from")) {
-    t.error("proxy_protocol_from", "proxy_protocol_from needs accept_proxy_protocol = true");
-  }
+  read_proxy_protocol_keys(t, l);
   l.h2c = t.boolean("h2c", false);
-  if (t.has("forward_headers")) {
-    l.forward_headers = 0;
-    for (const auto& name : t.string_array("forward_headers")) {
-      if (auto bit = proxy::forward_header_bit(name)) {
-        l.forward_headers |= *bit;
-      } else {
-        t.error("forward_headers",
-                fmt::format("unknown header \"{}\" (x-forwarded-for, x-forwarded-proto, "
-                            "x-forwarded-host, forwarded or via)",
-                            name));
-      }
-    }
-    if (l.mode != ListenerMode::http) {
-      t.error("forward_headers", "forward_headers needs mode = \"http\"");
-    }
-  }
+  read_forward_headers(t, l);
   for (auto& r : t.tables("route")) l.routes.push_back(read_route(r));
   for (auto& r : t.tables("sni_route")) l.sni_routes.push_back(read_sni_route(r));
   if (l.mode != ListenerMode::tcp && !l.sni_routes.empty()) {
@@ -530,6 +445,78 @@ ListenerConfig read_listener(TableReader& t) {
   read_forward_keys(t, l);
   t.reject_unknown_keys();
   return l;
+}
+
+// What the pool of a tcp listener may use: a TCP listener sees no HTTP, so only the client
+// address can key hashing and persistence there.
+void check_tcp_pool(TableReader& l, const ListenerConfig& listener, const PoolConfig& pool) {
+  if (pool.protocol == UpstreamProtocol::h2) {
+    l.error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs mode = "
+                                "\"http\" (a tcp listener relays bytes)",
+                                listener.default_pool));
+  }
+  if (pool.tls) {
+    l.error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = \"http\" "
+                                "(TLS to backends is not supported on tcp listeners)",
+                                listener.default_pool));
+  }
+  if (pool.balance.hash_key.kind != HashKey::Kind::source_ip) {
+    l.error("pool", fmt::format("pool \"{}\" hashes on \"{}\", which needs mode = "
+                                "\"http\" (tcp listeners can hash on source_ip only)",
+                                listener.default_pool, to_string(pool.balance.hash_key)));
+  }
+  const auto mode = pool.persistence.mode;
+  if (mode != PersistenceMode::none && mode != PersistenceMode::source_ip) {
+    l.error("pool", fmt::format("pool \"{}\" uses persistence mode \"{}\", which needs "
+                                "mode = \"http\" (tcp listeners support source_ip only)",
+                                listener.default_pool, persistence_mode_name(mode)));
+  }
+}
+
+// The listener's default pool exists and suits the listener's mode.
+void check_listener_pool(TableReader& l, const ListenerConfig& listener, const Config& c,
+                         const std::set<std::string>& pool_names) {
+  if (listener.default_pool.empty()) {
+    // read_listener reported the missing or empty name; there is no pool to check against.
+  } else if (!pool_names.contains(listener.default_pool)) {
+    l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
+  } else if (listener.mode == ListenerMode::forward) {
+    check_forward_pool(l, listener, *c.find_pool(listener.default_pool));
+  } else if (listener.mode == ListenerMode::tcp) {
+    check_tcp_pool(l, listener, *c.find_pool(listener.default_pool));
+  }
+}
+
+// The pools of the listener's routes and sni_routes exist (sni_routes: and suit a tcp listener).
+void check_route_pools(TableReader& l, const ListenerConfig& listener, const Config& c,
+                       const std::set<std::string>& pool_names) {
+  auto sni_routes = l.tables("sni_route");
+  for (std::size_t i = 0; i < listener.sni_routes.size() && i < sni_routes.size(); ++i) {
+    const auto& pool = listener.sni_routes[i].pool;
+    if (!pool_names.contains(pool)) {
+      sni_routes[i].error("pool", fmt::format("unknown pool \"{}\"", pool));
+    } else if (c.find_pool(pool)->protocol == UpstreamProtocol::h2) {
+      sni_routes[i].error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs "
+                                              "mode = \"http\" (a tcp listener relays bytes)",
+                                              pool));
+    } else if (c.find_pool(pool)->tls) {
+      sni_routes[i].error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = "
+                                              "\"http\" (TLS to backends is not supported on "
+                                              "tcp listeners)",
+                                              pool));
+    } else if (c.find_pool(pool)->persistence.mode != PersistenceMode::none &&
+               c.find_pool(pool)->persistence.mode != PersistenceMode::source_ip) {
+      sni_routes[i].error("pool", fmt::format("pool \"{}\" needs mode = \"http\" for its "
+                                              "persistence mode",
+                                              pool));
+    }
+  }
+  auto routes = l.tables("route");  // positions for route errors
+  for (std::size_t i = 0; i < listener.routes.size() && i < routes.size(); ++i) {
+    if (!pool_names.contains(listener.routes[i].pool)) {
+      routes[i].error("pool", fmt::format("unknown pool \"{}\"", listener.routes[i].pool));
+    }
+  }
 }
 
 Config read_config(TableReader root, const std::string& file) {
@@ -557,64 +544,8 @@ Config read_config(TableReader root, const std::string& file) {
     if (!listener.name.empty() && !listener_names.insert(listener.name).second) {
       l.error("name", fmt::format("duplicate listener name \"{}\"", listener.name));
     }
-    if (listener.default_pool.empty()) {
-      // read_listener reported the missing or empty name; there is no pool to check against.
-    } else if (!pool_names.contains(listener.default_pool)) {
-      l.error("pool", fmt::format("unknown pool \"{}\"", listener.default_pool));
-    } else if (listener.mode == ListenerMode::forward) {
-      check_forward_pool(l, listener, *c.find_pool(listener.default_pool));
-    } else if (listener.mode == ListenerMode::tcp) {
-      // A TCP listener sees no HTTP: only the client address can key persistence there.
-      const PoolConfig* pool = c.find_pool(listener.default_pool);
-      if (pool->protocol == UpstreamProtocol::h2) {
-        l.error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs mode = "
-                                    "\"http\" (a tcp listener relays bytes)",
-                                    listener.default_pool));
-      }
-      if (pool->tls) {
-        l.error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = \"http\" "
-                                    "(TLS to backends is not supported on tcp listeners)",
-                                    listener.default_pool));
-      }
-      if (pool->balance.hash_key.kind != HashKey::Kind::source_ip) {
-        l.error("pool", fmt::format("pool \"{}\" hashes on \"{}\", which needs mode = "
-                                    "\"http\" (tcp listeners can hash on source_ip only)",
-                                    listener.default_pool, to_string(pool->balance.hash_key)));
-      }
-      const auto mode = pool->persistence.mode;
-      if (mode != PersistenceMode::none && mode != PersistenceMode::source_ip) {
-        l.error("pool", fmt::format("pool \"{}\" uses persistence mode \"{}\", which needs "
-                                    "mode = \"http\" (tcp listeners support source_ip only)",
-                                    listener.default_pool, persistence_mode_name(mode)));
-      }
-    }
-    auto sni_routes = l.tables("sni_route");
-    for (std::size_t i = 0; i < listener.sni_routes.size() && i < sni_routes.size(); ++i) {
-      const auto& pool = listener.sni_routes[i].pool;
-      if (!pool_names.contains(pool)) {
-        sni_routes[i].error("pool", fmt::format("unknown pool \"{}\"", pool));
-      } else if (c.find_pool(pool)->protocol == UpstreamProtocol::h2) {
-        sni_routes[i].error("pool", fmt::format("pool \"{}\" has protocol = \"h2\", which needs "
-                                                "mode = \"http\" (a tcp listener relays bytes)",
-                                                pool));
-      } else if (c.find_pool(pool)->tls) {
-        sni_routes[i].error("pool", fmt::format("pool \"{}\" has [pool.tls], which needs mode = "
-                                                "\"http\" (TLS to backends is not supported on "
-                                                "tcp listeners)",
-                                                pool));
-      } else if (c.find_pool(pool)->persistence.mode != PersistenceMode::none &&
-                 c.find_pool(pool)->persistence.mode != PersistenceMode::source_ip) {
-        sni_routes[i].error("pool", fmt::format("pool \"{}\" needs mode = \"http\" for its "
-                                                "persistence mode",
-                                                pool));
-      }
-    }
-    auto routes = l.tables("route");  // positions for route errors
-    for (std::size_t i = 0; i < listener.routes.size() && i < routes.size(); ++i) {
-      if (!pool_names.contains(listener.routes[i].pool)) {
-        routes[i].error("pool", fmt::format("unknown pool \"{}\"", listener.routes[i].pool));
-      }
-    }
+    check_listener_pool(l, listener, c, pool_names);
+    check_route_pools(l, listener, c, pool_names);
     c.listeners.push_back(std::move(listener));
   }
   c.replication = read_replication(root);

@@ -1,7 +1,5 @@
 #include "lbd/server.hpp"
 
-#include <sys/stat.h>
-
 #include <csignal>
 #include <future>
 #include <set>
@@ -11,13 +9,10 @@
 
 #include "common/control/protocol.hpp"
 #include "common/log.hpp"
-#include "common/nft/runner.hpp"
 #include "common/sd_notify.hpp"
 #include "common/signals.hpp"
 #include "lbd/admin/control_handler.hpp"
-#include "lbd/admin/readiness.hpp"
 #include "lbd/admin/status_collector.hpp"
-#include "lbd/forward/services.hpp"
 #include "lbd/session/address_events.hpp"
 #include "lbd/session/listen_socket.hpp"
 
@@ -98,12 +93,11 @@ Server::~Server() {
   control_.poll();
 }
 
-bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
+std::map<std::string, Server::BindGroup> Server::open_bind_groups(
+    const Config& config, ListenGroups& opened, std::vector<std::string>& errors) {
   const unsigned n = static_cast<unsigned>(workers_.size());
-  // Bind every new address first: a failure leaves the running state untouched.
-  std::map<std::string, std::vector<proxy::ListenSocket>> opened;
   std::map<std::string, BindGroup> next;
-  for (const auto& l : config->listeners) {
+  for (const auto& l : config.listeners) {
     if (l.mode == ListenerMode::forward) continue;  // the kernel serves it: no socket
     for (const auto& b : l.binds) {
       const auto key = group_key(l.name, b);
@@ -122,51 +116,47 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
       opened[key] = std::move(*sockets);
     }
   }
-  if (!errors.empty()) return false;
-  if (!apply_operations(*config, errors)) return false;
+  return next;
+}
 
-  std::vector<std::string> removed;
-  for (const auto& [key, g] : groups_) {
-    if (!next.contains(key)) removed.push_back(key);
+void Server::on_pool_snapshot(PoolSnapshotPtr snapshot) {
+  if (first_snapshots_) {
+    (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
+    return;
   }
-  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes;
-  for (const auto& l : config->listeners) {
-    auto it = runtimes_.find(l.name);
-    runtimes[l.name] =
-        it != runtimes_.end() ? it->second : std::make_shared<proxy::ListenerRuntime>(l.name);
+  for (auto& w : workers_) w->update_pool(snapshot);
+  if (forward_) {
+    if (auto r = forward_->on_snapshot(snapshot); !r) {
+      log_->error("forward: pool={} {}", snapshot->pool_name, r.error().message);
+    }
+    reset_forward_flows();
   }
-  auto pools = registry_.rebuild(*config);
-  auto sticky = sticky_.rebuild(*config);
-  // Health: one manager per pool, inheriting the up/down state of the previous one. Managers are
+}
+
+HealthManagers Server::make_health_managers(const Config& config, Agents& agents) {
+  // One manager per pool, inheriting the up/down state of the previous one. Managers are
   // destroyed on the control thread only (their timers live there), whoever drops the last
   // reference: workers keep theirs until their next apply.
   HealthManagers health;
-  std::map<std::string, std::unique_ptr<AgentPoller>> agents;
-  for (const auto& pool : config->pools) {
+  for (const auto& pool : config.pools) {
     auto backends = make_backends(pool);
     if (pool.balance.algorithm == Algorithm::agent) {
       agents[pool.name] =
           std::make_unique<AgentPoller>(control_.get_executor(), backends, pool.balance.agent);
     }
-    auto* raw =
-        new HealthManager(control_, pool, std::move(backends), [this](PoolSnapshotPtr snapshot) {
-          if (first_snapshots_) {
-            (*first_snapshots_)[snapshot->pool_name] = std::move(snapshot);
-          } else {
-            for (auto& w : workers_) w->update_pool(snapshot);
-            if (forward_) {
-              if (auto r = forward_->on_snapshot(snapshot); !r) {
-                log_->error("forward: pool={} {}", snapshot->pool_name, r.error().message);
-              }
-              reset_forward_flows();
-            }
-          }
-        });
+    auto* raw = new HealthManager(
+        control_, pool, std::move(backends),
+        [this](PoolSnapshotPtr snapshot) { on_pool_snapshot(std::move(snapshot)); });
     std::shared_ptr<HealthManager> manager(
         raw, [io = &control_](HealthManager* m) { lb::asio::post(*io, [m] { delete m; }); });
     if (auto it = health_.find(pool.name); it != health_.end()) manager->inherit(*it->second);
     health[pool.name] = std::move(manager);
   }
+  return health;
+}
+
+void Server::start_health(const Config& config, const HealthManagers& health,
+                          std::vector<PoolSnapshotPtr>& pools) {
   // Start the managers now and hand their first snapshots to the workers together with the
   // config, so that no request is balanced over a snapshot without health state in between.
   for (auto& [name, m] : health_) {
@@ -178,22 +168,61 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   std::map<std::string, PoolSnapshotPtr> first;
   first_snapshots_ = &first;
   for (auto& [name, m] : health) m->start();
-  apply_overrides(*config, health);
+  apply_overrides(config, health);
   first_snapshots_ = nullptr;
   for (auto& p : pools) {
     if (auto it = first.find(p->pool_name); it != first.end()) p = it->second;
   }
   health_ = health;
-  apply_forward(config, pools, errors);
-  if (!config_ && !errors.empty()) return false;  // at start: refuse to run without the table
-  // Agents: the new pollers take over the last reports of the servers they share by name.
+}
+
+void Server::replace_agents(Agents agents) {
+  // The new pollers take over the last reports of the servers they share by name.
   for (auto& [name, a] : agents_) a->stop();
   for (auto& [name, a] : agents) {
     if (auto it = agents_.find(name); it != agents_.end()) a->inherit(*it->second);
     a->start();
   }
   agents_ = std::move(agents);
-  for (unsigned i = 0; i < n; ++i) {
+}
+
+void Server::publish_listeners(const Config& config, std::map<std::string, BindGroup> groups,
+                               ListenerRuntimes runtimes) {
+  std::lock_guard lock(groups_mutex_);
+  groups_ = std::move(groups);
+  runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
+  upstream_tls_.clear();
+  for (const auto& p : config.pools) {
+    if (p.tls) upstream_tls_[p.name] = p.tls->context;
+  }
+}
+
+bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
+  // Bind every new address first: a failure leaves the running state untouched.
+  ListenGroups opened;
+  auto next = open_bind_groups(*config, opened, errors);
+  if (!errors.empty()) return false;
+  if (!apply_operations(*config, errors)) return false;
+
+  std::vector<std::string> removed;
+  for (const auto& [key, g] : groups_) {
+    if (!next.contains(key)) removed.push_back(key);
+  }
+  ListenerRuntimes runtimes;
+  for (const auto& l : config->listeners) {
+    auto it = runtimes_.find(l.name);
+    runtimes[l.name] =
+        it != runtimes_.end() ? it->second : std::make_shared<proxy::ListenerRuntime>(l.name);
+  }
+  auto pools = registry_.rebuild(*config);
+  auto sticky = sticky_.rebuild(*config);
+  Agents agents;
+  HealthManagers health = make_health_managers(*config, agents);
+  start_health(*config, health, pools);
+  apply_forward(config, pools, errors);
+  if (!config_ && !errors.empty()) return false;  // at start: refuse to run without the table
+  replace_agents(std::move(agents));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
     std::vector<AcceptorSpec> added;
     for (auto& [key, sockets] : opened) {
       const auto& g = next[key];
@@ -201,15 +230,7 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
     }
     workers_[i]->apply(config, pools, sticky, health, std::move(added), removed);
   }
-  {
-    std::lock_guard lock(groups_mutex_);
-    groups_ = std::move(next);
-    runtimes_ = std::move(runtimes);  // under the lock: tls_handshake_errors() reads it
-    upstream_tls_.clear();
-    for (const auto& p : config->pools) {
-      if (p.tls) upstream_tls_[p.name] = p.tls->context;
-    }
-  }
+  publish_listeners(*config, std::move(next), std::move(runtimes));
   if (replicator_) {
     if (config->replication != config_->replication) {
       log_->warn("reload: [replication] changes take effect on restart; keeping the running one");
@@ -219,63 +240,6 @@ bool Server::apply(ConfigPtr config, std::vector<std::string>& errors) {
   config_ = std::move(config);
   if (auto level = lb::log::parse_level(config_->global.log_level)) lb::log::init(*level);
   return true;
-}
-
-void Server::apply_forward(const ConfigPtr& config, const std::vector<PoolSnapshotPtr>& pools,
-                           std::vector<std::string>& errors) {
-  if (!forward_) {
-    if (forward::forward_listeners(*config).empty()) return;
-    auto runner = lb::nft::make_libnftables_runner();
-    if (!runner) {
-      errors.push_back(fmt::format("forward: {}", runner.error().message));
-      return;
-    }
-    forward_ = std::make_unique<forward::ForwardManager>(std::move(*runner));
-  }
-  if (auto r = forward_->apply(config, pools); !r) {
-    if (!config_) {
-      errors.push_back(fmt::format("forward: {}", r.error().message));
-    } else {
-      // A reload keeps the kernel's previous table (the transaction is all or nothing).
-      log_->error("forward: {}; the kernel keeps the previous table", r.error().message);
-    }
-    return;
-  }
-  if (!forward_->services().empty()) {
-    log_->info("forward: programmed table=ip {} services={}", forward::kTableName,
-               forward_->services().size());
-  }
-  if (ct_stream_) {
-    ct_stream_->set_vips(forward::forward_vips(*config));
-  } else if (!forward_->services().empty()) {
-    // The conntrack events of the forward flows: replicated to the peer, counted per backend.
-    auto stream = forward::CtStream::open(control_);
-    if (!stream) {
-      if (!config_) {
-        errors.push_back(fmt::format("forward: {}", stream.error().message));
-      } else {
-        log_->error("forward: {}", stream.error().message);
-      }
-      return;
-    }
-    ct_stream_ = std::move(*stream);
-    ct_stream_->set_vips(forward::forward_vips(*config));
-    ct_stream_->start();
-    if (replicator_) replicator_->set_ct_table(ct_stream_.get());
-  }
-}
-
-void Server::reset_forward_flows() {
-  for (const auto& r : forward_->take_resets()) {
-    const std::size_t n = ct_stream_ ? ct_stream_->reset_backend(r.vips, r.backend) : 0;
-    log_->info("forward: listener={} server={} down: reset flows={} (on_server_down = reset)",
-               r.listener, r.server, n);
-  }
-}
-
-void Server::stop_forward() {
-  if (!forward_) return;
-  if (auto r = forward_->stop(); !r) log_->error("forward: stop: {}", r.error().message);
 }
 
 void Server::request_reload() {
@@ -515,82 +479,6 @@ std::string Server::control_socket_path() const {
 std::optional<repl::ReplicationStatus> Server::replication_status() const {
   if (!replicator_) return std::nullopt;
   return replicator_->status();
-}
-
-namespace {
-// How often readiness is re-evaluated: it bounds how late vrrpd learns that lbd became ready.
-constexpr std::chrono::milliseconds kReadinessInterval{50};
-}  // namespace
-
-void Server::schedule_readiness() {
-  std::vector<std::string> checking;
-  for (const auto& [name, m] : health_) {
-    if (!m->round_done()) checking.push_back(name);
-  }
-  const auto r = admin::assess_readiness(draining_, checking, replication_status());
-  if (!ready_ || *ready_ != r.ready) {
-    std::string why;
-    for (const auto& x : r.reasons) why += (why.empty() ? "" : "; ") + x;
-    log_->info("readiness: {}{}{}", r.ready ? "ready" : "not ready", why.empty() ? "" : ": ", why);
-    ready_ = r.ready;
-  }
-  if (control_socket_) control_socket_->set_watch_state(admin::readiness_json(r));
-  readiness_timer_.expires_after(kReadinessInterval);
-  readiness_timer_.async_wait([this](const lb::error_code& ec) {
-    if (!ec) schedule_readiness();
-  });
-}
-
-void Server::schedule_sticky_expiry() {
-  // Lookups already treat expired entries as misses; this pass frees their memory and journals
-  // the expiry for the peer.
-  sticky_timer_.expires_after(std::chrono::seconds(1));
-  sticky_timer_.async_wait([this](const lb::error_code& ec) {
-    if (ec || draining_) return;
-    if (const auto n = sticky_.expire(); n > 0) log_->debug("persistence: expired entries={}", n);
-    schedule_sticky_expiry();
-  });
-}
-
-std::string Server::tls_files_signature() const {
-  std::string sig;
-  std::vector<std::string> files;
-  for (const auto& l : config_->listeners) {
-    if (!l.tls) continue;
-    const auto f = l.tls->watched_files();
-    files.insert(files.end(), f.begin(), f.end());
-  }
-  for (const auto& p : config_->pools) {
-    if (!p.tls) continue;
-    const auto f = p.tls->watched_files();
-    files.insert(files.end(), f.begin(), f.end());
-  }
-  for (const auto& file : files) {
-    struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) {
-      sig += fmt::format("{}:missing\n", file);
-      continue;
-    }
-    sig += fmt::format("{}:{}:{}:{}.{}:{}\n", file, st.st_dev, st.st_ino, st.st_mtim.tv_sec,
-                       st.st_mtim.tv_nsec, st.st_size);
-  }
-  return sig;
-}
-
-void Server::schedule_tls_watch() {
-  const auto interval = config_->global.tls_watch_interval;
-  // Re-checked at this pace even while off, so that a reload can turn the watch on.
-  tls_watch_timer_.expires_after(interval.count() > 0 ? interval : std::chrono::seconds(1));
-  tls_watch_timer_.async_wait([this](const lb::error_code& ec) {
-    if (ec || draining_) return;
-    if (config_->global.tls_watch_interval.count() > 0) {
-      if (auto sig = tls_files_signature(); sig != tls_signature_) {
-        log_->info("tls: certificate files changed; reloading config={}", config_path_);
-        reload();
-      }
-    }
-    schedule_tls_watch();
-  });
 }
 
 int Server::run(bool handle_signals) {

@@ -23,6 +23,7 @@
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/replicator.hpp"
 #include "lbd/session/address_events.hpp"
+#include "lbd/session/listen_socket.hpp"
 #include "lbd/session/worker_context.hpp"
 #include "lbd/telemetry/access_log.hpp"
 #include "lbd/upstream/agent_poller.hpp"
@@ -134,9 +135,34 @@ class Server final : public admin::ControlTarget {
     lb::Endpoint bound;
   };
 
+  using ListenGroups = std::map<std::string, std::vector<proxy::ListenSocket>>;
+  using ListenerRuntimes = std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>>;
+  using Agents = std::map<std::string, std::unique_ptr<AgentPoller>>;
+
   explicit Server(std::string config_path);
   /// Applies `config` (initial or reload). On failure nothing changes and `errors` says why.
   bool apply(ConfigPtr config, std::vector<std::string>& errors);
+  // The steps of apply(), in its order.
+  /// The bind groups of `config`: running ones kept, new ones opened (one socket per worker,
+  /// into `opened`). A bind failure lands in `errors`; nothing running changes.
+  std::map<std::string, BindGroup> open_bind_groups(const Config& config, ListenGroups& opened,
+                                                    std::vector<std::string>& errors);
+  /// One health manager per pool of `config`, inheriting the state of the running one; the
+  /// pollers of pools with algorithm = "agent" go into `agents` (not started).
+  HealthManagers make_health_managers(const Config& config, Agents& agents);
+  /// Stops the running managers and starts `health`; their first snapshots replace the ones in
+  /// `pools`, so the workers get both together. `health` becomes the running set.
+  void start_health(const Config& config, const HealthManagers& health,
+                    std::vector<PoolSnapshotPtr>& pools);
+  /// A health manager's new snapshot: collected during start_health, else sent to the workers
+  /// and the forward table.
+  void on_pool_snapshot(PoolSnapshotPtr snapshot);
+  /// Stops the running agent pollers and starts `agents`, which inherit their last reports.
+  void replace_agents(Agents agents);
+  /// Makes the bind groups, listener runtimes and upstream TLS contexts of `config` the ones the
+  /// thread-safe observers read.
+  void publish_listeners(const Config& config, std::map<std::string, BindGroup> groups,
+                         ListenerRuntimes runtimes);
   void reload();
   /// Applies the runtime overrides to the managers of a freshly applied config.
   void apply_overrides(const Config& config, const HealthManagers& managers);
@@ -186,14 +212,14 @@ class Server final : public admin::ControlTarget {
   StickyRegistry sticky_{lb::SteadyClock::instance()};
   HealthManagers health_;  // one per pool; replaced (state inherited) on every reload
   // One per pool with algorithm = "agent"; replaced (reports inherited) on every reload.
-  std::map<std::string, std::unique_ptr<AgentPoller>> agents_;
+  Agents agents_;
   std::map<std::string, PoolSnapshotPtr>* first_snapshots_ = nullptr;  // set inside apply()
   ConfigPtr config_;
   // [pool.tls] contexts of the running config by pool, under groups_mutex_ (upstream_tls()).
   std::map<std::string, std::shared_ptr<const proxy::UpstreamTlsContext>> upstream_tls_;
   mutable std::mutex groups_mutex_;
   std::map<std::string, BindGroup> groups_;  // key: listener name + " " + configured address
-  std::map<std::string, std::shared_ptr<proxy::ListenerRuntime>> runtimes_;  // groups_mutex_
+  ListenerRuntimes runtimes_;                // groups_mutex_
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
   bool draining_ = false;

@@ -53,9 +53,47 @@ void LbdWatch::start() {
                      lb::log_exceptions(lb::log::get("vrrpd.track"), "lbd watch"));
 }
 
-lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
+lb::awaitable<std::size_t> LbdWatch::open_stream(std::shared_ptr<bool> alive, std::string& reply,
+                                                 lb::error_code& ec) {
   namespace asio = lb::asio;
   using stream = asio::local::stream_protocol;
+  socket_ = stream::socket(ctx_);
+  co_await socket_.async_connect(stream::endpoint(socket_path_),
+                                 asio::redirect_error(lb::use_awaitable, ec));
+  if (!*alive || ec) co_return 0;
+  // lbd answers at once; a hung lbd must not hold the attempt forever.
+  timer_.expires_after(kWatchAnswerTimeout);
+  timer_.async_wait([this, alive](const lb::error_code& e) {
+    if (e || !*alive) return;
+    lb::error_code ignored;
+    socket_.close(ignored);
+  });
+  std::size_t n = 0;
+  const std::string line = lb::control::to_line({{"cmd", "watch"}});
+  co_await asio::async_write(socket_, asio::buffer(line),
+                             asio::redirect_error(lb::use_awaitable, ec));
+  if (!*alive) co_return 0;
+  if (!ec) {
+    n = co_await asio::async_read_until(socket_,
+                                        asio::dynamic_buffer(reply, lb::control::kMaxLineBytes + 1),
+                                        '\n', asio::redirect_error(lb::use_awaitable, ec));
+    if (!*alive) co_return 0;
+  }
+  timer_.cancel();
+  co_return n;
+}
+
+void LbdWatch::report_readiness(const nlohmann::json& message, spdlog::logger& log) {
+  std::string why;
+  const bool ready = watch_readiness(message, why);
+  if (ready == ready_) return;
+  ready_ = ready;
+  log.info("lbd: watch: {}{}{}", ready ? "ready" : "not ready", why.empty() ? "" : ": ", why);
+  if (on_ready_) on_ready_(ready, why);
+}
+
+lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
+  namespace asio = lb::asio;
   auto log = lb::log::get("vrrpd.track");
   int failures = 0;
   bool said_unreachable = false;
@@ -63,32 +101,9 @@ lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
   // timer, and the aborted operation resumes this frame after `this` is gone.
   while (*alive) {
     lb::error_code ec;
-    socket_ = stream::socket(ctx_);
-    co_await socket_.async_connect(stream::endpoint(socket_path_),
-                                   asio::redirect_error(lb::use_awaitable, ec));
-    if (!*alive) co_return;
     std::string reply;
-    std::size_t n = 0;
-    if (!ec) {
-      // lbd answers at once; a hung lbd must not hold the attempt forever.
-      timer_.expires_after(kWatchAnswerTimeout);
-      timer_.async_wait([this, alive](const lb::error_code& e) {
-        if (e || !*alive) return;
-        lb::error_code ignored;
-        socket_.close(ignored);
-      });
-      const std::string line = lb::control::to_line({{"cmd", "watch"}});
-      co_await asio::async_write(socket_, asio::buffer(line),
-                                 asio::redirect_error(lb::use_awaitable, ec));
-      if (!*alive) co_return;
-      if (!ec) {
-        n = co_await asio::async_read_until(
-            socket_, asio::dynamic_buffer(reply, lb::control::kMaxLineBytes + 1), '\n',
-            asio::redirect_error(lb::use_awaitable, ec));
-        if (!*alive) co_return;
-      }
-      timer_.cancel();
-    }
+    std::size_t n = co_await open_stream(alive, reply, ec);
+    if (!*alive) co_return;
     if (ec) {
       if (!said_unreachable) {
         log->debug("lbd: watch: cannot open a stream on {}: {}", socket_path_, ec.message());
@@ -113,15 +128,7 @@ lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
     failures = 0;
     said_unreachable = false;
     log->info("lbd: watch: stream open: socket={} pid={}", socket_path_, pid_);
-    auto report = [&](const nlohmann::json& msg) {
-      std::string why;
-      const bool ready = watch_readiness(msg, why);
-      if (ready == ready_) return;
-      ready_ = ready;
-      log->info("lbd: watch: {}{}{}", ready ? "ready" : "not ready", why.empty() ? "" : ": ", why);
-      if (on_ready_) on_ready_(ready, why);
-    };
-    report(j);
+    report_readiness(j, *log);
     if (!*alive) co_return;
     // Then one line per readiness change. The buffer is bounded: a longer line ends the stream
     // (as a protocol error), and the next attempt starts afresh.
@@ -134,7 +141,9 @@ lb::awaitable<void> LbdWatch::run(std::shared_ptr<bool> alive) {
       if (ec) break;
       const auto event = nlohmann::json::parse(reply.substr(0, n - 1), nullptr, false);
       reply.erase(0, n);
-      if (event.is_object() && event.value("event", std::string()) == "ready") report(event);
+      if (event.is_object() && event.value("event", std::string()) == "ready") {
+        report_readiness(event, *log);
+      }
       if (!*alive) co_return;
     }
     const auto reason = fmt::format("control stream closed ({}), lbd pid {} gone",

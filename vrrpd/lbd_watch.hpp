@@ -18,6 +18,10 @@
 
 #include "common/asio.hpp"
 
+namespace spdlog {
+class logger;
+}
+
 namespace vrrp {
 
 /// Backoff between attempts to (re)open the stream: doubles from kWatchRetryMin to
@@ -58,6 +62,13 @@ class LbdWatch {
 
  private:
   lb::awaitable<void> run(std::shared_ptr<bool> alive);
+  /// One attempt: connects a new socket_, asks for the watch stream and reads the answer line
+  /// into `reply` (bounded, under kWatchAnswerTimeout). Its length with the '\n', or `ec`. Touches
+  /// nothing once `*alive` is false (the caller checks it first).
+  lb::awaitable<std::size_t> open_stream(std::shared_ptr<bool> alive, std::string& reply,
+                                         lb::error_code& ec);
+  /// A readiness report (the answer or an event line): logged and passed on when it changed.
+  void report_readiness(const nlohmann::json& message, spdlog::logger& log);
 
   lb::asio::io_context& ctx_;
   std::string socket_path_;

@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -70,38 +72,116 @@ int release_vips(const vrrp::Config& config) {
   return failures == 0 ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"vrrpd - VRRPv3 (RFC 5798) router (lbpair)"};
+struct Options {
   std::string config_path = "/etc/lbpair/vrrpd.toml";
   bool check_only = false;
   bool release_only = false;
-  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
-  app.add_flag("--check-config", check_only,
+};
+
+// The command line into `o`; an exit code when the process ends here (--help, --version, an
+// unknown option).
+std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
+  CLI::App app{"vrrpd - VRRPv3 (RFC 5798) router (lbpair)"};
+  app.add_option("-c,--config", o.config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", o.check_only,
                "validate the configuration and exit (0 valid, 2 not)");
-  app.add_flag("--release-vips", release_only,
+  app.add_flag("--release-vips", o.release_only,
                "remove every configured VIP from this node and exit (systemd ExecStopPost)");
   app.set_version_flag("--version", std::string("vrrpd ") + LBPAIR_VERSION);
-  if (const auto stop = lb::cli::parse(app, argc, argv)) return *stop;
+  return lb::cli::parse(app, argc, argv);
+}
 
+// The config at `path`, or nullopt after printing every error to stderr.
+std::optional<vrrp::Config> load_checked(const std::string& path) {
   lb::config::Diagnostics diags;
-  vrrp::Config config = vrrp::load_config(config_path, diags);
+  vrrp::Config config = vrrp::load_config(path, diags);
   if (!diags.empty()) {
     std::fputs(diags.to_string().c_str(), stderr);
-    std::fprintf(stderr, "vrrpd: %zu configuration error(s) in %s\n", diags.size(),
-                 config_path.c_str());
-    return 2;
+    std::fprintf(stderr, "vrrpd: %zu configuration error(s) in %s\n", diags.size(), path.c_str());
+    return std::nullopt;
   }
-  if (check_only) {
-    std::printf("vrrpd: configuration %s is valid (%zu instances)\n", config_path.c_str(),
+  return config;
+}
+
+// SIGHUP: reads `path` again and applies it; any error keeps the running config.
+void reload(vrrp::Daemon& daemon, vrrp::Config& config, const std::string& path,
+            const std::shared_ptr<spdlog::logger>& log) {
+  lb::sd_notify("RELOADING=1");
+  // systemd waits for READY=1 after RELOADING=1, whatever the outcome.
+  struct Ready {
+    ~Ready() { lb::sd_notify("READY=1"); }
+  } ready;
+  lb::config::Diagnostics d;
+  auto next = vrrp::load_config(path, d);
+  if (!d.empty()) {
+    log->error("reload: {} error(s), keeping the running config:\n{}", d.size(), d.to_string());
+    return;
+  }
+  if (auto r = daemon.reload(next); !r) {
+    log->error("reload: {}; keeping the running config", r.error().message);
+    return;
+  }
+  if (next.metrics_listen != config.metrics_listen) {
+    log->warn("reload: metrics_listen changed; the new address takes effect on restart");
+  }
+  if (next.control_socket != config.control_socket) {
+    log->warn("reload: control_socket changed; the new path takes effect on restart");
+  }
+  lb::log::init(*lb::log::parse_level(next.log_level));
+  config = std::move(next);
+}
+
+// What vrrpd serves besides VRRP, each when configured.
+struct Endpoints {
+  std::unique_ptr<lb::control::Server> control;
+  std::unique_ptr<lb::metrics::HttpEndpoint> metrics;
+};
+
+// Opens the control socket and the /metrics endpoint; false (logged) when one cannot be opened.
+bool start_endpoints(lb::asio::io_context& ctx, const vrrp::Config& config, vrrp::Daemon& daemon,
+                     Endpoints& out, const std::shared_ptr<spdlog::logger>& log) {
+  if (!config.control_socket.empty()) {
+    auto s = lb::control::Server::start(
+        ctx, config.control_socket,
+        [&daemon](const nlohmann::json& req) { return daemon.handle_control(req); });
+    if (!s) {
+      log->critical("{}", s.error().message);
+      return false;
+    }
+    out.control = std::move(*s);
+  }
+  // One scrape target per process (the Prometheus convention): vrrpd serves its own /metrics.
+  if (config.metrics_listen) {
+    auto m = lb::metrics::HttpEndpoint::start(ctx, *config.metrics_listen, [&daemon] {
+      return vrrp::render_metrics(vrrp::collect(daemon));
+    });
+    if (!m) {
+      log->critical("{}", m.error().message);
+      return false;
+    }
+    out.metrics = std::move(*m);
+    log->info("metrics: listening on {}", out.metrics->bound().to_string());
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  if (const auto stop = parse_command_line(argc, argv, opts)) return *stop;
+  auto loaded = load_checked(opts.config_path);
+  if (!loaded) return 2;
+  vrrp::Config config = std::move(*loaded);
+  if (opts.check_only) {
+    std::printf("vrrpd: configuration %s is valid (%zu instances)\n", opts.config_path.c_str(),
                 config.instances.size());
     return 0;
   }
-  if (release_only) return release_vips(config);
+  if (opts.release_only) return release_vips(config);
   lb::log::init(*lb::log::parse_level(config.log_level));
   auto log = lb::log::get("vrrpd");
-  log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, config_path,
+  log->info("starting: version={} config={} instances={}", LBPAIR_VERSION, opts.config_path,
             config.instances.size());
 
   // A write to a closed peer (a control client that went away) must fail with EPIPE, not kill
@@ -137,73 +217,22 @@ int main(int argc, char** argv) {
     guard->release();
     return 1;
   }
-
-  std::unique_ptr<lb::control::Server> control;
-  if (!config.control_socket.empty()) {
-    auto s = lb::control::Server::start(
-        ctx, config.control_socket,
-        [&daemon](const nlohmann::json& req) { return daemon.handle_control(req); });
-    if (!s) {
-      log->critical("{}", s.error().message);
-      daemon.stop();
-      guard->release();
-      return 1;
-    }
-    control = std::move(*s);
+  Endpoints endpoints;
+  if (!start_endpoints(ctx, config, daemon, endpoints, log)) {
+    daemon.stop();
+    guard->release();
+    return 1;
   }
 
-  // One scrape target per process (the Prometheus convention): vrrpd serves its own /metrics.
-  std::unique_ptr<lb::metrics::HttpEndpoint> metrics;
-  if (config.metrics_listen) {
-    auto m = lb::metrics::HttpEndpoint::start(ctx, *config.metrics_listen, [&daemon] {
-      return vrrp::render_metrics(vrrp::collect(daemon));
-    });
-    if (!m) {
-      log->critical("{}", m.error().message);
-      daemon.stop();
-      guard->release();
-      return 1;
-    }
-    metrics = std::move(*m);
-    log->info("metrics: listening on {}", metrics->bound().to_string());
-  }
-
-  int exit_code = 0;
   lb::SignalHandler signals(
-      ctx,
-      [&] {
-        lb::sd_notify("RELOADING=1");
-        // systemd waits for READY=1 after RELOADING=1, whatever the outcome.
-        struct Ready {
-          ~Ready() { lb::sd_notify("READY=1"); }
-        } ready;
-        lb::config::Diagnostics d;
-        auto next = vrrp::load_config(config_path, d);
-        if (!d.empty()) {
-          log->error("reload: {} error(s), keeping the running config:\n{}", d.size(),
-                     d.to_string());
-          return;
-        }
-        if (auto r = daemon.reload(next); !r) {
-          log->error("reload: {}; keeping the running config", r.error().message);
-          return;
-        }
-        if (next.metrics_listen != config.metrics_listen) {
-          log->warn("reload: metrics_listen changed; the new address takes effect on restart");
-        }
-        if (next.control_socket != config.control_socket) {
-          log->warn("reload: control_socket changed; the new path takes effect on restart");
-        }
-        lb::log::init(*lb::log::parse_level(next.log_level));
-        config = std::move(next);
-      },
+      ctx, [&] { reload(daemon, config, opts.config_path, log); },
       [&](int sig) {
         log->info("stopping: signal={}", sig);
         lb::sd_notify("STOPPING=1");
         daemon.stop();
         guard->release();
-        if (control) control->stop();
-        if (metrics) metrics->stop();
+        if (endpoints.control) endpoints.control->stop();
+        if (endpoints.metrics) endpoints.metrics->stop();
         signals.stop();
         ctx.stop();
       });
@@ -212,5 +241,5 @@ int main(int argc, char** argv) {
   lb::sd_notify("READY=1");
   ctx.run();
   log->info("stopped");
-  return exit_code;
+  return 0;
 }

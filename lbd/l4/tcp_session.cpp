@@ -59,6 +59,85 @@ lb::awaitable<std::optional<ClientHelloPrefix>> read_client_hello(
   }
 }
 
+// Persistence for a tcp client: only source_ip is possible without HTTP (the loader refuses
+// other modes here). After a failover, a client of the old master goes back to the backend it
+// was using there.
+StickyChoice choose_sticky(WorkerContext& worker, const PoolConfig& pool,
+                           const ClientConnection& client) {
+  StickyChoice sticky;
+  if (pool.persistence.mode == PersistenceMode::source_ip) {
+    sticky =
+        lookup_sticky(worker, pool.name,
+                      stick_key::from_address(client.info.peer.address, pool.persistence.ipv4_mask,
+                                              pool.persistence.ipv6_mask));
+  }
+  if (!sticky.prefer) {
+    sticky.prefer = peer_connection_target(worker, pool.name, client.info.peer.address,
+                                           client.info.listener->name);
+  }
+  return sticky;
+}
+
+// A backend answered: its connect time, name and persistence outcome, and the success the
+// outlier detector counts (L4 sees no responses: a completed connect is the success).
+void note_connected(WorkerContext& worker, admin::ListenerCounters& lstats, const PoolConfig& pool,
+                    StickyChoice& sticky, const UpstreamConnection& upstream,
+                    std::chrono::steady_clock::time_point connect_start, RequestObservation& obs) {
+  obs.connect = std::chrono::steady_clock::now() - connect_start;
+  lstats.tcp_connect.observe(*obs.connect, admin::kLatencyBounds);
+  obs.server = upstream.lease.backend()->name;
+  if (sticky.table) obs.sticky = upstream.lease.backend() == sticky.prefer ? "hit" : "miss";
+  commit_sticky(worker, sticky, upstream.lease.backend(), true);
+  worker.report(pool.name, *upstream.lease.backend(), TrafficEvent::success);
+}
+
+const char* connect_error_text(UpstreamError e) {
+  return e == UpstreamError::no_backend ? "no backend"
+         : e == UpstreamError::timeout  ? "connect timeout"
+                                        : "connect failed";
+}
+
+// Hands both sockets to the relay. This coroutine (and the caller's) end right after, so an idle
+// L4 connection costs only the relay's state. The ticket, lease and config snapshot live in the
+// completion callback until the relay ends.
+void start_tcp_relay(WorkerContext& worker, admin::ListenerCounters& lstats,
+                     ClientConnection& client, UpstreamConnection& upstream, const PoolConfig& pool,
+                     RequestObservation obs, std::uint64_t replayed) {
+  const Config& config = *client.config;
+  TrackedConnection tracked(worker.conn_table(), client.info.peer, client.info.listener->name,
+                            pool.name, upstream.lease.backend()->name, repl::ConnMode::l4);
+  RelayOptions options;
+  options.client_idle = config.timeouts.client_idle;
+  options.server_idle = config.timeouts.server_idle;
+  options.use_splice = config.global.splice;
+  start_relay(
+      std::move(client.socket), std::move(upstream.socket), worker.relay_resources(), options,
+      [&worker, &lstats, obs = std::move(obs), peer = client.info.peer,
+       listener = client.info.listener, config = std::move(client.config), replayed,
+       ticket = std::move(client.ticket), lease = std::move(upstream.lease),
+       tracked = std::move(tracked)](const RelayResult& result) mutable {
+        auto& counters = worker.counters();
+        counters.bytes_client_to_server.fetch_add(result.client_to_server + replayed,
+                                                  std::memory_order_relaxed);
+        counters.bytes_server_to_client.fetch_add(result.server_to_client,
+                                                  std::memory_order_relaxed);
+        if (result.timed_out || result.error) {
+          worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
+                                 listener->name, peer.to_string(), lease.backend()->name,
+                                 result.timed_out ? "idle timeout" : result.error.message(),
+                                 result.client_to_server, result.server_to_client);
+        }
+        lstats.tcp_session.observe(std::chrono::steady_clock::now() - obs.start,
+                                   admin::kSessionBounds);
+        obs.bytes_in = result.client_to_server + replayed;
+        obs.bytes_out = result.server_to_client;
+        finish_request(worker, lstats, listener->name,
+                       worker.access_log() ? peer.to_string() : std::string(), obs);
+        lease.reset();
+        ticket.release();
+      });
+}
+
 }  // namespace
 
 lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
@@ -86,46 +165,22 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
     finish_request(worker, lstats, listener.name,
                    worker.access_log() ? client.info.peer.to_string() : std::string(), o);
   };
-  // Persistence: only source_ip is possible without HTTP (the loader refuses other modes here).
-  StickyChoice sticky;
-  if (pool->persistence.mode == PersistenceMode::source_ip) {
-    sticky =
-        lookup_sticky(worker, pool->name,
-                      stick_key::from_address(client.info.peer.address, pool->persistence.ipv4_mask,
-                                              pool->persistence.ipv6_mask));
-  }
-  // After a failover, a client of the old master goes back to the backend it was using there.
-  if (!sticky.prefer) {
-    sticky.prefer =
-        peer_connection_target(worker, pool->name, client.info.peer.address, listener.name);
-  }
+  StickyChoice sticky = choose_sticky(worker, *pool, client);
   const auto connect_start = std::chrono::steady_clock::now();
   auto upstream = co_await connect_with_retries(
       worker, *pool, config.timeouts.connect, client.info,
       PickContext{.hash = pick_hash(pool->balance, {.client = &client.info.peer.address}),
                   .prefer = sticky.prefer});
-  if (upstream) {
-    obs.connect = std::chrono::steady_clock::now() - connect_start;
-    lstats.tcp_connect.observe(*obs.connect, admin::kLatencyBounds);
-    obs.server = upstream->lease.backend()->name;
-    if (sticky.table) obs.sticky = upstream->lease.backend() == sticky.prefer ? "hit" : "miss";
-  }
-  if (upstream) commit_sticky(worker, sticky, upstream->lease.backend(), true);
-  if (upstream) {
-    // L4 sees no responses: a completed connect is the success the outlier detector counts.
-    worker.report(pool->name, *upstream->lease.backend(), TrafficEvent::success);
-  }
   if (!upstream) {
     end(obs);
     // No backend at all: close at once (the health manager logs the pool going down once).
     if (upstream.error() == UpstreamError::no_backend) co_return;
     worker.logger()->warn("tcp: listener={} client={} pool={} error={}", listener.name,
                           client.info.peer.to_string(), pool->name,
-                          upstream.error() == UpstreamError::no_backend ? "no backend"
-                          : upstream.error() == UpstreamError::timeout  ? "connect timeout"
-                                                                        : "connect failed");
+                          connect_error_text(upstream.error()));
     co_return;
   }
+  note_connected(worker, lstats, *pool, sticky, *upstream, connect_start, obs);
   if (!replay.empty()) {
     // A fresh connection's send buffer takes a ClientHello at once; the deadline covers a
     // backend that accepted but does not read.
@@ -142,42 +197,7 @@ lb::awaitable<void> serve_tcp(WorkerContext& worker, ClientConnection client) {
       co_return;
     }
   }
-  const std::uint64_t replayed = replay.size();
-  TrackedConnection tracked(worker.conn_table(), client.info.peer, listener.name, pool->name,
-                            upstream->lease.backend()->name, repl::ConnMode::l4);
-  RelayOptions options;
-  options.client_idle = config.timeouts.client_idle;
-  options.server_idle = config.timeouts.server_idle;
-  options.use_splice = config.global.splice;
-  // The relay owns the sockets from here on; this coroutine (and the caller's) end now, so an
-  // idle L4 connection costs only the relay's state. The ticket, lease and config snapshot live
-  // in the completion callback until the relay ends.
-  start_relay(
-      std::move(client.socket), std::move(upstream->socket), worker.relay_resources(), options,
-      [&worker, &lstats, obs = std::move(obs), peer = client.info.peer,
-       listener = client.info.listener, config = std::move(client.config), replayed,
-       ticket = std::move(client.ticket), lease = std::move(upstream->lease),
-       tracked = std::move(tracked)](const RelayResult& result) mutable {
-        auto& counters = worker.counters();
-        counters.bytes_client_to_server.fetch_add(result.client_to_server + replayed,
-                                                  std::memory_order_relaxed);
-        counters.bytes_server_to_client.fetch_add(result.server_to_client,
-                                                  std::memory_order_relaxed);
-        if (result.timed_out || result.error) {
-          worker.logger()->debug("tcp: listener={} client={} server={} end={} up={} down={}",
-                                 listener->name, peer.to_string(), lease.backend()->name,
-                                 result.timed_out ? "idle timeout" : result.error.message(),
-                                 result.client_to_server, result.server_to_client);
-        }
-        lstats.tcp_session.observe(std::chrono::steady_clock::now() - obs.start,
-                                   admin::kSessionBounds);
-        obs.bytes_in = result.client_to_server + replayed;
-        obs.bytes_out = result.server_to_client;
-        finish_request(worker, lstats, listener->name,
-                       worker.access_log() ? peer.to_string() : std::string(), obs);
-        lease.reset();
-        ticket.release();
-      });
+  start_tcp_relay(worker, lstats, client, *upstream, *pool, std::move(obs), replay.size());
 }
 
 }  // namespace lbd::proxy

@@ -169,66 +169,55 @@ std::expected<AccessLogFormat, std::string> AccessLogFormat::compile(std::string
   return f;
 }
 
-std::string AccessLogFormat::format(const AccessRecord& r) const {
-  // Text of each field as the template writes it (absent values as "-").
-  auto text = [&r](int field) -> std::string {
-    auto or_dash = [](std::string_view v) { return v.empty() ? std::string("-") : std::string(v); };
-    switch (field) {
-      case kTime:
-        return time_text(r.time);
-      case kKind:
-        return or_dash(r.kind);
-      case kClient:
-        return or_dash(r.client);
-      case kListener:
-        return or_dash(r.listener);
-      case kRoute:
-        return or_dash(r.route);
-      case kPool:
-        return or_dash(r.pool);
-      case kServer:
-        return or_dash(r.server);
-      case kMethod:
-        return or_dash(r.method);
-      case kTarget:
-        return or_dash(r.target);
-      case kStatus:
-        return r.status ? std::to_string(r.status) : "-";
-      case kBytesIn:
-        return std::to_string(r.bytes_in);
-      case kBytesOut:
-        return std::to_string(r.bytes_out);
-      case kConnectMs:
-        return r.connect ? ms_text(*r.connect) : "-";
-      case kFirstByteMs:
-        return r.first_byte ? ms_text(*r.first_byte) : "-";
-      case kTotalMs:
-        return ms_text(r.total);
-      case kSticky:
-        return or_dash(r.sticky);
-      case kTlsVersion:
-        return or_dash(r.tls_version);
-      case kTlsCipher:
-        return or_dash(r.tls_cipher);
-      default:
-        return {};
-    }
-  };
-  std::string out;
-  out.reserve(256);
-  if (!json_) {
-    for (const auto& seg : segments_) {
-      out += seg.literal;
-      if (seg.field >= 0) {
-        // Control characters would break the one-line-per-record property: replace them.
-        for (char c : text(seg.field)) {
-          out += static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? '?' : c;
-        }
-      }
-    }
-    out += '\n';
-    return out;
+namespace {
+
+// Text of a field as a template writes it (absent values as "-").
+std::string field_text(const AccessRecord& r, int field) {
+  auto or_dash = [](std::string_view v) { return v.empty() ? std::string("-") : std::string(v); };
+  switch (field) {
+    case kTime:
+      return time_text(r.time);
+    case kKind:
+      return or_dash(r.kind);
+    case kClient:
+      return or_dash(r.client);
+    case kListener:
+      return or_dash(r.listener);
+    case kRoute:
+      return or_dash(r.route);
+    case kPool:
+      return or_dash(r.pool);
+    case kServer:
+      return or_dash(r.server);
+    case kMethod:
+      return or_dash(r.method);
+    case kTarget:
+      return or_dash(r.target);
+    case kStatus:
+      return r.status ? std::to_string(r.status) : "-";
+    case kBytesIn:
+      return std::to_string(r.bytes_in);
+    case kBytesOut:
+      return std::to_string(r.bytes_out);
+    case kConnectMs:
+      return r.connect ? ms_text(*r.connect) : "-";
+    case kFirstByteMs:
+      return r.first_byte ? ms_text(*r.first_byte) : "-";
+    case kTotalMs:
+      return ms_text(r.total);
+    case kSticky:
+      return or_dash(r.sticky);
+    case kTlsVersion:
+      return or_dash(r.tls_version);
+    case kTlsCipher:
+      return or_dash(r.tls_cipher);
+    default:
+      return {};
   }
+}
+
+// The record as one JSON object on one line (absent values as null), appended to `out`.
+void append_json_record(std::string& out, const AccessRecord& r) {
   auto key = [&out](std::string_view k) {
     out += out.size() > 1 ? ",\"" : "\"";
     out += k;
@@ -266,6 +255,27 @@ std::string AccessLogFormat::format(const AccessRecord& r) const {
   str("tls_version", r.tls_version);
   str("tls_cipher", r.tls_cipher);
   out += "}\n";
+}
+
+}  // namespace
+
+std::string AccessLogFormat::format(const AccessRecord& r) const {
+  std::string out;
+  out.reserve(256);
+  if (json_) {
+    append_json_record(out, r);
+    return out;
+  }
+  for (const auto& seg : segments_) {
+    out += seg.literal;
+    if (seg.field >= 0) {
+      // Control characters would break the one-line-per-record property: replace them.
+      for (char c : field_text(r, seg.field)) {
+        out += static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? '?' : c;
+      }
+    }
+  }
+  out += '\n';
   return out;
 }
 

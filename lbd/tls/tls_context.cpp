@@ -314,25 +314,29 @@ int status_cb(SSL* ssl, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-}  // namespace
+using BuildErrors = std::vector<TlsContext::BuildError>;
 
-std::expected<std::shared_ptr<const TlsContext>, std::vector<TlsContext::BuildError>>
-TlsContext::build(const ListenerTlsConfig& config) {
-  std::vector<BuildError> errors;
-  std::shared_ptr<TlsContext> self(new TlsContext(config));
-  auto& impl = *self->impl_;
+/// What a listener's contexts are made of, read from its files before any context is made.
+struct BuildInputs {
+  std::vector<LoadedCert> certs;
+  std::vector<TicketKey> ticket_keys;
+  std::vector<CrlPtr> crls;
+};
 
+/// Loads the certificates, ticket keys and CRLs of `config` and checks the keys that depend on
+/// each other; every problem lands in `errors`.
+BuildInputs load_inputs(const ListenerTlsConfig& config, BuildErrors& errors) {
+  BuildInputs in;
   if (config.certificates.empty()) {
     errors.push_back(
         {-1, "certificate", "a TLS listener needs at least one [[listener.tls.certificate]]"});
   }
-  std::vector<LoadedCert> certs;
   for (std::size_t i = 0; i < config.certificates.size(); ++i) {
     auto c = load_certificate(config.certificates[i], static_cast<int>(i));
     if (!c) {
       errors.push_back(std::move(c.error()));
     } else {
-      certs.push_back(std::move(*c));
+      in.certs.push_back(std::move(*c));
     }
   }
   if (!config.ticket_key_file.empty()) {
@@ -343,7 +347,7 @@ TlsContext::build(const ListenerTlsConfig& config) {
       errors.push_back(
           {-1, "ticket_key_file", fmt::format("\"{}\": {}", config.ticket_key_file, keys.error())});
     } else {
-      self->ticket_keys_ = std::move(*keys);
+      in.ticket_keys = std::move(*keys);
     }
   }
   if (config.verify_client != VerifyClient::none && config.client_ca.empty()) {
@@ -354,7 +358,6 @@ TlsContext::build(const ListenerTlsConfig& config) {
                       "client_ca is set but verify_client = \"none\"; set \"required\" or "
                       "\"optional\""});
   }
-  std::vector<CrlPtr> crls;
   if (!config.crl_file.empty()) {
     if (config.client_ca.empty()) {
       errors.push_back(
@@ -362,10 +365,89 @@ TlsContext::build(const ListenerTlsConfig& config) {
     } else if (auto loaded = load_crls(config.crl_file); !loaded) {
       errors.push_back({-1, "crl_file", loaded.error()});
     } else {
-      crls = std::move(*loaded);
+      in.crls = std::move(*loaded);
     }
   }
+  return in;
+}
+
+/// `what` and the OpenSSL error queue (cleared) as a build error.
+void add_openssl_error(BuildErrors& errors, int index, std::string key, std::string_view what) {
+  errors.push_back({index, std::move(key), fmt::format("{}: {}", what, openssl_errors())});
+}
+
+/// Client verification of one context: the CA list, the CRLs, the verify mode. False (with
+/// `errors`) when the CA file cannot be loaded.
+bool set_client_verification(SSL_CTX* c, const ListenerTlsConfig& config,
+                             const std::vector<CrlPtr>& crls, BuildErrors& errors) {
+  if (SSL_CTX_load_verify_locations(c, config.client_ca.c_str(), nullptr) != 1) {
+    add_openssl_error(errors, -1, "client_ca",
+                      fmt::format("cannot load CA file \"{}\"", config.client_ca));
+    return false;
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca.c_str());
+  if (!names) {
+    add_openssl_error(errors, -1, "client_ca",
+                      fmt::format("no CA certificate in \"{}\"", config.client_ca));
+    return false;
+  }
+  SSL_CTX_set_client_CA_list(c, names);
+  if (!crls.empty()) {
+    // The leaf's issuer must have a current CRL in the file: a client certificate whose
+    // CA has none, or whose CRL expired, is refused too (fail closed).
+    X509_STORE* store = SSL_CTX_get_cert_store(c);
+    for (const auto& crl : crls) X509_STORE_add_crl(store, crl.get());
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  int mode = SSL_VERIFY_PEER;
+  if (config.verify_client == VerifyClient::required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(c, mode, nullptr);
+  return true;
+}
+
+/// A new server context with the listener's policy and callbacks (`owner` in its ex_data), no
+/// certificate yet; nullptr (with `errors`) on failure.
+CtxPtr make_server_context(const ListenerTlsConfig& config, TlsContext* owner,
+                           const std::vector<CrlPtr>& crls, BuildErrors& errors) {
+  CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) {
+    add_openssl_error(errors, -1, "certificate", "SSL_CTX_new failed");
+    return nullptr;
+  }
+  SSL_CTX* c = ctx.get();
+  // OpenSSL's default cipher lists at security level 2 (≥ 112-bit keys: RSA ≥ 2048, no SHA-1
+  // signatures, no RC4/3DES); TLS 1.0 and 1.1 are never enabled.
+  SSL_CTX_set_security_level(c, 2);
+  SSL_CTX_set_min_proto_version(
+      c, config.min_version == TlsVersion::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  // Idle keep-alive connections keep no record buffers (as HAProxy does).
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof kSessionIdContext - 1);
+  SSL_CTX_set_num_tickets(c, 1);
+  SSL_CTX_set_ex_data(c, context_index(), owner);
+  SSL_CTX_set_tlsext_servername_callback(c, servername_cb);
+  SSL_CTX_set_alpn_select_cb(c, alpn_cb, nullptr);
+  if (!owner->ticket_keys().empty()) SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticket_cb);
+  if (!config.client_ca.empty() && !set_client_verification(c, config, crls, errors)) {
+    return nullptr;
+  }
+  SSL_CTX_set_tlsext_status_cb(c, status_cb);
+  return ctx;
+}
+
+}  // namespace
+
+std::expected<std::shared_ptr<const TlsContext>, std::vector<TlsContext::BuildError>>
+TlsContext::build(const ListenerTlsConfig& config) {
+  std::vector<BuildError> errors;
+  std::shared_ptr<TlsContext> self(new TlsContext(config));
+  auto& impl = *self->impl_;
+  auto inputs = load_inputs(config, errors);
   if (!errors.empty()) return std::unexpected(std::move(errors));
+  self->ticket_keys_ = std::move(inputs.ticket_keys);
+  const auto& certs = inputs.certs;
 
   // Group the certificates by their exact name set: RSA and ECDSA certificates for the same names
   // go into one context, where OpenSSL serves the one the client's signature algorithms allow.
@@ -375,55 +457,10 @@ TlsContext::build(const ListenerTlsConfig& config) {
     group_of[i] = static_cast<std::size_t>(it - impl.names.begin());
     if (it == impl.names.end()) impl.names.push_back(certs[i].names);
   }
-
-  auto fail = [&](int index, std::string key, std::string what) {
-    errors.push_back({index, std::move(key), fmt::format("{}: {}", what, openssl_errors())});
-  };
   for (std::size_t g = 0; g < impl.names.size(); ++g) {
-    CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-    if (!ctx) {
-      fail(-1, "certificate", "SSL_CTX_new failed");
-      break;
-    }
+    CtxPtr ctx = make_server_context(config, self.get(), inputs.crls, errors);
+    if (!ctx) break;
     SSL_CTX* c = ctx.get();
-    // OpenSSL's default cipher lists at security level 2 (≥ 112-bit keys: RSA ≥ 2048, no SHA-1
-    // signatures, no RC4/3DES); TLS 1.0 and 1.1 are never enabled.
-    SSL_CTX_set_security_level(c, 2);
-    SSL_CTX_set_min_proto_version(
-        c, config.min_version == TlsVersion::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
-    SSL_CTX_set_options(
-        c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-    // Idle keep-alive connections keep no record buffers (as HAProxy does).
-    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof kSessionIdContext - 1);
-    SSL_CTX_set_num_tickets(c, 1);
-    SSL_CTX_set_ex_data(c, context_index(), self.get());
-    SSL_CTX_set_tlsext_servername_callback(c, servername_cb);
-    SSL_CTX_set_alpn_select_cb(c, alpn_cb, nullptr);
-    if (!self->ticket_keys_.empty()) SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticket_cb);
-    if (!config.client_ca.empty()) {
-      if (SSL_CTX_load_verify_locations(c, config.client_ca.c_str(), nullptr) != 1) {
-        fail(-1, "client_ca", fmt::format("cannot load CA file \"{}\"", config.client_ca));
-        break;
-      }
-      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca.c_str());
-      if (!names) {
-        fail(-1, "client_ca", fmt::format("no CA certificate in \"{}\"", config.client_ca));
-        break;
-      }
-      SSL_CTX_set_client_CA_list(c, names);
-      if (!crls.empty()) {
-        // The leaf's issuer must have a current CRL in the file: a client certificate whose
-        // CA has none, or whose CRL expired, is refused too (fail closed).
-        X509_STORE* store = SSL_CTX_get_cert_store(c);
-        for (const auto& crl : crls) X509_STORE_add_crl(store, crl.get());
-        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-      }
-      int mode = SSL_VERIFY_PEER;
-      if (config.verify_client == VerifyClient::required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-      SSL_CTX_set_verify(c, mode, nullptr);
-    }
-    SSL_CTX_set_tlsext_status_cb(c, status_cb);
     for (std::size_t i = 0; i < certs.size(); ++i) {
       if (group_of[i] != g) continue;
       if (!certs[i].ocsp.empty()) impl.ocsp.emplace(certs[i].leaf.get(), certs[i].ocsp);
@@ -432,8 +469,8 @@ TlsContext::build(const ListenerTlsConfig& config) {
       const int ok = SSL_CTX_use_cert_and_key(c, certs[i].leaf.get(), certs[i].key.get(), chain, 1);
       sk_X509_free(chain);  // the context took its own references
       if (ok != 1) {
-        fail(static_cast<int>(i), "cert",
-             fmt::format("\"{}\" cannot be used", config.certificates[i].cert_file));
+        add_openssl_error(errors, static_cast<int>(i), "cert",
+                          fmt::format("\"{}\" cannot be used", config.certificates[i].cert_file));
       }
     }
     for (const auto& name : impl.names[g]) {

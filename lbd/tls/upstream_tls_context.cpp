@@ -77,6 +77,79 @@ int new_session_cb(SSL* ssl, SSL_SESSION* received) {
   return 0;  // OpenSSL keeps its reference to `received`
 }
 
+using BuildErrors = std::vector<UpstreamTlsContext::BuildError>;
+
+// The keys of [pool.tls] that exclude or need each other.
+BuildErrors check_keys(const UpstreamTlsConfig& config) {
+  BuildErrors errors;
+  if (config.insecure && !config.ca_file.empty()) {
+    errors.push_back({"insecure",
+                      "insecure = true and ca_file exclude each other: verify "
+                      "against ca_file, or set insecure to skip verification"});
+  }
+  if (config.insecure && !config.verify_name.empty()) {
+    errors.push_back({"verify_name",
+                      "verify_name does nothing with insecure = true (to send "
+                      "a server name, use sni)"});
+  }
+  if (!config.insecure && config.ca_file.empty()) {
+    errors.push_back({"ca_file",
+                      "[pool.tls] needs ca_file (the CA bundle the servers' "
+                      "certificates chain to), or insecure = true to skip "
+                      "verification; there is no default CA store"});
+  }
+  if (config.cert_file.empty() != config.key_file.empty()) {
+    errors.push_back(
+        {config.key_file.empty() ? "key" : "cert", "a client certificate needs both cert and key"});
+  }
+  return errors;
+}
+
+// Verification of the servers' certificates against ca_file (none with insecure = true).
+void set_server_verification(SSL_CTX* c, const UpstreamTlsConfig& config, BuildErrors& errors) {
+  if (config.insecure) {
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    return;
+  }
+  std::string why;
+  if (!readable(config.ca_file, why)) {
+    errors.push_back({"ca_file", why});
+  } else if (SSL_CTX_load_verify_locations(c, config.ca_file.c_str(), nullptr) != 1) {
+    errors.push_back({"ca_file", fmt::format("\"{}\" holds no usable PEM CA certificate: {}",
+                                             config.ca_file, openssl_errors())});
+  }
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+}
+
+// lbd's client certificate (cert_file and key_file, both set), checked to match.
+void load_client_certificate(SSL_CTX* c, const UpstreamTlsConfig& config, BuildErrors& errors) {
+  const auto mismatch = [&config] {
+    return fmt::format("the key in \"{}\" does not match the certificate in \"{}\"",
+                       config.key_file, config.cert_file);
+  };
+  std::string why;
+  if (!readable(config.cert_file, why)) {
+    errors.push_back({"cert", why});
+  } else if (SSL_CTX_use_certificate_chain_file(c, config.cert_file.c_str()) != 1) {
+    errors.push_back({"cert", fmt::format("\"{}\" holds no usable PEM certificate: {}",
+                                          config.cert_file, openssl_errors())});
+  } else if (!readable(config.key_file, why)) {
+    errors.push_back({"key", why});
+  } else if (SSL_CTX_use_PrivateKey_file(c, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      errors.push_back({"key", mismatch()});
+    } else {
+      errors.push_back({"key", fmt::format("\"{}\" holds no usable PEM private key (an "
+                                           "encrypted key is not supported): {}",
+                                           config.key_file, openssl_errors())});
+    }
+  } else if (SSL_CTX_check_private_key(c) != 1) {
+    ERR_clear_error();
+    errors.push_back({"key", mismatch()});
+  }
+}
+
 }  // namespace
 
 struct UpstreamTlsContext::Impl {
@@ -104,27 +177,7 @@ boost::asio::ssl::context& UpstreamTlsContext::asio_context() const { return *im
 std::expected<std::shared_ptr<const UpstreamTlsContext>,
               std::vector<UpstreamTlsContext::BuildError>>
 UpstreamTlsContext::build(const UpstreamTlsConfig& config) {
-  std::vector<BuildError> errors;
-  if (config.insecure && !config.ca_file.empty()) {
-    errors.push_back({"insecure",
-                      "insecure = true and ca_file exclude each other: verify "
-                      "against ca_file, or set insecure to skip verification"});
-  }
-  if (config.insecure && !config.verify_name.empty()) {
-    errors.push_back({"verify_name",
-                      "verify_name does nothing with insecure = true (to send "
-                      "a server name, use sni)"});
-  }
-  if (!config.insecure && config.ca_file.empty()) {
-    errors.push_back({"ca_file",
-                      "[pool.tls] needs ca_file (the CA bundle the servers' "
-                      "certificates chain to), or insecure = true to skip "
-                      "verification; there is no default CA store"});
-  }
-  if (config.cert_file.empty() != config.key_file.empty()) {
-    errors.push_back(
-        {config.key_file.empty() ? "key" : "cert", "a client certificate needs both cert and key"});
-  }
+  std::vector<BuildError> errors = check_keys(config);
   if (!errors.empty()) return std::unexpected(std::move(errors));
 
   std::shared_ptr<UpstreamTlsContext> self(new UpstreamTlsContext(config));
@@ -145,44 +198,8 @@ UpstreamTlsContext::build(const UpstreamTlsConfig& config) {
   // Pooled idle connections keep no record buffers.
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn);
-  std::string why;
-  if (!config.insecure) {
-    if (!readable(config.ca_file, why)) {
-      errors.push_back({"ca_file", why});
-    } else if (SSL_CTX_load_verify_locations(c, config.ca_file.c_str(), nullptr) != 1) {
-      errors.push_back({"ca_file", fmt::format("\"{}\" holds no usable PEM CA certificate: {}",
-                                               config.ca_file, openssl_errors())});
-    }
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
-  } else {
-    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
-  }
-  if (!config.cert_file.empty()) {
-    if (!readable(config.cert_file, why)) {
-      errors.push_back({"cert", why});
-    } else if (SSL_CTX_use_certificate_chain_file(c, config.cert_file.c_str()) != 1) {
-      errors.push_back({"cert", fmt::format("\"{}\" holds no usable PEM certificate: {}",
-                                            config.cert_file, openssl_errors())});
-    } else if (!readable(config.key_file, why)) {
-      errors.push_back({"key", why});
-    } else if (SSL_CTX_use_PrivateKey_file(c, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
-        ERR_clear_error();
-        errors.push_back({"key", fmt::format("the key in \"{}\" does not match the certificate "
-                                             "in \"{}\"",
-                                             config.key_file, config.cert_file)});
-      } else {
-        errors.push_back({"key", fmt::format("\"{}\" holds no usable PEM private key (an "
-                                             "encrypted key is not supported): {}",
-                                             config.key_file, openssl_errors())});
-      }
-    } else if (SSL_CTX_check_private_key(c) != 1) {
-      ERR_clear_error();
-      errors.push_back({"key", fmt::format("the key in \"{}\" does not match the certificate "
-                                           "in \"{}\"",
-                                           config.key_file, config.cert_file)});
-    }
-  }
+  set_server_verification(c, config, errors);
+  if (!config.cert_file.empty()) load_client_certificate(c, config, errors);
   if (config.session_reuse) {
     // Sessions are kept by lbd per server (prepare / new_session_cb), not in OpenSSL's cache,
     // which is keyed for servers and never looked up by a client.
