@@ -7,6 +7,8 @@
 #include <array>
 #include <cstring>
 
+#include "lbd/upstream_conn/h2_body_source.hpp"
+
 namespace lbd::h2 {
 
 std::string_view to_string(Defence d) {
@@ -61,18 +63,14 @@ struct ServerSession::Stream {
   bool too_large = false;
   bool delivered = false;      // on_request was called: the handler knows the stream
   std::size_t unconsumed = 0;  // request body bytes handed over and not yet consumed
-  // Response body waiting for the client's window: out_[off, size).
-  std::string out;
-  std::size_t off = 0;
+  // Response body waiting for the client's window.
+  proxy::H2BodySource body;
   bool responded = false;
   bool has_body = false;
-  bool out_end = false;
-  bool deferred = false;
   bool drained = false;  // listed in drained_
-  std::vector<Header> trailers;
   std::vector<Header> request_trailers;
   Clock::time_point progress{};  // last time its output moved (or became non-empty)
-  std::size_t pending() const { return out.size() - off; }
+  std::size_t pending() const { return body.pending(); }
 };
 
 // nghttp2's C callbacks, forwarding to the session.
@@ -284,38 +282,16 @@ struct Callbacks {
                            void* user) {
     auto& s = self(user);
     auto* st = static_cast<ServerSession::Stream*>(source->ptr);
-    const auto n = std::min(length, st->pending());
+    const auto n = st->body.read(session, id, std::span(buf, length), *flags);
     if (n > 0) {
-      std::memcpy(buf, st->out.data() + st->off, n);
-      st->off += n;
-      s.buffered_ -= n;
-      if (st->off == st->out.size()) {
-        st->out.clear();
-        st->off = 0;
-      }
+      s.buffered_ -= static_cast<std::size_t>(n);
       st->progress = s.now_;
       if (!st->drained) {
         st->drained = true;
         s.drained_.push_back(id);
       }
     }
-    if (st->pending() == 0 && st->out_end) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!st->trailers.empty()) {
-        std::vector<nghttp2_nv> nv;
-        nv.reserve(st->trailers.size());
-        for (const auto& h : st->trailers) nv.push_back(make_nv(h.name, h.value));
-        if (nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        }
-      }
-      return static_cast<ssize_t>(n);
-    }
-    if (n == 0) {
-      st->deferred = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    return static_cast<ssize_t>(n);
+    return n;
   }
 };
 
@@ -440,13 +416,12 @@ bool ServerSession::submit_response(std::int32_t stream, unsigned status,
   if (rv != 0) return false;
   st->responded = true;
   st->has_body = !end_stream;
-  st->out_end = end_stream;
   return true;
 }
 
 std::size_t ServerSession::writable(std::int32_t stream) const {
   const auto* st = find(stream);
-  if (!st || !st->has_body || st->out_end) return 0;
+  if (!st || !st->has_body || st->body.ended()) return 0;
   const auto pending = st->pending();
   if (pending >= limits_.stream_output || buffered_ >= limits_.connection_output) return 0;
   return std::min(limits_.stream_output - pending, limits_.connection_output - buffered_);
@@ -457,26 +432,21 @@ std::size_t ServerSession::write_body(std::int32_t stream, std::span<const std::
   if (n == 0) return 0;
   auto* st = find(stream);
   if (st->pending() == 0) st->progress = now_;
-  st->out.append(reinterpret_cast<const char*>(bytes.data()), n);
+  st->body.append(bytes.first(n));
   buffered_ += n;
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, stream);
-  }
+  st->body.resume(session_, stream);
   return n;
 }
 
 void ServerSession::end_body(std::int32_t stream, std::span<const Header> trailers) {
   auto* st = find(stream);
-  if (!st || !st->has_body || st->out_end) return;
-  st->out_end = true;
+  if (!st || !st->has_body || st->body.ended()) return;
+  std::vector<Header> kept;
   for (const auto& h : trailers) {
-    if (!connection_specific(h.name)) st->trailers.push_back(h);
+    if (!connection_specific(h.name)) kept.push_back(h);
   }
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, stream);
-  }
+  st->body.end(std::move(kept));
+  st->body.resume(session_, stream);
 }
 
 void ServerSession::reset(std::int32_t stream, std::uint32_t error_code) {
@@ -509,9 +479,7 @@ void ServerSession::check_stalls(Clock::time_point now) {
   for (auto id : stalled) {
     auto* st = find(id);
     buffered_ -= st->pending();
-    st->out.clear();
-    st->off = 0;
-    st->out_end = true;
+    st->body.abandon();
     handler_.on_defence(Defence::window_stall);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }

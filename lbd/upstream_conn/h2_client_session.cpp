@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstring>
 
 namespace lbd::proxy {
 
@@ -32,15 +31,10 @@ struct H2ClientSession::Stream {
   std::size_t header_list = 0;
   std::vector<H2Field> fields;  // the header block being received
   std::size_t unconsumed = 0;   // response body bytes handed over and not yet consumed
-  // Request body waiting for the server's window: out[off, size).
-  std::string out;
-  std::size_t off = 0;
+  // Request body waiting for the server's window.
+  H2BodySource body;
   bool has_body = false;
-  bool out_end = false;
-  bool deferred = false;
   bool drained = false;
-  std::vector<H2Field> trailers;
-  std::size_t pending() const { return out.size() - off; }
 };
 
 struct ClientCallbacks {
@@ -148,36 +142,12 @@ struct ClientCallbacks {
                            void* user) {
     auto& s = self(user);
     auto* st = static_cast<H2ClientSession::Stream*>(source->ptr);
-    const auto n = std::min(length, st->pending());
-    if (n > 0) {
-      std::memcpy(buf, st->out.data() + st->off, n);
-      st->off += n;
-      if (st->off == st->out.size()) {
-        st->out.clear();
-        st->off = 0;
-      }
-      if (!st->drained) {
-        st->drained = true;
-        s.drained_.push_back(id);
-      }
+    const auto n = st->body.read(session, id, std::span(buf, length), *flags);
+    if (n > 0 && !st->drained) {
+      st->drained = true;
+      s.drained_.push_back(id);
     }
-    if (st->pending() == 0 && st->out_end) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!st->trailers.empty()) {
-        std::vector<nghttp2_nv> nv;
-        nv.reserve(st->trailers.size());
-        for (const auto& h : st->trailers) nv.push_back(make_nv(h.name, h.value));
-        if (nghttp2_submit_trailer(session, id, nv.data(), nv.size()) == 0) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        }
-      }
-      return static_cast<ssize_t>(n);
-    }
-    if (n == 0) {
-      st->deferred = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    return static_cast<ssize_t>(n);
+    return n;
   }
 };
 
@@ -274,15 +244,14 @@ std::int32_t H2ClientSession::submit_request(std::span<const H2Field> fields, bo
   if (id < 0) return -1;
   st->id = id;
   st->has_body = has_body;
-  st->out_end = !has_body;
   streams_[id] = std::move(st);
   return id;
 }
 
 std::size_t H2ClientSession::writable(std::int32_t stream) const {
   const auto* st = find(stream);
-  if (!st || !st->has_body || st->out_end) return 0;
-  const auto pending = st->pending();
+  if (!st || !st->has_body || st->body.ended()) return 0;
+  const auto pending = st->body.pending();
   return pending >= limits_.stream_output ? 0 : limits_.stream_output - pending;
 }
 
@@ -290,23 +259,16 @@ std::size_t H2ClientSession::write_body(std::int32_t stream, std::span<const std
   const auto n = std::min(bytes.size(), writable(stream));
   if (n == 0) return 0;
   auto* st = find(stream);
-  st->out.append(reinterpret_cast<const char*>(bytes.data()), n);
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, stream);
-  }
+  st->body.append(bytes.first(n));
+  st->body.resume(session_, stream);
   return n;
 }
 
 void H2ClientSession::end_body(std::int32_t stream, std::span<const H2Field> trailers) {
   auto* st = find(stream);
-  if (!st || !st->has_body || st->out_end) return;
-  st->out_end = true;
-  st->trailers.assign(trailers.begin(), trailers.end());
-  if (st->deferred) {
-    st->deferred = false;
-    nghttp2_session_resume_data(session_, stream);
-  }
+  if (!st || !st->has_body || st->body.ended()) return;
+  st->body.end(std::vector<H2Field>(trailers.begin(), trailers.end()));
+  st->body.resume(session_, stream);
 }
 
 void H2ClientSession::consume(std::int32_t stream, std::size_t n) {

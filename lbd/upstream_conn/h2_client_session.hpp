@@ -15,15 +15,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lbd/upstream_conn/h2_body_source.hpp"
+
 struct nghttp2_session;
 
 namespace lbd::proxy {
-
-/// One HTTP/2 field; the name is lower case (HTTP/2 requires it).
-struct H2Field {
-  std::string name;
-  std::string value;
-};
 
 struct H2ClientLimits {
   /// Response body bytes one stream may receive before lbd passed them on (its window).
