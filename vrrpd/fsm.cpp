@@ -228,7 +228,7 @@ std::vector<Action> StateMachine::on(const event::AdvertReceived& a) {
   // Beyond the RFC (which says discard): a lower-priority master exists, so the network was split
   // and clients may have followed it. Advert now so it steps down, and re-announce the VIPs.
   out.push_back(action::SendAdvert{config_.priority});
-  out.push_back(action::AnnounceVips{});
+  out.push_back(action::AnnounceVips{a.source});
   out.push_back(action::ArmAdverTimer{config_.advert_interval});
   return out;
 }

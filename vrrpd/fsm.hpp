@@ -100,8 +100,12 @@ struct AcquireVips {
 struct HandOverVips {
   friend bool operator==(const HandOverVips&, const HandOverVips&) = default;
 };
-/// Announce the VIPs again without touching the addresses (healed partition).
+/// Announce the VIPs again without touching the addresses (healed partition). `co_master`: the
+/// node that was master too while the network was split; it may carry connections of clients
+/// that followed it, and it hands them over now (HandOverVips), so the driver may forward their
+/// packets to it as after a preemption.
 struct AnnounceVips {
+  std::optional<lb::IpAddress> co_master;
   friend bool operator==(const AnnounceVips&, const AnnounceVips&) = default;
 };
 /// Remove the VIPs and cancel pending announcements.

@@ -220,6 +220,11 @@ void Instance::execute(const Action& a) {
           lb::log::get("vrrpd.instance")
               ->info("{}: lower-priority master heard, re-announcing vips", config_.name);
           announcer_.burst_once();
+          // Clients that followed the other master during the split now reach us: their
+          // connections live there, while it drains them.
+          if (act.co_master && handover_enabled() && !forwarding_to_) {
+            forward_strays_to(*act.co_master);
+          }
         } else if constexpr (std::is_same_v<T, action::ReleaseVips>) {
           release_vips();
         } else if constexpr (std::is_same_v<T, action::HandOverVips>) {
@@ -284,24 +289,7 @@ void Instance::acquire_vips(const std::optional<lb::IpAddress>& previous_master)
     handover_.clear_drain();
     lb::log::get("vrrpd.handover")->info("{}: drain ended: master again", config_.name);
   }
-  if (previous_master && handover_enabled()) {
-    if (auto r = handover_.install_forward(*previous_master); !r) {
-      lb::log::get("vrrpd.handover")
-          ->error("{}: cannot forward strays to {}: {}", config_.name, previous_master->to_string(),
-                  r.error().message);
-    } else {
-      forwarding_to_ = previous_master;
-      lb::log::get("vrrpd.handover")
-          ->info("{}: forwarding packets of unknown connections to {} for {}ms", config_.name,
-                 previous_master->to_string(), config_.handover_drain.count());
-      const auto gen = ++forward_gen_;
-      forward_timer_.expires_after(config_.handover_drain);
-      forward_timer_.async_wait([this, gen, alive = alive_](const lb::error_code& ec) {
-        if (ec || !*alive || gen != forward_gen_) return;
-        end_forward();
-      });
-    }
-  }
+  if (previous_master && handover_enabled()) forward_strays_to(*previous_master);
   // Arm the guard first: if we die between adding and arming, the VIPs would be orphaned.
   if (guard_ != nullptr) {
     guard_->arm(
@@ -315,6 +303,25 @@ void Instance::acquire_vips(const std::optional<lb::IpAddress>& previous_master)
   }
   vips_held_ = true;
   announcer_.start();
+}
+
+void Instance::forward_strays_to(const lb::IpAddress& previous_master) {
+  if (auto r = handover_.install_forward(previous_master); !r) {
+    lb::log::get("vrrpd.handover")
+        ->error("{}: cannot forward strays to {}: {}", config_.name, previous_master.to_string(),
+                r.error().message);
+    return;
+  }
+  forwarding_to_ = previous_master;
+  lb::log::get("vrrpd.handover")
+      ->info("{}: forwarding packets of unknown connections to {} for {}ms", config_.name,
+             previous_master.to_string(), config_.handover_drain.count());
+  const auto gen = ++forward_gen_;
+  forward_timer_.expires_after(config_.handover_drain);
+  forward_timer_.async_wait([this, gen, alive = alive_](const lb::error_code& ec) {
+    if (ec || !*alive || gen != forward_gen_) return;
+    end_forward();
+  });
 }
 
 bool Instance::handover_enabled() const { return config_.handover_drain.count() > 0; }

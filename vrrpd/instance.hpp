@@ -106,6 +106,10 @@ class Instance {
   void poll_drain();
   void end_drain(const char* why);
   void end_forward();
+  /// For handover_drain: packets of connections this node does not know (not a SYN) go to
+  /// `previous_master`, which still carries them (preempted, switched over, or the other master
+  /// of a healed partition).
+  void forward_strays_to(const lb::IpAddress& previous_master);
   bool handover_enabled() const;
   void arm(lb::asio::steady_timer& timer, std::uint64_t& generation, Micros after, Event fire);
   void notify(const action::Transition& t);

@@ -4,7 +4,9 @@
 // preferred node, or an operator switchover). With a drain window every flow keeps exchanging
 // data with the node it started on, a new connection lands on the new master, and after the
 // window the VIP is gone from the old master and the forward table from the new one. Without
-// one (handover_drain = 0) the flows are reset: the window is what saves them.
+// one (handover_drain = 0) the flows are reset: the window is what saves them. A healed partition
+// is a move too: both nodes were master, clients followed the lower-priority one, and when the
+// nodes hear each other again it drains while the other forwards it their packets.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -25,7 +27,18 @@ namespace {
 
 const std::string kScripts = LBPAIR_SOURCE_DIR "/tests/netns/forward/";
 
-enum class Move { preempt, switchover };
+enum class Move { preempt, switchover, heal };
+
+// Drops VRRP between the two nodes (both directions), or lets it through again.
+void partition(VrrpLab& lab, bool split) {
+  for (const char* node : {"a", "b"}) {
+    const auto cmd = split ? "nft add table ip lbpart && nft add chain ip lbpart in "
+                             "'{ type filter hook input priority -300; }' && "
+                             "nft add rule ip lbpart in ip protocol vrrp drop"
+                           : "nft delete table ip lbpart";
+    REQUIRE(lab.lab().exec(node, cmd).exit_code == 0);
+  }
+}
 
 struct Outcome {
   nlohmann::json flows;       // client.py hold's report
@@ -47,8 +60,8 @@ Outcome run(Move move, const std::string& drain, bool v6 = false) {
   Outcome out;
   const std::string vip = v6 ? "2001:db8::10" : "192.0.2.10";
   const std::string vips = fmt::format("\"{}/{}\"", vip, v6 ? 64 : 24);
-  const std::string from = move == Move::preempt ? "b" : "a";
-  const std::string to = move == Move::preempt ? "a" : "b";
+  const std::string from = move == Move::switchover ? "a" : "b";
+  const std::string to = move == Move::switchover ? "b" : "a";
   const std::string extra = fmt::format("handover_drain = \"{}\"", drain);
   const std::string sock_a = lab.dir() + "/a.sock";
   for (const char* node : {"a", "b"}) {
@@ -63,14 +76,27 @@ Outcome run(Move move, const std::string& drain, bool v6 = false) {
         5000ms, 20ms));
   }
   // Preemption: b (100) serves alone, then the preferred a (150) comes back. Switchover: a is
-  // master with b as backup, and the operator hands over.
-  lab.start("b", {Inst{.priority = 100, .vips = vips, .extra = extra}});
-  if (move == Move::switchover) {
-    lab.start("a", {Inst{.priority = 150, .vips = vips, .extra = extra}},
-              "control_socket = \"" + sock_a + "\"");
+  // master with b as backup, and the operator hands over. Healed partition: a is master, then
+  // the nodes stop hearing each other and b, started meanwhile, becomes master too and
+  // announces the VIP last, so the client follows it.
+  if (move == Move::heal) {
+    lab.start("a", {Inst{.priority = 150, .vips = vips, .extra = extra}});
+    REQUIRE(VrrpLab::time_until([&] { return lab.holds("a", vip); }, ms(3000)));
+    // The client learns the VIP's address (a gratuitous ARP updates an entry, never makes one).
+    REQUIRE(lab.lab().exec("client", "ping -c1 -W1 " + vip).exit_code == 0);
+    partition(lab, true);
+    lab.start("b", {Inst{.priority = 100, .vips = vips, .extra = extra}});
+    REQUIRE(VrrpLab::time_until(
+        [&] { return lab.holds("b", vip) && lab.client_neigh(vip) == lab.mac("b"); }, ms(3000)));
+  } else {
+    lab.start("b", {Inst{.priority = 100, .vips = vips, .extra = extra}});
+    if (move == Move::switchover) {
+      lab.start("a", {Inst{.priority = 150, .vips = vips, .extra = extra}},
+                "control_socket = \"" + sock_a + "\"");
+    }
+    REQUIRE(VrrpLab::time_until([&] { return lab.holds(from, vip); }, ms(3000)));
+    REQUIRE(VrrpLab::time_until([&] { return !lab.holds(to, vip); }, ms(3000)));
   }
-  REQUIRE(VrrpLab::time_until([&] { return lab.holds(from, vip); }, ms(3000)));
-  REQUIRE(VrrpLab::time_until([&] { return !lab.holds(to, vip); }, ms(3000)));
 
   const std::string ready = lab.dir() + "/ready";
   auto& client = lab.lab().spawn(
@@ -80,6 +106,8 @@ Outcome run(Move move, const std::string& drain, bool v6 = false) {
 
   if (move == Move::preempt) {
     lab.start("a", {Inst{.priority = 150, .vips = vips, .extra = extra}});
+  } else if (move == Move::heal) {
+    partition(lab, false);
   } else {
     auto r = lb::control::request(sock_a, {{"cmd", "switchover"}}, ms(1000));
     REQUIRE(r.has_value());
@@ -181,6 +209,22 @@ TEST_CASE("vrrpd netns: an IPv6 VIP is handed over the same way (Neighbor Solici
   check_flows_kept(o, "b");
   // A new connection lands on the new master; the old one kept the VIP unannounced meanwhile
   // and the new one forwarded; after the window both are as without a handover.
+  CHECK(o.new_conn.rfind("a\n", 0) == 0);
+  CHECK(o.old_kept_vip);
+  CHECK(o.forwarding);
+  CHECK(o.vip_gone);
+  CHECK(o.table_gone);
+}
+
+TEST_CASE(
+    "vrrpd netns: when a partition heals, the master forwards the flows of clients that followed "
+    "the other master while it drains them") {
+  if (!lbtest::can_use_netns()) {
+    MESSAGE("skipped: needs root and ip netns");
+    return;
+  }
+  const auto o = run(Move::heal, "4s");
+  check_flows_kept(o, "b");
   CHECK(o.new_conn.rfind("a\n", 0) == 0);
   CHECK(o.old_kept_vip);
   CHECK(o.forwarding);

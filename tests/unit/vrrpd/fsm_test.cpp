@@ -183,16 +183,18 @@ TEST_CASE("vrrp fsm: equal priority — the higher primary address wins") {
     auto m = master_of(cfg(100));
     auto a = m.handle(advert(100, "192.0.2.1"));
     CHECK(m.state() == State::kMaster);
-    CHECK(has(a, action::AnnounceVips{}));
+    CHECK(has(a, action::AnnounceVips{*lb::IpAddress::parse("192.0.2.1")}));
   }
 }
 
-TEST_CASE("vrrp fsm: Master hearing a lower-priority advert re-announces (healed partition)") {
+TEST_CASE(
+    "vrrp fsm: Master hearing a lower-priority advert re-announces and names the other master "
+    "(healed partition)") {
   auto m = master_of(cfg(150));
-  auto a = m.handle(advert(100));
+  auto a = m.handle(advert(100, "192.0.2.7"));
   CHECK(m.state() == State::kMaster);
   CHECK(has(a, action::SendAdvert{150}));
-  CHECK(has(a, action::AnnounceVips{}));
+  CHECK(has(a, action::AnnounceVips{*lb::IpAddress::parse("192.0.2.7")}));
   CHECK(has_kind<action::ArmAdverTimer>(a));
   CHECK_FALSE(has_kind<action::ReleaseVips>(a));
 }
