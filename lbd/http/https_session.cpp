@@ -2,10 +2,33 @@
 // ssl::stream, in its own translation unit so the two Beast-heavy builds run in parallel.
 #include "common/asio_ssl.hpp"
 #include "lbd/http/http_session_impl.hpp"
+#include "lbd/session/deadline.hpp"
 
 namespace lbd::proxy {
 
+namespace {
+
+/// Waits for the client's first bytes (its ClientHello) within the request-header timeout. A TLS
+/// stream holds about 70 KiB from its creation (Asio's two 17 KiB engine buffers, the BIO pair's
+/// two, OpenSSL's state), so a client that connects and sends nothing costs only its socket.
+/// False when the timeout ended the wait: counted as a handshake timeout, the connection closes.
+lb::awaitable<bool> first_bytes(ClientConnection& client) {
+  const auto timeout = client.config->timeouts.request_header;
+  SocketDeadline deadline(client.socket, timeout);
+  lb::error_code ec;
+  co_await client.socket.async_wait(lb::tcp::socket::wait_read,
+                                    lb::asio::redirect_error(lb::use_awaitable, ec));
+  if (!ec) co_return true;
+  if (deadline.expired()) {
+    if (const auto& runtime = client.ticket.listener()) runtime->count_tls_error("timeout");
+  }
+  co_return false;
+}
+
+}  // namespace
+
 lb::awaitable<void> serve_https(WorkerContext& worker, ClientConnection client) {
+  if (!co_await first_bytes(client)) co_return;
   // Keep the context alive with the connection's own config snapshot (the session holds it).
   const auto context = client.info.listener->tls->context;
   http_detail::HttpSession<lb::asio::ssl::stream<lb::tcp::socket>> session(

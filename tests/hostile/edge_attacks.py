@@ -407,9 +407,9 @@ def replication_from_peer_address(ctx, args):
                       source=PEER_ADDRESS, during=restart_peer)
 
 
-# Memory an attacking connection may cost lbd, beyond the idle baseline. A pending TLS handshake
-# holds its stream and record buffers (about 88 KiB), every other stalled connection far less.
-RSS_BOUND_KIB = {"idle_tls_handshake": 128}
+# Memory an attacking connection may cost lbd, beyond the idle baseline. A TLS client that sends
+# nothing gets no TLS stream (its ~85 KiB of buffers) until its first bytes: it costs its socket.
+RSS_BOUND_KIB = {"idle_tls_handshake": 16}
 RSS_BOUND_DEFAULT_KIB = 64
 RSS_SLACK_KIB = 1024  # the honest client's own connections and buffers
 
