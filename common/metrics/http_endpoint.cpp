@@ -16,6 +16,7 @@
 
 #include "common/log.hpp"
 #include "common/metrics/exposition.hpp"
+#include "common/net/asio_endpoint.hpp"
 
 namespace lb::metrics {
 namespace {
@@ -31,15 +32,6 @@ constexpr std::uint32_t kMaxRequestHeader = 8 * 1024;
 // this bound a peer sending an endless chunk extension fills the memory within the timeout.
 constexpr std::size_t kMaxBuffered = kMaxRequestHeader + 4 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(5);
-
-tcp::endpoint to_asio(const Endpoint& e) {
-  sockaddr_storage ss{};
-  const auto len = e.to_sockaddr(ss);
-  tcp::endpoint out;
-  std::memcpy(out.data(), &ss, len);
-  out.resize(len);
-  return out;
-}
 
 }  // namespace
 

@@ -27,6 +27,7 @@
 #include "common/asio.hpp"
 #include "common/format.hpp"
 #include "common/log.hpp"
+#include "common/net/asio_endpoint.hpp"
 #include "lbd/replication/conn_table.hpp"
 #include "lbd/replication/ct_table.hpp"
 #include "lbd/replication/log_text.hpp"
@@ -58,18 +59,8 @@ inline constexpr std::size_t kResyncFlushBytes = 256 * 1024;
 /// The same warning (per reason) is logged at most this often.
 inline constexpr auto kLogEvery = std::chrono::seconds(10);
 
-inline tcp::endpoint to_asio(const lb::Endpoint& e) {
-  sockaddr_storage storage{};
-  const auto len = e.to_sockaddr(storage);
-  tcp::endpoint out;
-  std::memcpy(out.data(), &storage, len);
-  out.resize(len);
-  return out;
-}
-
-inline lb::Endpoint from_asio(const tcp::endpoint& e) {
-  return lb::Endpoint::from_sockaddr(e.data()).value_or(lb::Endpoint{});
-}
+using lb::from_asio;
+using lb::to_asio;
 
 class Replicator::Impl : public std::enable_shared_from_this<Impl> {
  public:

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/asio.hpp"
+#include "common/net/asio_endpoint.hpp"
 
 namespace lbd::proxy {
 
@@ -42,8 +43,8 @@ class SocketDeadline {
   std::shared_ptr<State> state_;
 };
 
-/// lb::Endpoint ↔ Asio endpoint.
-lb::tcp::endpoint to_asio(const lb::Endpoint& e);
-lb::Endpoint from_asio(const lb::tcp::endpoint& e);
+/// lb::Endpoint ↔ Asio endpoint (common/net/asio_endpoint.hpp), by their short names here.
+using lb::from_asio;
+using lb::to_asio;
 
 }  // namespace lbd::proxy

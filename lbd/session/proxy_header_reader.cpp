@@ -12,19 +12,6 @@
 
 namespace lbd::proxy {
 
-lb::tcp::endpoint to_asio(const lb::Endpoint& e) {
-  sockaddr_storage ss{};
-  const auto len = e.to_sockaddr(ss);
-  lb::tcp::endpoint out;
-  std::memcpy(out.data(), &ss, len);
-  out.resize(len);
-  return out;
-}
-
-lb::Endpoint from_asio(const lb::tcp::endpoint& e) {
-  return lb::Endpoint::from_sockaddr(e.data()).value_or(lb::Endpoint{});
-}
-
 lb::awaitable<std::expected<ProxyHeader, std::string>> read_proxy_header(
     lb::tcp::socket& socket, std::chrono::nanoseconds timeout) {
   SocketDeadline deadline(socket, timeout);

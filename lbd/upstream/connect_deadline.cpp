@@ -1,6 +1,7 @@
 // Connect under a probe deadline (see connect_deadline.hpp).
 #include "lbd/upstream/connect_deadline.hpp"
 
+#include "common/net/asio_endpoint.hpp"
 #include "lbd/upstream/health_checker.hpp"
 
 namespace lbd {
@@ -22,7 +23,7 @@ lb::awaitable<lb::Result<DeadlineSocket>> connect_with_deadline(lb::asio::any_io
     socket->close(ignored);
   });
   lb::error_code ec;
-  co_await socket->async_connect(to_asio_endpoint(endpoint),
+  co_await socket->async_connect(lb::to_asio(endpoint),
                                  asio::redirect_error(lb::use_awaitable, ec));
   if (deadline->expired()) co_return lb::fail(timeout_reason(timeout));
   if (ec) co_return lb::fail(io_reason("connect", ec));

@@ -32,18 +32,6 @@ lb::Endpoint check_target(const HealthCheckConfig& config, const Backend& backen
   return target;
 }
 
-lb::tcp::endpoint to_asio_endpoint(const lb::Endpoint& endpoint) {
-  const auto& a = endpoint.address;
-  if (a.is_v4()) {
-    lb::asio::ip::address_v4::bytes_type bytes;
-    std::copy_n(a.data(), 4, bytes.begin());
-    return {lb::asio::ip::address_v4(bytes), endpoint.port};
-  }
-  lb::asio::ip::address_v6::bytes_type bytes;
-  std::copy_n(a.data(), 16, bytes.begin());
-  return {lb::asio::ip::address_v6(bytes), endpoint.port};
-}
-
 std::string describe_duration(std::chrono::nanoseconds d) {
   using namespace std::chrono;
   const auto ns = d.count();

@@ -31,7 +31,6 @@ std::unique_ptr<HealthChecker> make_health_checker(const HealthCheckConfig& conf
 
 /// The address a check of `backend` targets: the server's, with the address and port overrides.
 lb::Endpoint check_target(const HealthCheckConfig& config, const Backend& backend);
-lb::tcp::endpoint to_asio_endpoint(const lb::Endpoint& endpoint);
 
 /// "2s", "250ms", "1.5s", "100us": how a duration reads in a failure reason.
 std::string describe_duration(std::chrono::nanoseconds d);

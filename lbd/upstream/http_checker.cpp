@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/asio_ssl.hpp"
+#include "common/net/asio_endpoint.hpp"
 #include "lbd/tls/tls_context.hpp"
 #include "lbd/tls/upstream_tls_context.hpp"
 
@@ -131,7 +132,7 @@ lb::awaitable<lb::Result<void>> HttpChecker::probe(const Backend& backend,
     stream->socket().close(ignored);
   });
   lb::error_code ec;
-  co_await stream->socket().async_connect(to_asio_endpoint(target),
+  co_await stream->socket().async_connect(lb::to_asio(target),
                                           asio::redirect_error(lb::use_awaitable, ec));
   if (deadline.expired()) co_return lb::fail(timeout_reason(timeout));
   if (ec) co_return lb::fail(io_reason("connect", ec));

@@ -74,9 +74,4 @@ TEST_CASE("health_checker: targets take the address and port overrides, IPv6 inc
   CHECK(lbd::check_target(c, b).to_string() == "[2001:db8::1]:8080");
   c.address = lb::IpAddress::parse("192.0.2.7");
   CHECK(lbd::check_target(c, b).to_string() == "192.0.2.7:8080");
-  const auto v6 = lbd::to_asio_endpoint(*lb::Endpoint::parse("[2001:db8::1]:443"));
-  CHECK(v6.address().to_string() == "2001:db8::1");
-  CHECK(v6.port() == 443);
-  CHECK(lbd::to_asio_endpoint(*lb::Endpoint::parse("192.0.2.1:80")).address().to_string() ==
-        "192.0.2.1");
 }
