@@ -215,65 +215,89 @@ bool underscore_variant(std::string_view name, std::string_view trusted) {
   return true;
 }
 
-void append_rewritten_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw) {
+namespace {
+
+/// The headers the Connection header(s) name as hop-by-hop, except those a client must not be
+/// able to strip that way: the framing headers and Host (and Upgrade when it is kept).
+ConnectionTokens connection_tokens(const http::fields& fields, bool keep_upgrade) {
   ConnectionTokens named;
   for (auto [it, end] = fields.equal_range(http::field::connection); it != end; ++it) {
     for (auto token : http::token_list{it->value()}) {
       const auto f = http::string_to_field(token);
-      // A client must not strip the framing headers or Host by naming them.
       if (f == http::field::content_length || f == http::field::transfer_encoding ||
-          f == http::field::host || (f == http::field::upgrade && rw.keep_upgrade)) {
+          f == http::field::host || (f == http::field::upgrade && keep_upgrade)) {
         continue;
       }
       named.add(sv(token));
     }
   }
-  const bool forwarding = rw.forward != nullptr;
-  // An underscore spelling of a header this hop writes, adds or drops as untrusted.
-  const auto spoofs_trusted = [&](std::string_view name) {
-    for (auto d : rw.drop) {
-      if (underscore_variant(name, d)) return true;
+  return named;
+}
+
+/// Whether `name` is an underscore spelling of a header this hop writes, adds or drops as
+/// untrusted.
+bool spoofs_trusted(std::string_view name, const FieldRewrite& rw) {
+  for (auto d : rw.drop) {
+    if (underscore_variant(name, d)) return true;
+  }
+  for (const auto& a : rw.add) {
+    if (underscore_variant(name, a.name)) return true;
+  }
+  if (rw.forward == nullptr) return false;
+  for (const auto& [bit, trusted] : kDashedForwardHeaders) {
+    if (rw.headers & bit && underscore_variant(name, trusted)) return true;
+  }
+  return false;
+}
+
+/// Which received fields go on to the next hop: not the hop-by-hop ones, not those the rewrite
+/// drops or frames itself, not an underscore spelling of a trusted header.
+class KeptFields {
+ public:
+  KeptFields(const http::fields& fields, const FieldRewrite& rw)
+      : rw_(rw),
+        named_(connection_tokens(fields, rw.keep_upgrade)),
+        framed_(rw.framing.kind != Framing::Kind::pass) {}
+
+  bool operator()(const http::fields::value_type& f) const {
+    if (hop_by_hop(f.name())) return false;
+    const auto name = sv(f.name_string());
+    if (named_.names(name)) return false;
+    for (auto d : rw_.drop) {
+      if (iequals(d, name)) return false;
     }
-    for (const auto& a : rw.add) {
-      if (underscore_variant(name, a.name)) return true;
-    }
-    if (!forwarding) return false;
-    for (const auto& [bit, trusted] : kDashedForwardHeaders) {
-      if (rw.headers & bit && underscore_variant(name, trusted)) return true;
-    }
-    return false;
-  };
-  const bool framed = rw.framing.kind != Framing::Kind::pass;
-  const auto kept = [&](const http::fields::value_type& f) {
-    switch (f.name()) {
+    return !(f.name() == http::field::unknown && name.find('_') != std::string_view::npos &&
+             spoofs_trusted(name, rw_));
+  }
+
+ private:
+  bool hop_by_hop(http::field name) const {
+    switch (name) {
       case http::field::connection:
       case http::field::keep_alive:
       case http::field::proxy_connection:
       case http::field::te:
       case http::field::trailer:
-        return false;
+        return true;
       case http::field::upgrade:
-        if (!rw.keep_upgrade) return false;
-        break;
+        return !rw_.keep_upgrade;
       case http::field::content_length:
       case http::field::transfer_encoding:
-        if (framed) return false;
-        break;
+        return framed_;
       default:
-        break;
+        return false;
     }
-    const auto name = sv(f.name_string());
-    if (named.names(name)) return false;
-    for (auto d : rw.drop) {
-      if (iequals(d, name)) return false;
-    }
-    if (f.name() == http::field::unknown && name.find('_') != std::string_view::npos &&
-        spoofs_trusted(name)) {
-      return false;
-    }
-    return true;
-  };
+  }
 
+  const FieldRewrite& rw_;
+  ConnectionTokens named_;
+  bool framed_;
+};
+
+/// The kept fields the rewrite does not write itself, the Cookie replacement, and the framing.
+void append_passed_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw,
+                          const KeptFields& kept) {
+  const bool forwarding = rw.forward != nullptr;
   for (const auto& f : fields) {
     if (!kept(f) || rewritten_kind(f, forwarding, rw.headers) != Rewritten::none) continue;
     if (rw.cookie && f.name() == http::field::cookie) continue;
@@ -295,53 +319,62 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
     case Framing::Kind::none:
       break;
   }
+}
 
-  if (forwarding) {
-    const auto& info = *rw.forward;
-    const auto client = info.client.unmapped();
-    std::string formatted;
-    std::string_view client_text = info.client_text;
-    if (client_text.empty()) {
-      formatted = client.to_string();
-      client_text = formatted;
-    }
-    if (rw.headers & kXForwardedFor) {
-      append_joined(out, fields, Rewritten::xff, true, rw.headers, "X-Forwarded-For", kept);
-      out += client_text;
-      out += "\r\n";
-    }
-    if (rw.headers & kXForwardedProto) append_field(out, "X-Forwarded-Proto", info.proto);
-    if (rw.headers & kXForwardedHost && !info.host.empty()) {
-      append_field(out, "X-Forwarded-Host", info.host);
-    }
-
-    // RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ); an IPv6
-    // node is "[...]" and so must be a quoted-string (§6).
-    if (rw.headers & kForwarded) {
-      append_joined(out, fields, Rewritten::forwarded, true, rw.headers, "Forwarded", kept);
-      out += "for=";
-      if (client.is_v6()) {
-        append_forwarded_value(out, "[" + std::string(client_text) + "]");
-      } else {
-        append_forwarded_value(out, client_text);
-      }
-      if (!info.host.empty()) {
-        out += ";host=";
-        append_forwarded_value(out, info.host);
-      }
-      out += ";proto=";
-      append_forwarded_value(out, info.proto);
-      out += "\r\n";
-    }
+/// X-Forwarded-For (appended to), X-Forwarded-Proto, X-Forwarded-Host and Forwarded (appended
+/// to), each when chosen in rw.headers.
+void append_forwarding(std::string& out, const http::fields& fields, const FieldRewrite& rw,
+                       const KeptFields& kept) {
+  const auto& info = *rw.forward;
+  const auto client = info.client.unmapped();
+  std::string formatted;
+  std::string_view client_text = info.client_text;
+  if (client_text.empty()) {
+    formatted = client.to_string();
+    client_text = formatted;
   }
+  if (rw.headers & kXForwardedFor) {
+    append_joined(out, fields, Rewritten::xff, true, rw.headers, "X-Forwarded-For", kept);
+    out += client_text;
+    out += "\r\n";
+  }
+  if (rw.headers & kXForwardedProto) append_field(out, "X-Forwarded-Proto", info.proto);
+  if (rw.headers & kXForwardedHost && !info.host.empty()) {
+    append_field(out, "X-Forwarded-Host", info.host);
+  }
+  // RFC 7239 §4: forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] ); an IPv6
+  // node is "[...]" and so must be a quoted-string (§6).
+  if (rw.headers & kForwarded) {
+    append_joined(out, fields, Rewritten::forwarded, true, rw.headers, "Forwarded", kept);
+    out += "for=";
+    if (client.is_v6()) {
+      append_forwarded_value(out, "[" + std::string(client_text) + "]");
+    } else {
+      append_forwarded_value(out, client_text);
+    }
+    if (!info.host.empty()) {
+      out += ";host=";
+      append_forwarded_value(out, info.host);
+    }
+    out += ";proto=";
+    append_forwarded_value(out, info.proto);
+    out += "\r\n";
+  }
+}
 
+}  // namespace
+
+void append_rewritten_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw) {
+  const KeptFields kept(fields, rw);
+  const bool forwarding = rw.forward != nullptr;
+  append_passed_fields(out, fields, rw, kept);
+  if (forwarding) append_forwarding(out, fields, rw, kept);
   if (rw.headers & kVia) {
     append_joined(out, fields, Rewritten::via, forwarding, rw.headers, "Via", kept);
     out += rw.via_version >= 20 ? "2 " : rw.via_version >= 11 ? "1.1 " : "1.0 ";
     out += rw.via_name;
     out += "\r\n";
   }
-
   for (const auto& a : rw.add) append_field(out, a.name, a.value);
   if (!rw.connection.empty()) append_field(out, "Connection", rw.connection);
   out += "\r\n";
