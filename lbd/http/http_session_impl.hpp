@@ -7,6 +7,8 @@
 // the body relays live in body_relay.cpp. Private to those two files.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <type_traits>
 
 #include "lbd/http/http_exchange.hpp"
@@ -145,7 +147,10 @@ class HttpSession : HttpExchange {
   /// on the listener; plain HTTP sent to the TLS port gets a plain-text 400.
   lb::awaitable<bool> tls_handshake() {
     error_code ec;
-    watchdog_.arm(cfg_.timeouts.request_header);
+    // One request_header budget for the wait for the first bytes (serve_https) and this.
+    const auto spent = client_.waited_for_first_bytes;
+    watchdog_.arm(std::max<std::chrono::nanoseconds>(cfg_.timeouts.request_header - spent,
+                                                     std::chrono::milliseconds(1)));
     co_await stream_.async_handshake(ClientStream::server,
                                      asio::redirect_error(lb::use_awaitable, ec));
     if (!ec) {

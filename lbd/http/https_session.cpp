@@ -12,12 +12,15 @@ namespace {
 /// stream holds about 70 KiB from its creation (Asio's two 17 KiB engine buffers, the BIO pair's
 /// two, OpenSSL's state), so a client that connects and sends nothing costs only its socket.
 /// False when the timeout ended the wait: counted as a handshake timeout, the connection closes.
+/// The handshake gets what is left of the same timeout (waited_for_first_bytes).
 lb::awaitable<bool> first_bytes(ClientConnection& client) {
   const auto timeout = client.config->timeouts.request_header;
+  const auto start = std::chrono::steady_clock::now();
   SocketDeadline deadline(client.socket, timeout);
   lb::error_code ec;
   co_await client.socket.async_wait(lb::tcp::socket::wait_read,
                                     lb::asio::redirect_error(lb::use_awaitable, ec));
+  client.waited_for_first_bytes = std::chrono::steady_clock::now() - start;
   if (!ec) co_return true;
   if (deadline.expired()) {
     if (const auto& runtime = client.ticket.listener()) runtime->count_tls_error("timeout");

@@ -202,6 +202,9 @@ struct ClientConnection {
   ClientInfo info;
   ConfigPtr config;
   ConnectionTicket ticket;
+  /// Time already spent waiting for the client's first bytes (TLS listeners): the handshake's
+  /// share of timeouts.request_header is what is left of it.
+  std::chrono::nanoseconds waited_for_first_bytes{0};
 };
 
 class UpstreamTls;  // lbd/upstream_conn/upstream_tls_stream.hpp (Asio SSL stays out of this header)

@@ -83,3 +83,26 @@ TEST_CASE("tls: an idle or half-sent handshake costs no CPU and is closed at the
       tls_exchange(lbd.endpoint("web"), {.sni = "a.example.com", .ca_file = pki.ca_file()});
   CHECK_MESSAGE(r.handshake_ok, r.error);
 }
+
+TEST_CASE(
+    "tls: a client that waits before its first bytes and then stalls gets one request_header in "
+    "all, not one for the wait and another for the handshake") {
+  TestPki pki;
+  const auto cert = pki.issue("a", "a.example.com", {"a.example.com"});
+  TestBackend backend(TestBackend::echo());
+  HttpConfig cfg{.pools = {{"app", {backend.address()}}}};
+  cfg.timeouts = "request_header = \"2s\"";
+  cfg.routes = tls_section({cert});
+  InProcessLbd lbd(cfg.text());
+  const auto hello = raw_client_hello("a.example.com");
+  const int fd = connect_to(lbd.endpoint("web"));
+  REQUIRE(fd >= 0);
+  const auto start = std::chrono::steady_clock::now();
+  // The slow client's pace is what is tested: it says nothing for 1.5 s, then half a hello.
+  CHECK_FALSE(closed_by_peer(fd, 1500ms));
+  REQUIRE(send_all(fd, hello.substr(0, hello.size() / 2)));
+  CHECK(closed_by_peer(fd, 2000ms));
+  CHECK(std::chrono::steady_clock::now() - start < 2000ms + 500ms);
+  ::close(fd);
+  CHECK(backend.connections() == 0);
+}
