@@ -74,6 +74,7 @@ lb::awaitable<BodyResult> HttpExchange::relay_chunked(
     http::parser<isRequest, http::empty_body>& header, From& from, beast::flat_buffer& fbuf, To& to,
     bool rechunk, std::uint64_t max_body, nanoseconds from_idle, nanoseconds to_idle,
     Clock::time_point from_deadline) {
+  if constexpr (isRequest) own_request_line();
   http::parser<isRequest, http::buffer_body> p(std::move(header));
   p.body_limit(kNoBodyLimit);
   auto& pool = worker_.relay_resources();

@@ -92,6 +92,15 @@ void HttpExchange::end_request() {
                  logging ? client_.info.peer.to_string() : std::string(), obs_);
 }
 
+void HttpExchange::own_request_line() {
+  // With the access log on, the copies exist already (same length: assign keeps the buffer, and
+  // with it the views obs_ holds).
+  if (method_.data() != log_method_.data()) log_method_.assign(method_);
+  if (target_.data() != log_target_.data()) log_target_.assign(target_);
+  method_ = log_method_;
+  target_ = log_target_;
+}
+
 std::string HttpExchange::error_response(unsigned status, std::string_view why) {
   obs_.status = status;
   const auto reason = http::obsolete_reason(static_cast<http::status>(status));

@@ -270,6 +270,10 @@ class HttpExchange {
 
   /// Logs an error response and returns its text (the session writes it).
   std::string error_response(unsigned status, std::string_view why);
+  /// method_ and target_ point into the request parser. A chunked request body moves that
+  /// parser into the relay's, which is gone when the relay ends, while a 502 after the body
+  /// still logs them: point them at owned copies first.
+  void own_request_line();
 
   WorkerContext& worker_;
   ClientConnection client_;  // its socket moved into the session's stream

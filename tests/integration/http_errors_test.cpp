@@ -152,6 +152,27 @@ TEST_CASE("http: 502 when the backend refuses or closes without answering") {
   }
 }
 
+TEST_CASE(
+    "http: a 502 after a chunked request body is logged with the request's target, which "
+    "outlives the body's parser (ASan)") {
+  TestBackend garbage([](int fd) {
+    std::string seen;
+    char buf[4096];
+    while (seen.find("0\r\n\r\n") == std::string::npos) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return;
+      seen.append(buf, static_cast<std::size_t>(n));
+    }
+    send_all(fd, "NOT HTTP AT ALL\r\n\r\n");
+  });
+  InProcessLbd lbd(HttpConfig{.pools = {{"app", {garbage.address()}}}}.text());
+  const std::string target = "/upload/" + std::string(200, 'x');
+  CHECK(status_of(lbd.endpoint("web"),
+                  "POST " + target +
+                      " HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n0\r\n\r\n") == 502);
+}
+
 TEST_CASE("http: a failed connect is retried on another server") {
   Origin origin("o");
   TestBackend backend(origin.handler());
