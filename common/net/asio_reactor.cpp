@@ -5,6 +5,9 @@
 
 #include <cerrno>
 
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
+
 namespace lb::net {
 
 namespace {
@@ -37,6 +40,18 @@ void ReadableWait::complete(void* owner, boost::asio::detail::operation* base,
   auto* self = static_cast<ReadableWait*>(base);
   // owner is null when the io_context is destroyed with the operation still queued.
   self->on_done_(self, self->ec_, owner == nullptr);
+}
+
+void* allocate_wait(std::size_t size) {
+  using boost::asio::detail::thread_context;
+  return boost::asio::detail::thread_info_base::allocate(thread_context::thread_call_stack::top(),
+                                                         size);
+}
+
+void deallocate_wait(void* p, std::size_t size) {
+  using boost::asio::detail::thread_context;
+  boost::asio::detail::thread_info_base::deallocate(thread_context::thread_call_stack::top(), p,
+                                                    size);
 }
 
 void start_readable_wait(boost::asio::execution_context& ctx, int fd, void* reactor_data,
@@ -79,6 +94,17 @@ tcp::socket adopt(asio::io_context& io, const tcp& protocol, int fd, ops::state_
 tcp::socket adopt_accepted(asio::io_context& io, const tcp& protocol, int fd, error_code& ec) {
   // Non-blocking already, as Asio's first operation would make it (no ioctl(FIONBIO)).
   return adopt(io, protocol, fd, ops::internal_non_blocking, ec);
+}
+
+void set_non_blocking(tcp::socket& socket, error_code& ec) {
+  auto& state = Access<tcp::socket>::implementation(socket).state_;
+  if (socket.is_open() && (state & ops::internal_non_blocking)) {
+    // Asio set O_NONBLOCK itself (or the descriptor came with it): only the mode changes.
+    state |= ops::user_set_non_blocking;
+    ec = {};
+    return;
+  }
+  socket.non_blocking(true, ec);
 }
 
 tcp::socket open_nonblocking(asio::io_context& io, const tcp& protocol, error_code& ec) {

@@ -27,6 +27,7 @@
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
 
+#include <new>
 #include <utility>
 
 namespace lb::net {
@@ -51,6 +52,11 @@ class ReadableWait : public boost::asio::detail::reactor_op {
   bool starting_ = true;
 };
 
+/// Memory for a wait operation from the calling thread's Asio recycling cache (as Asio's own
+/// operations get theirs), and back. Outside an io_context's thread these are new and delete.
+void* allocate_wait(std::size_t size);
+void deallocate_wait(void* p, std::size_t size);
+
 /// Queues `wait` on the socket's epoll registration without a system call. The socket must be
 /// open; its cancel() or close() aborts the wait. A listening descriptor may be held in a
 /// tcp::socket for this (Asio's acceptor keeps its registration out of reach); readable then
@@ -70,12 +76,13 @@ auto async_wait_readable(tcp::socket& socket, Token&& token) {
           static void done(ReadableWait* base, const error_code& ec, bool destroyed) {
             auto* self = static_cast<Op*>(base);
             Handler h = std::move(self->handler);
-            delete self;
+            self->~Op();
+            deallocate_wait(self, sizeof(Op));
             if (!destroyed) std::move(h)(ec);
           }
           Handler handler;
         };
-        start_readable_wait(socket, new Op(std::move(handler)));
+        start_readable_wait(socket, new (allocate_wait(sizeof(Op))) Op(std::move(handler)));
       },
       token);
 }
@@ -86,6 +93,10 @@ auto async_wait_readable(tcp::socket& socket, Token&& token) {
 /// still wait (Asio polls); non_blocking() is false. On error `fd` is closed and the socket is
 /// not open.
 tcp::socket adopt_accepted(asio::io_context& io, const tcp& protocol, int fd, error_code& ec);
+
+/// socket.non_blocking(true), without the ioctl(FIONBIO) when the descriptor is non-blocking
+/// already (accepted or opened by the functions here, or used for an asynchronous operation).
+void set_non_blocking(tcp::socket& socket, error_code& ec);
 
 /// A new TCP socket for `protocol`, made with socket(SOCK_NONBLOCK | SOCK_CLOEXEC) and in
 /// non_blocking() mode: what open() followed by non_blocking(true) gives, less the

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <optional>
 
+#include "common/net/asio_reactor.hpp"
+
 namespace lbd::proxy {
 namespace {
 
@@ -197,6 +199,7 @@ lb::awaitable<Bulk> splice_bulk(RelayState& st, int dir) {
 }
 
 void wait_readable(const std::shared_ptr<RelayState>& st, int dir);
+void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir);
 
 /// The rest of a round that could not finish at once: writes what is left of the buffer, then,
 /// when the read filled the buffer (more is pending), runs the bulk path (splice, or copy) until
@@ -262,9 +265,10 @@ void on_readable(const std::shared_ptr<RelayState>& st, int dir) {
     return;
   }
   if (written == n && n < RelayResources::kBufferSize) {
-    // Small message, delivered: back to waiting, no coroutine involved.
+    // Small message, delivered: back to waiting, no coroutine involved. The short read emptied
+    // the socket within this handler, so the wait needs no probe of its own.
     st->resources->release_buffer(std::move(buffer));
-    wait_readable(st, dir);
+    wait_readable_drained(st, dir);
     return;
   }
   auto ex = src.get_executor();
@@ -301,6 +305,41 @@ void wait_readable(const std::shared_ptr<RelayState>& st, int dir) {
                                       on_readable(st, dir);
                                     }
                                   });
+}
+
+/// The readability wait of a direction whose source a read emptied in the handler that starts
+/// it: no system call to start and none to complete (common/net/asio_reactor.hpp); on_readable's
+/// read then gets the bytes or the end of file. (wait_readable's speculative 1-byte peek costs a
+/// recv that finds nothing, then a second one when the bytes come.)
+void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir) {
+  struct Wait final : lb::net::ReadableWait {
+    Wait(std::shared_ptr<RelayState> s, int d)
+        : lb::net::ReadableWait(&Wait::done), st(std::move(s)), dir(d) {}
+    static void done(lb::net::ReadableWait* base, const lb::error_code& ec, bool destroyed) {
+      auto* self = static_cast<Wait*>(base);
+      const auto st = std::move(self->st);
+      const int dir = self->dir;
+      self->~Wait();
+      lb::net::deallocate_wait(self, sizeof(Wait));
+      if (destroyed) return;
+      if (st->aborted) {
+        st->direction_done();
+      } else if (ec) {
+        st->abort(ec);
+        st->direction_done();
+      } else {
+        on_readable(st, dir);
+      }
+    }
+    std::shared_ptr<RelayState> st;
+    int dir;
+  };
+  if (st->aborted) {
+    st->direction_done();
+    return;
+  }
+  lb::net::start_readable_wait(*st->sockets[dir],
+                               new (lb::net::allocate_wait(sizeof(Wait))) Wait(st, dir));
 }
 
 void spawn_pump(const lb::asio::any_io_executor&, const std::shared_ptr<RelayState>& st, int dir) {
@@ -392,7 +431,7 @@ bool prepare(RelayState& st, RelayResources& resources, const RelayOptions& opti
   // second ioctl(FIONBIO).
   lb::error_code ec;
   for (auto* s : st.sockets) {
-    if (!ec && !s->non_blocking()) s->non_blocking(true, ec);
+    if (!ec && !s->non_blocking()) lb::net::set_non_blocking(*s, ec);
   }
   st.result.error = ec;
   return !ec;

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <cstdarg>
 
@@ -41,4 +42,10 @@ extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
   va_end(args);
   if (request == FIONBIO) ++counts.fionbio;
   return real(fd, request, arg);
+}
+
+extern "C" ssize_t recv(int fd, void* buf, size_t n, int flags) {
+  static const auto real = next_symbol<ssize_t (*)(int, void*, size_t, int)>("recv");
+  ++counts.recv;
+  return real(fd, buf, n, flags);
 }
