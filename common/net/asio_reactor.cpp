@@ -22,6 +22,16 @@ struct Access : IoObject {
 
 using Reactor = boost::asio::detail::reactor;
 
+/// Queues `op` as a read on the descriptor's registration, tried at once unless the reactor
+/// knows the descriptor is empty.
+void start_readable_op(boost::asio::execution_context& ctx, int fd, void* reactor_data,
+                       boost::asio::detail::reactor_op* op) {
+  auto& data = *static_cast<Reactor::per_descriptor_data*>(reactor_data);
+  boost::asio::use_service<Reactor>(ctx).start_op(Reactor::read_op, fd, data, op,
+                                                  /*is_continuation=*/false,
+                                                  /*allow_speculative=*/true);
+}
+
 }  // namespace
 
 ReadableWait::ReadableWait(Done on_done)
@@ -56,11 +66,8 @@ void deallocate_wait(void* p, std::size_t size) {
 
 void start_readable_wait(boost::asio::execution_context& ctx, int fd, void* reactor_data,
                          ReadableWait* wait) {
-  auto& data = *static_cast<Reactor::per_descriptor_data*>(reactor_data);
   wait->starting_ = true;
-  boost::asio::use_service<Reactor>(ctx).start_op(Reactor::read_op, fd, data, wait,
-                                                  /*is_continuation=*/false,
-                                                  /*allow_speculative=*/true);
+  start_readable_op(ctx, fd, reactor_data, wait);
   // Still alive: completions run from the io_context's loop, never inside start_op.
   wait->starting_ = false;
 }

@@ -8,7 +8,8 @@
 //   queues itself like a read that found nothing to read: the registration stays as it is, and
 //   the next edge (bytes, end of file, error, a connection to accept) completes it. It cannot
 //   see an edge that epoll reported before it was queued while nothing waited: start it right
-//   after a read, recv or accept that found nothing, within the same handler.
+//   after a read, recv or accept that found nothing (EAGAIN), within the same handler. A short
+//   read is not enough: a FIN that came with the last bytes raises no further event.
 // - Adopting a socket accepted with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC): Asio's own accept
 //   uses accept(2), then sets non-blocking mode with ioctl(FIONBIO) at the first operation, and
 //   since an assigned descriptor might be a dup(2) of another it removes it from epoll with

@@ -228,48 +228,58 @@ lb::awaitable<bool> finish_round(std::shared_ptr<RelayState> st, int dir,
   co_return bulk != Bulk::stopped;
 }
 
-/// Data is ready on `dir`'s source: one read with a pooled buffer and one non-blocking write,
-/// in this callback. Only when the write cannot finish at once or the buffer filled up (a large
-/// transfer) does a coroutine take over (finish_round); it exists only while bytes move.
+/// Data is ready on `dir`'s source: reads with a pooled buffer and non-blocking writes, in this
+/// callback. Only when a write cannot finish at once or the buffer filled up (a large transfer)
+/// does a coroutine take over (finish_round); it exists only while bytes move.
 void on_readable(const std::shared_ptr<RelayState>& st, int dir) {
+  // Small messages relayed per wake-up before yielding to the other connections.
+  constexpr unsigned kReadsPerWake = 8;
   auto& src = *st->sockets[dir];
   auto& dst = *st->sockets[1 - dir];
   auto buffer = st->resources->acquire_buffer();
   lb::error_code ec;
-  const auto n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
-  if (ec == lb::asio::error::would_block) {
-    st->resources->release_buffer(std::move(buffer));
-    wait_readable(st, dir);
-    return;
-  }
-  if (ec) {
-    st->resources->release_buffer(std::move(buffer));
-    if (ec == lb::asio::error::eof) {
-      finish_direction(*st, dir);
-    } else {
-      st->abort(ec);
-    }
-    st->direction_done();
-    return;
-  }
-  st->count(dir, n);
+  std::size_t n = 0;
   std::size_t written = 0;
-  while (written < n) {
-    written += dst.write_some(lb::asio::buffer(buffer.get() + written, n - written), ec);
-    if (ec) break;
-  }
-  if (ec && ec != lb::asio::error::would_block) {
-    st->resources->release_buffer(std::move(buffer));
-    st->abort(ec);
-    st->direction_done();
-    return;
-  }
-  if (written == n && n < RelayResources::kBufferSize) {
-    // Small message, delivered: back to waiting, no coroutine involved. The short read emptied
-    // the socket within this handler, so the wait needs no probe of its own.
-    st->resources->release_buffer(std::move(buffer));
-    wait_readable_drained(st, dir);
-    return;
+  for (unsigned reads = 1;; ++reads) {
+    n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
+    if (ec == lb::asio::error::would_block) {
+      // Empty, seen in this handler: the next bytes (or FIN) are an epoll event, so the wait
+      // needs no recv of its own.
+      st->resources->release_buffer(std::move(buffer));
+      wait_readable_drained(st, dir);
+      return;
+    }
+    if (ec) {
+      st->resources->release_buffer(std::move(buffer));
+      if (ec == lb::asio::error::eof) {
+        finish_direction(*st, dir);
+      } else {
+        st->abort(ec);
+      }
+      st->direction_done();
+      return;
+    }
+    st->count(dir, n);
+    written = 0;
+    while (written < n) {
+      written += dst.write_some(lb::asio::buffer(buffer.get() + written, n - written), ec);
+      if (ec) break;
+    }
+    if (ec && ec != lb::asio::error::would_block) {
+      st->resources->release_buffer(std::move(buffer));
+      st->abort(ec);
+      st->direction_done();
+      return;
+    }
+    if (written < n || n == RelayResources::kBufferSize) break;  // the coroutine takes over
+    // A small message, delivered. A short read does not prove the socket empty (a FIN behind
+    // the bytes raises no new epoll event): read again, which either finds nothing (then the
+    // wait is free) or more bytes.
+    if (reads == kReadsPerWake) {
+      st->resources->release_buffer(std::move(buffer));
+      wait_readable(st, dir);
+      return;
+    }
   }
   auto ex = src.get_executor();
   lb::asio::co_spawn(ex, finish_round(st, dir, std::move(buffer), n, written),
@@ -307,8 +317,8 @@ void wait_readable(const std::shared_ptr<RelayState>& st, int dir) {
                                   });
 }
 
-/// The readability wait of a direction whose source a read emptied in the handler that starts
-/// it: no system call to start and none to complete (common/net/asio_reactor.hpp); on_readable's
+/// The readability wait of a direction whose source said EAGAIN in the handler that starts it:
+/// no system call to start and none to complete (common/net/asio_reactor.hpp); on_readable's
 /// read then gets the bytes or the end of file. (wait_readable's speculative 1-byte peek costs a
 /// recv that finds nothing, then a second one when the bytes come.)
 void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir) {

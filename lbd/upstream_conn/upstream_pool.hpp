@@ -47,6 +47,9 @@ class UpstreamPool {
   /// connection is not counted in Backend::active until take() hands it out again. While parked
   /// it waits for readability on the worker's io_context: end of file or unsolicited bytes close
   /// it (TLS records without data, such as late session tickets, are consumed and it stays).
+  /// That wait sees what arrives after the park; a FIN that came with the response's last bytes
+  /// (a backend closing without "Connection: close") is found by take()'s probe, by the replay
+  /// of a request without a body, or at expiry.
   void put(UpstreamConnection conn, Clock::time_point now, std::size_t limit);
 
   /// Closes every idle connection to `backend` (the server was marked down, ejected or put in
