@@ -354,7 +354,13 @@ void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir) {
 
 void spawn_pump(const lb::asio::any_io_executor&, const std::shared_ptr<RelayState>& st, int dir) {
   st->splice_ok[dir] = st->options.use_splice;
-  wait_readable(st, dir);
+  if (st->aborted) {
+    st->direction_done();
+    return;
+  }
+  // Read at once rather than peek first: the client's first bytes are usually there already,
+  // and a read that finds nothing lets the wait cost no system call (on_readable).
+  on_readable(st, dir);
 }
 
 void arm_watchdog(const std::shared_ptr<RelayState>& st) {
