@@ -1,14 +1,11 @@
 #include "lbd/worker.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.hpp"
-#include "common/net/asio_reactor.hpp"
 #include "lbd/http/http_session.hpp"
 #include "lbd/l4/tcp_session.hpp"
 #include "lbd/session/deadline.hpp"
@@ -167,13 +164,9 @@ void Worker::add_acceptor(AcceptorSpec spec) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(spec.fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  acceptor->protocol = ss.ss_family == AF_INET6 ? lb::tcp::v6() : lb::tcp::v4();
-  lb::tcp::endpoint bound;
-  std::memcpy(bound.data(), &ss, std::min<std::size_t>(len, sizeof ss));
-  bound.resize(std::min<std::size_t>(len, sizeof ss));
-  if (!bound.address().is_unspecified()) acceptor->local = bound;
+  const auto protocol = ss.ss_family == AF_INET6 ? lb::tcp::v6() : lb::tcp::v4();
   lb::error_code ec;
-  acceptor->acceptor.assign(acceptor->protocol, spec.fd, ec);
+  acceptor->acceptor.assign(protocol, spec.fd, ec);
   if (ec) {
     log_->error("worker: listener={} cannot adopt its socket: {}", spec.listener, ec.message());
     ::close(spec.fd);
@@ -185,58 +178,27 @@ void Worker::add_acceptor(AcceptorSpec spec) {
 
 lb::awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
   lb::asio::steady_timer backoff(io_);
-  // Connections accepted since the loop last let other handlers run: a flood of connections
-  // must not keep the sessions already accepted from starting.
-  unsigned burst = 0;
   for (;;) {
-    if (!a->acceptor.is_open()) co_return;
-    if (++burst > 16) {
-      burst = 0;
-      co_await lb::asio::post(io_, lb::use_awaitable);
-      continue;
-    }
-    // accept4 instead of Asio's accept: the socket comes non-blocking and close-on-exec, so
-    // adopting it costs one epoll_ctl and nothing else (common/net/asio_reactor.hpp).
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    const int fd = ::accept4(a->acceptor.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    lb::tcp::socket socket(io_);
+    lb::tcp::endpoint peer;
     lb::error_code ec;
-    if (fd < 0) {
-      const int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK) {
-        // Nothing queued: wait for the next connection without re-arming epoll.
-        burst = 0;
-        co_await lb::net::async_wait_readable(a->acceptor, redirect_error(lb::use_awaitable, ec));
-        if (!a->acceptor.is_open() || ec == lb::asio::error::operation_aborted) co_return;
-        continue;
-      }
-      // Gone before it was accepted (reset in the queue): the next one, as Asio's accept does.
-      if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+    co_await a->acceptor.async_accept(socket, peer, redirect_error(lb::use_awaitable, ec));
+    if (!a->acceptor.is_open() || ec == lb::asio::error::operation_aborted) co_return;
+    if (ec) {
       // EMFILE / ENFILE / ENOBUFS: back off briefly instead of spinning on the same error.
-      log_->warn("accept: listener={} error={}", a->listener, std::strerror(err));
+      log_->warn("accept: listener={} error={}", a->listener, ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(redirect_error(lb::use_awaitable, ec));
-      if (!a->acceptor.is_open()) co_return;
-      continue;
-    }
-    lb::tcp::endpoint peer;
-    std::memcpy(peer.data(), &ss, std::min<std::size_t>(len, sizeof ss));
-    peer.resize(std::min<std::size_t>(len, sizeof ss));
-    auto socket = lb::net::adopt_accepted(io_, a->protocol, fd, ec);
-    if (ec) {
-      log_->warn("accept: listener={} cannot adopt a connection: {}", a->listener, ec.message());
       continue;
     }
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
     stats_.listener(a->runtime->name).connections.add();
-    lb::asio::co_spawn(io_, handle_client(std::move(socket), peer, a->local, a->runtime),
+    lb::asio::co_spawn(io_, handle_client(std::move(socket), peer, a->runtime),
                        lb::log_exceptions(log_, "session"));
   }
 }
 
 lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpoint peer,
-                                          std::optional<lb::tcp::endpoint> local,
                                           std::shared_ptr<proxy::ListenerRuntime> runtime) {
   ConfigPtr config = config_;
   const ListenerConfig* listener = nullptr;
@@ -262,7 +224,7 @@ lb::awaitable<void> Worker::handle_client(lb::tcp::socket socket, lb::tcp::endpo
   info.peer = proxy::from_asio(peer);
   // Registered by its own address so that a removal of that address (the VIP moving to the other
   // node) ends the session at once (close_sessions_on).
-  const auto own = proxy::from_asio(local ? *local : socket.local_endpoint(ec));
+  const auto own = proxy::from_asio(socket.local_endpoint(ec));
   if (ec) co_return;  // already gone
   ticket.track(&clients_, clients_.add(socket.native_handle(), own, info.peer));
   // The local address goes into PROXY headers sent to backends only when a pool sends them (a

@@ -90,13 +90,7 @@ class Worker final : public proxy::WorkerContext {
   struct Acceptor {
     Acceptor(lb::asio::io_context& io, std::string l, std::shared_ptr<proxy::ListenerRuntime> r)
         : acceptor(io), listener(std::move(l)), runtime(std::move(r)) {}
-    // The listening descriptor. A socket, not an acceptor: accept_loop accepts with accept4
-    // itself and waits through common/net/asio_reactor.hpp, which needs a socket.
-    lb::tcp::socket acceptor;
-    lb::tcp protocol = lb::tcp::v4();
-    // The listener's own address when it is bound to one (not a wildcard): every connection it
-    // accepts has that local address, so none needs a getsockname.
-    std::optional<lb::tcp::endpoint> local;
+    lb::tcp::acceptor acceptor;
     std::string listener;
     std::shared_ptr<proxy::ListenerRuntime> runtime;
   };
@@ -109,10 +103,8 @@ class Worker final : public proxy::WorkerContext {
   void keep_orphan_entries(const std::vector<lb::Endpoint>& clients);
   void add_acceptor(AcceptorSpec spec);
   lb::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
-  /// `peer`: the client's address as accept(2) returned it (no getpeername per connection);
-  /// `local`: the listener's fixed address, or nullopt to ask the socket.
+  /// `peer`: the client's address as accept(2) returned it (no getpeername per connection).
   lb::awaitable<void> handle_client(lb::tcp::socket socket, lb::tcp::endpoint peer,
-                                    std::optional<lb::tcp::endpoint> local,
                                     std::shared_ptr<proxy::ListenerRuntime> runtime);
 
   // Declaration order matters for destruction: io_ (and with it every session coroutine) goes

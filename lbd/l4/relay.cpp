@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <optional>
 
-#include "common/net/asio_reactor.hpp"
-
 namespace lbd::proxy {
 namespace {
 
@@ -199,7 +197,6 @@ lb::awaitable<Bulk> splice_bulk(RelayState& st, int dir) {
 }
 
 void wait_readable(const std::shared_ptr<RelayState>& st, int dir);
-void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir);
 
 /// The rest of a round that could not finish at once: writes what is left of the buffer, then,
 /// when the read filled the buffer (more is pending), runs the bulk path (splice, or copy) until
@@ -228,58 +225,47 @@ lb::awaitable<bool> finish_round(std::shared_ptr<RelayState> st, int dir,
   co_return bulk != Bulk::stopped;
 }
 
-/// Data is ready on `dir`'s source: reads with a pooled buffer and non-blocking writes, in this
-/// callback. Only when a write cannot finish at once or the buffer filled up (a large transfer)
-/// does a coroutine take over (finish_round); it exists only while bytes move.
+/// Data is ready on `dir`'s source: one read with a pooled buffer and one non-blocking write,
+/// in this callback. Only when the write cannot finish at once or the buffer filled up (a large
+/// transfer) does a coroutine take over (finish_round); it exists only while bytes move.
 void on_readable(const std::shared_ptr<RelayState>& st, int dir) {
-  // Small messages relayed per wake-up before yielding to the other connections.
-  constexpr unsigned kReadsPerWake = 8;
   auto& src = *st->sockets[dir];
   auto& dst = *st->sockets[1 - dir];
   auto buffer = st->resources->acquire_buffer();
   lb::error_code ec;
-  std::size_t n = 0;
-  std::size_t written = 0;
-  for (unsigned reads = 1;; ++reads) {
-    n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
-    if (ec == lb::asio::error::would_block) {
-      // Empty, seen in this handler: the next bytes (or FIN) are an epoll event, so the wait
-      // needs no recv of its own.
-      st->resources->release_buffer(std::move(buffer));
-      wait_readable_drained(st, dir);
-      return;
-    }
-    if (ec) {
-      st->resources->release_buffer(std::move(buffer));
-      if (ec == lb::asio::error::eof) {
-        finish_direction(*st, dir);
-      } else {
-        st->abort(ec);
-      }
-      st->direction_done();
-      return;
-    }
-    st->count(dir, n);
-    written = 0;
-    while (written < n) {
-      written += dst.write_some(lb::asio::buffer(buffer.get() + written, n - written), ec);
-      if (ec) break;
-    }
-    if (ec && ec != lb::asio::error::would_block) {
-      st->resources->release_buffer(std::move(buffer));
+  const auto n = src.read_some(lb::asio::buffer(buffer.get(), RelayResources::kBufferSize), ec);
+  if (ec == lb::asio::error::would_block) {
+    st->resources->release_buffer(std::move(buffer));
+    wait_readable(st, dir);
+    return;
+  }
+  if (ec) {
+    st->resources->release_buffer(std::move(buffer));
+    if (ec == lb::asio::error::eof) {
+      finish_direction(*st, dir);
+    } else {
       st->abort(ec);
-      st->direction_done();
-      return;
     }
-    if (written < n || n == RelayResources::kBufferSize) break;  // the coroutine takes over
-    // A small message, delivered. A short read does not prove the socket empty (a FIN behind
-    // the bytes raises no new epoll event): read again, which either finds nothing (then the
-    // wait is free) or more bytes.
-    if (reads == kReadsPerWake) {
-      st->resources->release_buffer(std::move(buffer));
-      wait_readable(st, dir);
-      return;
-    }
+    st->direction_done();
+    return;
+  }
+  st->count(dir, n);
+  std::size_t written = 0;
+  while (written < n) {
+    written += dst.write_some(lb::asio::buffer(buffer.get() + written, n - written), ec);
+    if (ec) break;
+  }
+  if (ec && ec != lb::asio::error::would_block) {
+    st->resources->release_buffer(std::move(buffer));
+    st->abort(ec);
+    st->direction_done();
+    return;
+  }
+  if (written == n && n < RelayResources::kBufferSize) {
+    // Small message, delivered: back to waiting, no coroutine involved.
+    st->resources->release_buffer(std::move(buffer));
+    wait_readable(st, dir);
+    return;
   }
   auto ex = src.get_executor();
   lb::asio::co_spawn(ex, finish_round(st, dir, std::move(buffer), n, written),
@@ -317,50 +303,9 @@ void wait_readable(const std::shared_ptr<RelayState>& st, int dir) {
                                   });
 }
 
-/// The readability wait of a direction whose source said EAGAIN in the handler that starts it:
-/// no system call to start and none to complete (common/net/asio_reactor.hpp); on_readable's
-/// read then gets the bytes or the end of file. (wait_readable's speculative 1-byte peek costs a
-/// recv that finds nothing, then a second one when the bytes come.)
-void wait_readable_drained(const std::shared_ptr<RelayState>& st, int dir) {
-  struct Wait final : lb::net::ReadableWait {
-    Wait(std::shared_ptr<RelayState> s, int d)
-        : lb::net::ReadableWait(&Wait::done), st(std::move(s)), dir(d) {}
-    static void done(lb::net::ReadableWait* base, const lb::error_code& ec, bool destroyed) {
-      auto* self = static_cast<Wait*>(base);
-      const auto st = std::move(self->st);
-      const int dir = self->dir;
-      self->~Wait();
-      lb::net::deallocate_wait(self, sizeof(Wait));
-      if (destroyed) return;
-      if (st->aborted) {
-        st->direction_done();
-      } else if (ec) {
-        st->abort(ec);
-        st->direction_done();
-      } else {
-        on_readable(st, dir);
-      }
-    }
-    std::shared_ptr<RelayState> st;
-    int dir;
-  };
-  if (st->aborted) {
-    st->direction_done();
-    return;
-  }
-  lb::net::start_readable_wait(*st->sockets[dir],
-                               new (lb::net::allocate_wait(sizeof(Wait))) Wait(st, dir));
-}
-
 void spawn_pump(const lb::asio::any_io_executor&, const std::shared_ptr<RelayState>& st, int dir) {
   st->splice_ok[dir] = st->options.use_splice;
-  if (st->aborted) {
-    st->direction_done();
-    return;
-  }
-  // Read at once rather than peek first: the client's first bytes are usually there already,
-  // and a read that finds nothing lets the wait cost no system call (on_readable).
-  on_readable(st, dir);
+  wait_readable(st, dir);
 }
 
 void arm_watchdog(const std::shared_ptr<RelayState>& st) {
@@ -447,7 +392,7 @@ bool prepare(RelayState& st, RelayResources& resources, const RelayOptions& opti
   // second ioctl(FIONBIO).
   lb::error_code ec;
   for (auto* s : st.sockets) {
-    if (!ec && !s->non_blocking()) lb::net::set_non_blocking(*s, ec);
+    if (!ec && !s->non_blocking()) s->non_blocking(true, ec);
   }
   st.result.error = ec;
   return !ec;

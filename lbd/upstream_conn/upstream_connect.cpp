@@ -4,7 +4,6 @@
 
 #include <cerrno>
 
-#include "common/net/asio_reactor.hpp"
 #include "lbd/balance/least_time.hpp"
 #include "lbd/session/deadline.hpp"
 #include "lbd/session/proxy_protocol.hpp"
@@ -57,9 +56,10 @@ lb::awaitable<std::expected<UpstreamConnection, UpstreamError>> connect_with_ret
     bool expired = false;
     const auto started = std::chrono::steady_clock::now();
     const auto target = to_asio(backend->address);
-    // Non-blocking from socket(2) on: Asio would otherwise set its internal non-blocking mode
-    // for the connect and the relay the user mode again, with ioctl(FIONBIO).
-    socket = lb::net::open_nonblocking(worker.io(), target.protocol(), ec);
+    // Non-blocking before the connect: Asio would otherwise set its internal non-blocking mode
+    // for the connect and the relay the user mode again, two ioctl(FIONBIO) instead of one.
+    socket.open(target.protocol(), ec);
+    if (!ec) socket.non_blocking(true, ec);
     if (!ec) {
       SocketDeadline deadline(socket, connect_timeout);
       co_await connect_nonblocking(socket, target, ec);

@@ -4,64 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <new>
 
-#include "common/net/asio_reactor.hpp"
 #include "lbd/upstream_conn/upstream_tls.hpp"
 
 namespace lbd::proxy {
-
-struct UpstreamPool::Hub {
-  UpstreamPool* pool;        // null once the pool is gone
-  std::vector<void*> spare;  // memory of finished waits, reused by the next park
-  ~Hub() {
-    for (void* p : spare) ::operator delete(p);
-  }
-};
-
-/// The readability wait of one parked connection.
-struct UpstreamPool::IdleWait final : lb::net::ReadableWait {
-  IdleWait(std::shared_ptr<Hub> h, const Backend* b, std::uint64_t i)
-      : lb::net::ReadableWait(&IdleWait::done), hub(std::move(h)), backend(b), id(i) {}
-
-  static IdleWait* make(const std::shared_ptr<Hub>& hub, const Backend* backend, std::uint64_t id) {
-    void* mem;
-    if (hub->spare.empty()) {
-      mem = ::operator new(sizeof(IdleWait));
-    } else {
-      mem = hub->spare.back();
-      hub->spare.pop_back();
-    }
-    return new (mem) IdleWait(hub, backend, id);
-  }
-
-  static void done(lb::net::ReadableWait* base, const lb::error_code& ec, bool destroyed) {
-    auto* self = static_cast<IdleWait*>(base);
-    const auto hub = std::move(self->hub);
-    const auto backend = self->backend;
-    const auto id = self->id;
-    self->~IdleWait();
-    // Bounded: a burst of parks leaves no more than this many spare blocks behind.
-    if (hub->spare.size() < 64) {
-      hub->spare.push_back(self);
-    } else {
-      ::operator delete(self);
-    }
-    // Aborted: taken (cancel) or closed. Destroyed: the io_context is going away.
-    if (!ec && !destroyed && hub->pool) hub->pool->on_readable(backend, id);
-  }
-
-  std::shared_ptr<Hub> hub;
-  const Backend* backend;
-  std::uint64_t id;
-};
-
-UpstreamPool::UpstreamPool() : hub_(std::make_shared<Hub>(Hub{this, {}})) {}
-
-UpstreamPool::~UpstreamPool() {
-  hub_->pool = nullptr;
-  // idle_ is destroyed after this: closing its sockets aborts their waits.
-}
 
 bool upstream_is_reusable(lb::tcp::socket& socket) {
   if (!socket.is_open()) return false;
@@ -107,11 +53,13 @@ void UpstreamPool::put(UpstreamConnection conn, Clock::time_point now, std::size
 }
 
 void UpstreamPool::watch(const Backend* backend, std::uint64_t id, lb::tcp::socket& socket) {
-  // The wait belongs to the descriptor, so it follows the socket when the entry moves inside the
-  // vector; take() cancels it, and closing the socket (expiry, the idle limit, the pool's end)
-  // aborts it.
-  if (!socket.is_open()) return;
-  lb::net::start_readable_wait(socket, IdleWait::make(hub_, backend, id));
+  // The wait follows the socket when the entry moves inside the vector; take() cancels it, and
+  // closing the socket (expiry, the idle limit, the pool's end) aborts it.
+  socket.async_wait(lb::tcp::socket::wait_read,
+                    [this, alive = std::weak_ptr<int>(alive_), backend, id](lb::error_code ec) {
+                      if (ec || alive.expired()) return;
+                      on_readable(backend, id);
+                    });
 }
 
 void UpstreamPool::on_readable(const Backend* backend, std::uint64_t id) {

@@ -2,8 +2,7 @@
 // list per backend, bounded by the pool's upstream_keepalive, aged out after server_idle. A
 // connection never leaves the worker that opened it. Each idle connection is watched for
 // readability, so one the backend closes (or writes to unasked) is closed at once instead of
-// lingering in CLOSE-WAIT until a request happens to take it. That wait costs no system call
-// (common/net/asio_reactor.hpp), so parking and taking a connection makes none.
+// lingering in CLOSE-WAIT until a request happens to take it.
 #pragma once
 
 #include <chrono>
@@ -25,11 +24,6 @@ class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
 
-  UpstreamPool();
-  ~UpstreamPool();
-  UpstreamPool(const UpstreamPool&) = delete;
-  UpstreamPool& operator=(const UpstreamPool&) = delete;
-
   /// The most recently parked connection to `backend` idle for less than `max_idle` that speaks
   /// TLS with `tls` (nullptr = plain; a reload may switch a pool between the two), or nullopt.
   /// With `probe`, connections found closed or with unexpected bytes pending are skipped (one
@@ -47,9 +41,6 @@ class UpstreamPool {
   /// connection is not counted in Backend::active until take() hands it out again. While parked
   /// it waits for readability on the worker's io_context: end of file or unsolicited bytes close
   /// it (TLS records without data, such as late session tickets, are consumed and it stays).
-  /// That wait sees what arrives after the park; a FIN that came with the response's last bytes
-  /// (a backend closing without "Connection: close") is found by take()'s probe, by the replay
-  /// of a request without a body, or at expiry.
   void put(UpstreamConnection conn, Clock::time_point now, std::size_t limit);
 
   /// Closes every idle connection to `backend` (the server was marked down, ejected or put in
@@ -73,8 +64,6 @@ class UpstreamPool {
     std::uint64_t id;  // names the entry to its readability wait (entries move in the vector)
   };
 
-  struct Hub;
-  struct IdleWait;
   void watch(const Backend* backend, std::uint64_t id, lb::tcp::socket& socket);
   void on_readable(const Backend* backend, std::uint64_t id);
 
@@ -87,9 +76,8 @@ class UpstreamPool {
   Clock::time_point next_sweep_{};
   std::uint64_t closed_by_backend_ = 0;
   std::uint64_t closed_server_down_ = 0;
-  // Shared with the pending waits: a wait that completes after the pool was destroyed must not
-  // touch it, and finished waits are kept for the next park instead of a malloc each.
-  std::shared_ptr<Hub> hub_;
+  // A wait that completed just before the pool was destroyed must not touch it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 /// True when `socket` is open with nothing to read (the peer has not closed it or sent bytes).

@@ -6,14 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/integration/http_config.hpp"
 #include "tests/integration/http_support.hpp"
-#include "tests/integration/syscall_count.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -182,28 +180,6 @@ TEST_CASE(
   CHECK(f.backend.active == 0);
   // The one that stayed idle is still there to reuse.
   CHECK(pool.take(&f.backend, t0, 60s, true).has_value());
-}
-
-TEST_CASE(
-    "upstream pool: parking a connection and taking it again makes no epoll_ctl, and a close "
-    "while parked is still noticed") {
-  Fixture f;
-  UpstreamPool pool;
-  const auto t0 = Clock::now();
-  std::optional<UpstreamConnection> conn = f.connect();
-  lbtest::SyscallCounter calls;
-  for (int i = 0; i < 100; ++i) {
-    pool.put(std::move(*conn), t0, 8);
-    f.io.poll();
-    f.io.restart();
-    conn = pool.take(&f.backend, t0, 60s, false);
-    REQUIRE(conn);
-  }
-  CHECK(calls.counts().epoll_ctl() == 0);
-  pool.put(std::move(*conn), t0, 8);
-  f.server_side[0].close();
-  REQUIRE(run_pool_handlers_until(f, [&] { return pool.idle(&f.backend) == 0; }));
-  CHECK(pool.closed_by_backend() == 1);
 }
 
 TEST_CASE("upstream pool: a connection handed out is no longer watched by the pool") {

@@ -9,7 +9,6 @@
 #include <doctest/doctest.h>
 
 #include "tests/integration/lbd_harness.hpp"
-#include "tests/integration/syscall_count.hpp"
 
 using namespace lbtest;
 
@@ -79,33 +78,4 @@ TEST_CASE("relay: the awaitable relay returns timed_out after both directions id
   loop.join();
   CHECK(rig.result.timed_out);
   CHECK(std::chrono::steady_clock::now() - start >= 90ms);
-}
-
-TEST_CASE(
-    "relay: a small message costs two recvs in the relay (the read and the one that finds the "
-    "socket empty), not three (a peek that finds nothing, a peek and the read)") {
-  RelayRig rig({.use_splice = false});
-  SyscallCounts in_loop;
-  std::thread loop([&] {
-    SyscallCounter calls;
-    rig.io.run();
-    in_loop = calls.counts();
-  });
-  constexpr int kRounds = 100;
-  for (int i = 0; i < kRounds; ++i) {
-    REQUIRE(send_all(rig.client, "ping"));
-    REQUIRE(read_exact(rig.server, 4) == "ping");
-    REQUIRE(send_all(rig.server, "pong"));
-    REQUIRE(read_exact(rig.client, 4) == "pong");
-  }
-  ::shutdown(rig.client, SHUT_WR);
-  bool ok = false;
-  CHECK(read_to_eof(rig.server, &ok).empty());
-  ::shutdown(rig.server, SHUT_WR);
-  CHECK(read_to_eof(rig.client, &ok).empty());
-  loop.join();
-  CHECK(rig.result.client_to_server == 4 * kRounds);
-  CHECK(rig.result.server_to_client == 4 * kRounds);
-  // Two per message each way, plus a few at the start and the end.
-  CHECK(in_loop.recv <= 4 * kRounds + 10);
 }

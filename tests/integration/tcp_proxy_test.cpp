@@ -115,26 +115,6 @@ TEST_CASE("tcp: a dead backend is skipped and every connection reaches the live 
   CHECK(alive.connections() == 6);
 }
 
-TEST_CASE(
-    "tcp: a burst of 100 connections opened at once is accepted and served, every one (the accept "
-    "loop takes 16 in a row, then lets the sessions run)") {
-  TestBackend backend(TestBackend::hello("hi"));
-  TcpConfig c{.servers = {backend.address()}};
-  InProcessLbd lbd(c.text());
-  std::vector<int> fds;
-  for (int i = 0; i < 100; ++i) {
-    const int fd = connect_to(lbd.endpoint("l4"));
-    REQUIRE(fd >= 0);
-    fds.push_back(fd);
-  }
-  int served = 0;
-  for (const int fd : fds) {
-    if (read_line(fd) == "hi") ++served;
-    ::close(fd);
-  }
-  CHECK(served == 100);
-}
-
 TEST_CASE("tcp: without retries a connection that picks the dead backend is closed") {
   TestBackend alive(TestBackend::hello("alive"));
   TcpConfig c{.servers = {dead_address(), alive.address()}, .retries = 0};
