@@ -49,13 +49,7 @@ Connection::Connection(WorkerContext& worker, ClientConnection& client, tcp::soc
       write_watch_(raw.get_executor()),
       session_(*this, limits_of(cfg_)) {
   write_watch_.watch(&raw_, nullptr);
-  if (state_.config == client_.config) {
-    auto& r = state_.routers[&listener_];
-    if (!r) r = std::make_shared<const Routing>(listener_, cfg_);
-    routing_ = r;
-  } else {
-    routing_ = std::make_shared<const Routing>(listener_, cfg_);
-  }
+  routing_ = state_.routing_for(client_.config, listener_);
   peer_text_ = client_.info.peer.to_string();
   client_text_ = client_.info.peer.address.unmapped().to_string();
 }

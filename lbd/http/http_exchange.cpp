@@ -24,22 +24,7 @@ HttpExchange::HttpExchange(WorkerContext& worker, ClientConnection client, bool 
       tls_session_(tls),
       lstats_(worker.stats().listener(listener_.name)) {}
 
-void HttpExchange::init_routing() {
-  if (state_.config != client_.config) {
-    if (client_.config == worker_.config() || !state_.config) {
-      state_.config = client_.config;
-      state_.routers.clear();
-    }
-  }
-  if (state_.config == client_.config) {
-    auto& r = state_.routers[&listener_];
-    if (!r) r = std::make_shared<const Routing>(listener_, cfg_);
-    routing_ = r;
-  } else {
-    // A connection accepted under an older config than the cached one: compile privately.
-    routing_ = std::make_shared<const Routing>(listener_, cfg_);
-  }
-}
+void HttpExchange::init_routing() { routing_ = state_.routing_for(client_.config, listener_); }
 
 bool HttpExchange::vip_released() {
   const auto* released = worker_.released_vips();

@@ -140,6 +140,21 @@ struct HttpWorkerState {
   static constexpr std::size_t kSpareBudget = 512 * 1024;
   static constexpr std::size_t kMaxSpareCapacity = 64 * 1024;
 
+  /// The compiled routes of `listener` for a connection whose config snapshot is `config`:
+  /// cached per worker for the worker's current config; a connection accepted under an older
+  /// config compiles its own.
+  std::shared_ptr<const Routing> routing_for(const ConfigPtr& config,
+                                             const ListenerConfig& listener) {
+    if (this->config != config && (config == worker.config() || !this->config)) {
+      this->config = config;
+      routers.clear();
+    }
+    if (this->config != config) return std::make_shared<const Routing>(listener, *config);
+    auto& r = routers[&listener];
+    if (!r) r = std::make_shared<const Routing>(listener, *config);
+    return r;
+  }
+
   /// Gives `b` (or `s`) spare storage when it has none.
   void take(beast::flat_buffer& b) { take_spare(b, spare_buffers); }
   void take(std::string& s) { take_spare(s, spare_strings); }

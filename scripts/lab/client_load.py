@@ -36,6 +36,17 @@ class Recorder:
             self.out.write(json.dumps(record) + "\n")
 
 
+def error_text(e):
+    return type(e).__name__ + (f": {e}" if str(e) else "")
+
+
+def write_and_pace(rec, record, start, interval):
+    """Records the request's latency and outcome, then waits for the client's next turn."""
+    record["lat"] = time.time() - start
+    rec.write(record)
+    time.sleep(max(0.0, interval - (time.time() - start)))
+
+
 def run_client(kind, cid, vip, port, source, deadline, interval, timeout, rec):
     cookie = None
     conn = None
@@ -64,13 +75,11 @@ def run_client(kind, cid, vip, port, source, deadline, interval, timeout, rec):
                 conn.close()
                 conn = None
         except (OSError, http.client.HTTPException) as e:
-            record["err"] = type(e).__name__ + (f": {e}" if str(e) else "")
+            record["err"] = error_text(e)
             if conn is not None:
                 conn.close()
             conn = None
-        record["lat"] = time.time() - start
-        rec.write(record)
-        time.sleep(max(0.0, interval - (time.time() - start)))
+        write_and_pace(rec, record, start, interval)
     if conn is not None:
         conn.close()
 
@@ -103,13 +112,11 @@ def run_h2_client(cid, vip, port, deadline, interval, timeout, rec):
             backend, peer = parse_backend(body)
             record.update(ok=status == 200, backend=backend, peer=peer)
         except (OSError, StreamRefused, h2.exceptions.H2Error) as e:
-            record["err"] = type(e).__name__ + (f": {e}" if str(e) else "")
+            record["err"] = error_text(e)
             if conn is not None:
                 conn.sock.close()
             conn = None
-        record["lat"] = time.time() - start
-        rec.write(record)
-        time.sleep(max(0.0, interval - (time.time() - start)))
+        write_and_pace(rec, record, start, interval)
     if conn is not None:
         conn.close()
 

@@ -123,15 +123,17 @@ class ForwardLab {
   ForwardLab(const ForwardLab&) = delete;
   ForwardLab& operator=(const ForwardLab&) = delete;
 
-  /// Starts lbd on `node` as a router (forwarding on, no redirects).
-  void start_lbd(const std::string& node, const NodeOptions& o) {
+  /// Starts lbd on `node` as a router (forwarding on, no redirects); returns its pid.
+  int start_lbd(const std::string& node, const NodeOptions& o) {
     const std::string conf = dir + "/lbd-" + node + ".toml";
     std::ofstream(conf) << lbd_config(node, dir, o);
     REQUIRE(lab.exec(node,
                      "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 "
                      "net.ipv4.conf.eth0.send_redirects=0")
                 .exit_code == 0);
-    lab.spawn(node, {LBPAIR_BINARY_DIR "/lbd/lbd", "-c", conf}, dir + "/lbd-" + node + ".log");
+    return lab
+        .spawn(node, {LBPAIR_BINARY_DIR "/lbd/lbd", "-c", conf}, dir + "/lbd-" + node + ".log")
+        .pid();
   }
   /// Waits until lbd on `node` forwards to both backends and both backends listen.
   void wait_ready(const std::string& node) {

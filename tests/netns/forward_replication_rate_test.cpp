@@ -28,7 +28,7 @@
 #include "common/control/server.hpp"
 #include "lbd/forward/conntrack.hpp"
 #include "lbd/forward/ct_events.hpp"
-#include "tests/support/netns_lab.hpp"
+#include "tests/netns/forward_lab.hpp"
 
 namespace {
 
@@ -45,11 +45,7 @@ void in_netns_rate(const std::string& ns, const std::function<void()>& fn) {
   t.join();
 }
 
-nlohmann::json forward_of(const std::string& socket) {
-  auto r = lb::control::request(socket, {{"cmd", "show forward"}}, 2000ms);
-  if (!r) return {};
-  return (*r)["forward"];
-}
+nlohmann::json forward_of(const std::string& socket) { return fwdlab::show(socket, "forward"); }
 
 long rss_kib(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -80,66 +76,20 @@ lbd::repl::CtEntry rate_flow(std::uint32_t i) {
 
 // Two lbd (a master, b standby) with the forward listener and replication, in sync.
 struct ForwardPair {
-  std::string dir;
-  lbtest::NetnsLab lab;
+  fwdlab::ForwardLab fwd{true};
   int pid[2] = {0, 0};
 
   ForwardPair() {
-    char tmpl[] = "/tmp/lbpair-fwdrate-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    lab.add_host("a", {"192.0.2.1/24", "198.51.100.1/24", "192.0.2.10/24", "198.51.100.254/24"});
-    lab.add_host("b", {"192.0.2.2/24", "198.51.100.2/24"});
-    for (const std::string node : {"a", "b"}) start(node);
+    pid[0] = fwd.start_lbd("a", {.replicate = true});
+    pid[1] = fwd.start_lbd("b", {.replicate = true});
   }
-  ~ForwardPair() {
-    lab.teardown();
-    std::filesystem::remove_all(dir);
-  }
-  ForwardPair(const ForwardPair&) = delete;
-  ForwardPair& operator=(const ForwardPair&) = delete;
-
-  std::string socket(const std::string& node) const { return dir + "/lbd-" + node + ".sock"; }
-
-  void start(const std::string& node) {
-    const bool a = node == "a";
-    const std::string conf = dir + "/lbd-" + node + ".toml";
-    std::ofstream(conf) << fmt::format(R"([global]
-workers = 1
-control_socket = "{0}/lbd-{1}.sock"
-[[listener]]
-name = "fwd"
-bind = "192.0.2.10:80"
-mode = "forward"
-pool = "app"
-forward_slots = 1021
-snat_address = "198.51.100.254"
-[[pool]]
-name = "app"
-[[pool.server]]
-name = "be1"
-address = "198.51.100.11:8080"
-[replication]
-node_id = "{1}"
-peer_id = "{2}"
-listen = "{3}:7100"
-peer = "{4}:7100"
-secret = "forward-replication-test-secret-0123456789"
-reconnect_interval = "100ms"
-)",
-                                       dir, node, a ? "b" : "a", a ? "192.0.2.1" : "192.0.2.2",
-                                       a ? "192.0.2.2" : "192.0.2.1");
-    pid[a ? 0 : 1] =
-        lab.spawn(node, {LBPAIR_BINARY_DIR "/lbd/lbd", "-c", conf}, dir + "/lbd-" + node + ".log")
-            .pid();
-  }
+  std::string socket(const std::string& node) const { return fwd.socket(node); }
+  std::string ns(const std::string& node) const { return fwd.lab.ns(node); }
 
   bool in_sync() const {
     return lbtest::wait_until(
-        [&] {
-          auto r = lb::control::request(socket("b"), {{"cmd", "show replication"}}, 1000ms);
-          return r && (*r)["replication"].value("in_sync", false);
-        },
-        10000ms, 50ms);
+        [&] { return fwdlab::show(socket("b"), "replication").value("in_sync", false); }, 10000ms,
+        50ms);
   }
 };
 
@@ -158,7 +108,7 @@ TEST_CASE("forward replication rate: entries streamed and committed per second, 
 
   const auto t0 = std::chrono::steady_clock::now();
   std::size_t installed = 0;
-  in_netns_rate(pair.lab.ns("a"), [&] {
+  in_netns_rate(pair.ns("a"), [&] {
     auto ct = lbd::forward::Conntrack::open();
     REQUIRE(ct);
     for (std::uint32_t i = 0; i < kFlows; ++i) {
@@ -184,7 +134,7 @@ TEST_CASE("forward replication rate: entries streamed and committed per second, 
   const auto fa = forward_of(pair.socket("a"));
   const long rss_a1 = rss_kib(pair.pid[0]);
   const long rss_b1 = rss_kib(pair.pid[1]);
-  auto held = pair.lab.exec("b", "conntrack -C").output;
+  auto held = pair.fwd.lab.exec("b", "conntrack -C").output;
   while (!held.empty() && held.back() == '\n') held.pop_back();
   MESSAGE(fmt::format(
       "{} entries: installed on a in {:.2f} s ({:.0f}/s); a's stream held them after {:.2f} s; "
@@ -256,12 +206,11 @@ TEST_CASE(
   std::atomic<bool> ready{false}, stop{false};
   std::atomic<std::size_t> count{0};
   bool overflow = false;
-  std::thread watcher(
-      [&] { watch_installs(pair.lab.ns("b"), seen, ready, count, stop, overflow); });
+  std::thread watcher([&] { watch_installs(pair.ns("b"), seen, ready, count, stop, overflow); });
   REQUIRE(lbtest::wait_until([&] { return ready.load(); }, 5000ms, 1ms));
 
   std::size_t installed = 0;
-  in_netns_rate(pair.lab.ns("a"), [&] {
+  in_netns_rate(pair.ns("a"), [&] {
     auto ct = lbd::forward::Conntrack::open();
     REQUIRE(ct);
     const auto t0 = Clock::now();

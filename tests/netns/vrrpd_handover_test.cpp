@@ -153,6 +153,17 @@ void check_flows_kept(const Outcome& o, const std::string& old_name) {
   }
 }
 
+// A handover that saved every flow: the flows stayed with `old_name`; the old master kept the VIP
+// unannounced meanwhile and the new one forwarded; after the window both are as without a
+// handover. (Each test checks where a new connection lands.)
+void check_handed_over(const Outcome& o, const std::string& old_name) {
+  check_flows_kept(o, old_name);
+  CHECK(o.old_kept_vip);
+  CHECK(o.forwarding);
+  CHECK(o.vip_gone);
+  CHECK(o.table_gone);
+}
+
 }  // namespace
 
 TEST_CASE("vrrpd netns: at preemption the returning master forwards the old master's flows") {
@@ -161,14 +172,8 @@ TEST_CASE("vrrpd netns: at preemption the returning master forwards the old mast
     return;
   }
   const auto o = run(Move::preempt, "4s");
-  check_flows_kept(o, "b");
-  // A new connection lands on the new master; the old one kept the VIP unannounced meanwhile
-  // and the new one forwarded; after the window both are as without a handover.
-  CHECK(o.new_conn.rfind("a\n", 0) == 0);
-  CHECK(o.old_kept_vip);
-  CHECK(o.forwarding);
-  CHECK(o.vip_gone);
-  CHECK(o.table_gone);
+  check_handed_over(o, "b");
+  CHECK(o.new_conn.rfind("a\n", 0) == 0);  // a new connection lands on the new master
 }
 
 TEST_CASE("vrrpd netns: at a switchover the old master keeps serving its flows until they end") {
@@ -177,14 +182,8 @@ TEST_CASE("vrrpd netns: at a switchover the old master keeps serving its flows u
     return;
   }
   const auto o = run(Move::switchover, "4s");
-  check_flows_kept(o, "a");
-  // A new connection lands on the new master; the old one kept the VIP unannounced meanwhile
-  // and the new one forwarded; after the window both are as without a handover.
-  CHECK(o.new_conn.rfind("b\n", 0) == 0);
-  CHECK(o.old_kept_vip);
-  CHECK(o.forwarding);
-  CHECK(o.vip_gone);
-  CHECK(o.table_gone);
+  check_handed_over(o, "a");
+  CHECK(o.new_conn.rfind("b\n", 0) == 0);  // a new connection lands on the new master
 }
 
 TEST_CASE("vrrpd netns: without a drain window the flows through the old master are reset") {
@@ -206,14 +205,8 @@ TEST_CASE("vrrpd netns: an IPv6 VIP is handed over the same way (Neighbor Solici
     return;
   }
   const auto o = run(Move::preempt, "4s", /*v6=*/true);
-  check_flows_kept(o, "b");
-  // A new connection lands on the new master; the old one kept the VIP unannounced meanwhile
-  // and the new one forwarded; after the window both are as without a handover.
-  CHECK(o.new_conn.rfind("a\n", 0) == 0);
-  CHECK(o.old_kept_vip);
-  CHECK(o.forwarding);
-  CHECK(o.vip_gone);
-  CHECK(o.table_gone);
+  check_handed_over(o, "b");
+  CHECK(o.new_conn.rfind("a\n", 0) == 0);  // a new connection lands on the new master
 }
 
 TEST_CASE(
@@ -224,10 +217,6 @@ TEST_CASE(
     return;
   }
   const auto o = run(Move::heal, "4s");
-  check_flows_kept(o, "b");
-  CHECK(o.new_conn.rfind("a\n", 0) == 0);
-  CHECK(o.old_kept_vip);
-  CHECK(o.forwarding);
-  CHECK(o.vip_gone);
-  CHECK(o.table_gone);
+  check_handed_over(o, "b");
+  CHECK(o.new_conn.rfind("a\n", 0) == 0);  // a new connection lands on the new master
 }
