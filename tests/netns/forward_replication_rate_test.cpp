@@ -45,7 +45,11 @@ void in_netns_rate(const std::string& ns, const std::function<void()>& fn) {
   t.join();
 }
 
-nlohmann::json forward_of(const std::string& socket) { return fwdlab::show(socket, "forward"); }
+// `show forward`, an empty object while lbd does not answer.
+nlohmann::json forward_of(const std::string& socket) {
+  auto r = fwdlab::show(socket, "forward");
+  return r.is_object() ? r : nlohmann::json::object();
+}
 
 long rss_kib(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -88,8 +92,11 @@ struct ForwardPair {
 
   bool in_sync() const {
     return lbtest::wait_until(
-        [&] { return fwdlab::show(socket("b"), "replication").value("in_sync", false); }, 10000ms,
-        50ms);
+        [&] {
+          const auto r = fwdlab::show(socket("b"), "replication");  // null until lbd answers
+          return r.is_object() && r.value("in_sync", false);
+        },
+        10000ms, 50ms);
   }
 };
 
