@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "lbd/upstream_conn/h2_body_source.hpp"
+#include "lbd/upstream_conn/h2_output.hpp"
 
 namespace lbd::h2 {
 
@@ -372,16 +373,7 @@ bool ServerSession::receive(std::span<const std::uint8_t> bytes, Clock::time_poi
 }
 
 std::string_view ServerSession::output() {
-  while (out_.size() < kOutputBatch) {
-    const std::uint8_t* data = nullptr;
-    const auto n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      failed_ = true;
-      break;
-    }
-    if (n == 0) break;
-    out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
+  if (!proxy::append_session_output(session_, out_, kOutputBatch)) failed_ = true;
   if (!drained_.empty()) {
     auto ids = std::move(drained_);
     drained_.clear();

@@ -8,6 +8,8 @@
 #include <array>
 #include <charconv>
 
+#include "lbd/upstream_conn/h2_output.hpp"
+
 namespace lbd::proxy {
 
 namespace {
@@ -198,16 +200,7 @@ bool H2ClientSession::receive(std::span<const std::uint8_t> bytes) {
 }
 
 std::string_view H2ClientSession::output() {
-  while (!failed_ && out_.size() < kOutputBatch) {
-    const std::uint8_t* data = nullptr;
-    const auto n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      failed_ = true;
-      break;
-    }
-    if (n == 0) break;
-    out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-  }
+  if (!failed_ && !append_session_output(session_, out_, kOutputBatch)) failed_ = true;
   if (!drained_.empty()) {
     auto ids = std::move(drained_);
     drained_.clear();
