@@ -136,4 +136,30 @@ class VrrpLab {
   int runs_ = 0;
 };
 
+/// A minimal lbd for node `node`: one L4 listener on the node's loopback, one server without
+/// health checks (so its health answer is "ok"), a control socket at `socket`, and `extra`
+/// appended (more sections). Returns the config file's path in the lab's dir.
+inline std::string write_lbd_config(VrrpLab& lab, const std::string& node,
+                                    const std::string& socket, const std::string& extra = "") {
+  const auto path = lab.dir() + "/lbd-" + node + ".toml";
+  std::ofstream(path) << fmt::format(R"([global]
+workers = 1
+drain_timeout = "0s"
+control_socket = "{}"
+[[listener]]
+name = "l4"
+bind = "127.0.0.1:18080"
+mode = "tcp"
+pool = "web"
+[[pool]]
+name = "web"
+[[pool.server]]
+name = "be1"
+address = "127.0.0.1:9"
+)",
+                                     socket)
+                      << extra;
+  return path;
+}
+
 }  // namespace vrrptest

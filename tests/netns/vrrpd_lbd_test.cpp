@@ -26,29 +26,6 @@ bool skip() {
 std::string lbd_binary() { return LBPAIR_BINARY_DIR "/lbd/lbd"; }
 std::string lbctl_binary() { return LBPAIR_BINARY_DIR "/lbctl/lbctl"; }
 
-// A minimal lbd for node `node`: one L4 listener on the node's loopback, one server without
-// health checks (so its health answer is "ok"), and a control socket in the lab's dir.
-std::string write_lbd_config(VrrpLab& lab, const std::string& node, const std::string& socket) {
-  const auto path = lab.dir() + "/lbd-" + node + ".toml";
-  std::ofstream(path) << fmt::format(R"([global]
-workers = 1
-drain_timeout = "0s"
-control_socket = "{}"
-[[listener]]
-name = "l4"
-bind = "127.0.0.1:18080"
-mode = "tcp"
-pool = "web"
-[[pool]]
-name = "web"
-[[pool.server]]
-name = "be1"
-address = "127.0.0.1:9"
-)",
-                                     socket);
-  return path;
-}
-
 // Polls every second: two failed polls would take a second or more to see a dead lbd, so only
 // the watch stream can explain a faster failover.
 std::string track_lbd(const std::string& socket) {

@@ -25,24 +25,11 @@ std::string lbd_binary() { return LBPAIR_BINARY_DIR "/lbd/lbd"; }
 
 // lbd of `node` with replication to the other node's lbd (fast redial, so that the peer's start
 // is seen within ~100 ms).
-std::string write_lbd_config(VrrpLab& lab, const std::string& node, const std::string& socket) {
+std::string write_lbd_config_replicated(VrrpLab& lab, const std::string& node,
+                                        const std::string& socket) {
   const bool a = node == "a";
-  const auto path = lab.dir() + "/lbd-" + node + ".toml";
-  std::ofstream(path) << fmt::format(R"([global]
-workers = 1
-drain_timeout = "0s"
-control_socket = "{}"
-[[listener]]
-name = "l4"
-bind = "127.0.0.1:18080"
-mode = "tcp"
-pool = "web"
-[[pool]]
-name = "web"
-[[pool.server]]
-name = "be1"
-address = "127.0.0.1:9"
-[replication]
+  return write_lbd_config(lab, node, socket,
+                          fmt::format(R"([replication]
 node_id = "node-{}"
 peer_id = "node-{}"
 listen = "{}:7400"
@@ -51,9 +38,8 @@ secret = "netns-test-secret-0123456789abcdef0123"
 reconnect_interval = "100ms"
 reconnect_max_interval = "200ms"
 )",
-                                     socket, node, a ? "b" : "a", a ? "192.0.2.1" : "192.0.2.2",
-                                     a ? "192.0.2.2" : "192.0.2.1");
-  return path;
+                                      node, a ? "b" : "a", a ? "192.0.2.1" : "192.0.2.2",
+                                      a ? "192.0.2.2" : "192.0.2.1"));
 }
 
 std::string gated_global(const std::string& lbd_socket, const std::string& vrrpd_socket) {
@@ -74,7 +60,7 @@ void start_a_not_ready(VrrpLab& lab, const std::string& gate_timeout) {
   const std::string sock = lab.dir() + "/lbd-a.sock";
   lab.start("b", {Inst{.priority = 100}});
   REQUIRE(VrrpLab::time_until([&] { return lab.holds("b", kVip); }, ms(3000)));
-  lab.lab().spawn("a", {lbd_binary(), "-c", write_lbd_config(lab, "a", sock)},
+  lab.lab().spawn("a", {lbd_binary(), "-c", write_lbd_config_replicated(lab, "a", sock)},
                   lab.dir() + "/lbd-a.log");
   REQUIRE(lbtest::wait_until([&] { return std::filesystem::exists(sock); }, ms(3000)));
   lab.start("a",
@@ -108,7 +94,7 @@ TEST_CASE(
   // b's lbd comes up: the sessions connects, b sends its full sync, a's lbd is ready.
   const std::string sock_b = lab.dir() + "/lbd-b.sock";
   const auto peer_up = Clock::now();
-  lab.lab().spawn("b", {lbd_binary(), "-c", write_lbd_config(lab, "b", sock_b)},
+  lab.lab().spawn("b", {lbd_binary(), "-c", write_lbd_config_replicated(lab, "b", sock_b)},
                   lab.dir() + "/lbd-b.log");
   auto moved =
       VrrpLab::time_until([&] { return lab.holds("a", kVip) && !lab.holds("b", kVip); }, ms(5000));
