@@ -156,14 +156,8 @@ TEST_CASE(
     "http: a 502 after a chunked request body is logged with the request's target, which "
     "outlives the body's parser (ASan)") {
   TestBackend garbage([](int fd) {
-    std::string seen;
-    char buf[4096];
-    while (seen.find("0\r\n\r\n") == std::string::npos) {
-      const auto n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      seen.append(buf, static_cast<std::size_t>(n));
-    }
-    send_all(fd, "NOT HTTP AT ALL\r\n\r\n");
+    std::string buf;
+    if (read_request(fd, buf)) send_all(fd, "NOT HTTP AT ALL\r\n\r\n");  // after the whole body
   });
   InProcessLbd lbd(HttpConfig{.pools = {{"app", {garbage.address()}}}}.text());
   const std::string target = "/upload/" + std::string(200, 'x');
