@@ -48,16 +48,25 @@ void set_original(nf_conntrack* ct, const repl::CtTuple& t) {
   nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(t.dport));
 }
 
-// The TCP window tracking state, so the standby accepts the flow's next segments in window (the
-// kernel re-learns the exact windows from them; the scale factors it cannot re-learn).
+// The TCP state, the window scale factors (which the kernel cannot re-learn mid-flow) and the
+// peer's flags, plus "be liberal" in both directions: the windows of the entry are stale or
+// unknown here. An entry this node created itself when it carried the flow before (a
+// switchover and the switch-back, or lbd restarted on a node whose kernel kept its table) holds
+// the windows of that time; with strict tracking the kernel finds the flow's current segments
+// out of window, marks them invalid, skips the NAT and the local stack resets the flow. Liberal
+// tracking accepts them and follows the windows from there (conntrackd does the same unless
+// window tracking is asked for).
 void set_tcp_state(nf_conntrack* ct, const repl::CtEntry& e) {
+  const auto with_liberal = [](std::uint8_t flags) {
+    return static_cast<std::uint8_t>(flags | IP_CT_TCP_FLAG_BE_LIBERAL);
+  };
   nfct_set_attr_u8(ct, ATTR_TCP_STATE, e.tcp_state);
   nfct_set_attr_u8(ct, ATTR_TCP_WSCALE_ORIG, e.wscale_original);
   nfct_set_attr_u8(ct, ATTR_TCP_WSCALE_REPL, e.wscale_reply);
-  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_ORIG, e.flags_original);
-  nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, e.flags_original);
-  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, e.flags_reply);
-  nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, e.flags_reply);
+  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_ORIG, with_liberal(e.flags_original));
+  nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, with_liberal(e.flags_original));
+  nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, with_liberal(e.flags_reply));
+  nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, with_liberal(e.flags_reply));
   // A zero timeout is refused by the kernel; an entry read without one gets a short one, which
   // the next update or refresh replaces.
   nfct_set_attr_u32(ct, ATTR_TIMEOUT, e.timeout_s != 0 ? e.timeout_s : 120);

@@ -3,9 +3,12 @@
 three backends on one bridge), lbd with a forward listener (kernel DNAT + SNAT to a floating
 backend-side address) and replication on both nodes, vrrpd moving the VIP and the SNAT address
 together. 100 long-lived flows through node-a (80 echo a line every 50 ms, 20 keep 64 KiB in
-flight), then a SIGKILL of lbd and vrrpd on node-a (or --kill node: its link goes down): reports how many flows survived on node-b
-(with the conntrack entries lbd streamed to it) and each flow's largest pause. --no-replication
-runs the same without [replication]. Everything it creates is torn down at exit; it stops only
+flight), then a SIGKILL of lbd and vrrpd on node-a (or --kill node: its link goes down; or --kill
+switchover: the operator's planned `lbctl vrrp switchover` on node-a): reports how many flows
+survived on node-b (with the conntrack entries lbd streamed to it) and each flow's largest pause.
+--restart-after S brings node-a back S seconds after the fault, so that it takes the VIP back
+(the switch-back) while the same flows keep running: they must survive both moves.
+--no-replication runs the same without [replication]. Everything it creates is torn down at exit; it stops only
 the processes it started, by PID. Needs root."""
 import argparse
 import json
@@ -115,6 +118,35 @@ def ct_held(lab, node):
     return 0
 
 
+def traffic_seconds(args):
+    """How long the client's flows run: through the fault and, with --restart-after, through
+    node-a's return and the switch-back."""
+    if args.restart_after > 0:
+        return args.warmup + args.restart_after + args.after_restart
+    return args.warmup + args.after_kill
+
+
+def bring_back(lab, args):
+    """node-a returns: its daemons restart (or its link comes up); vrrpd there preempts once
+    lbd is ready and in sync with node-b, which then holds node-a's conntrack entries again."""
+    if args.kill == "both":
+        start_node(lab, "node-a", args)
+        lab.event("lbd and vrrpd restarted on node-a")
+    elif args.kill == "node":
+        failover_lab.sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} up")
+        lab.event("node-a's link is up again")
+    else:
+        # A switchover keeps node-a at priority 1 until the operator resumes it; then it
+        # preempts node-b as it would after a restart.
+        reply = failover_lab.control_request(lab.sockets("node-a")[1], {"cmd": "resume"})
+        lab.event(f"vrrp resume on node-a (what `lbctl vrrp resume` sends): ok={reply.get('ok')}")
+
+
+def vip_back_ms(lab, t_back):
+    t = lab.first_vip_change_after(t_back, lambda h: "node-a" in h)
+    return None if t is None else round((t - t_back) * 1000, 1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--advert", type=failover_lab.parse_interval,
@@ -124,10 +156,16 @@ def main():
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of traffic before the kill")
     p.add_argument("--after-kill", type=float, default=7.0, help="seconds of traffic after it")
     p.add_argument("--no-replication", action="store_true")
-    p.add_argument("--kill", choices=["both", "node"], default="both",
+    p.add_argument("--kill", choices=["both", "node", "switchover"], default="both",
                    help="both: SIGKILL lbd and vrrpd on node-a (its kernel keeps forwarding "
                         "until the clients follow the new master's gratuitous ARP); node: take "
-                        "node-a's link down")
+                        "node-a's link down; switchover: `lbctl vrrp switchover` on node-a")
+    p.add_argument("--restart-after", type=float, default=0.0,
+                   help="seconds after the fault at which node-a comes back (daemons "
+                        "restarted, link up, or nothing to restart after a switchover) and "
+                        "takes the VIP back; 0 = it stays away")
+    p.add_argument("--after-restart", type=float, default=6.0,
+                   help="seconds of traffic after node-a is back (with --restart-after)")
     p.add_argument("--algorithm", default="maglev",
                    choices=["maglev", "source_hash", "round_robin", "random"],
                    help="the pool's balancing (random shows best what replication prevents: "
@@ -169,7 +207,7 @@ def main():
         ready = os.path.join(lab.run_dir, "ready")
         client = lab.start_proc("client", "client", [
             sys.executable, os.path.join(FWD, "client.py"), "hold", VIP, "80", str(args.echo),
-            str(args.bulk), str(args.warmup + args.after_kill), ready])
+            str(args.bulk), str(traffic_seconds(args)), ready])
         lab.wait_for(lambda: os.path.exists(ready), 30, "the client's flows to be established")
         t_ready = time.time()
         lab.event(f"{flows} flows established through node-a")
@@ -185,10 +223,19 @@ def main():
         if args.kill == "both":
             lab.kill_now(["vrrpd-node-a", "lbd-node-a"])
             lab.event("SIGKILL lbd and vrrpd on node-a")
-        else:
+        elif args.kill == "node":
             failover_lab.sh(f"ip -n {lab.ns('sw')} link set {lab.ports['node-a']} down")
             lab.event("node-a's link is down")
-        client.wait(timeout=args.warmup + args.after_kill + 60)
+        else:
+            reply = failover_lab.control_request(lab.sockets("node-a")[1], {"cmd": "switchover"})
+            lab.event(f"vrrp switchover on node-a (what `lbctl vrrp switchover` sends): "
+                      f"ok={reply.get('ok')}")
+        t_back = None
+        if args.restart_after > 0:
+            time.sleep(max(0.0, args.restart_after - (time.time() - t_kill)))
+            t_back = time.time()
+            bring_back(lab, args)
+        client.wait(timeout=traffic_seconds(args) + 60)
         lab.procs.pop("client", None)
         t_vip_b = lab.first_vip_change_after(t_kill, lambda h: "node-b" in h)
         lines = open(os.path.join(lab.run_dir, "client.log")).read().strip().splitlines()
@@ -209,6 +256,11 @@ def main():
                 "max": pauses[-1] if pauses else None,
             },
             "held_on_b_before_kill": held,
+            "vip_back_on_a_ms": None if t_back is None else vip_back_ms(lab, t_back),
+            # A daemon that exited on its own during the run (the lab kills none after start,
+            # except for --kill both): name -> exit status (negative: the signal).
+            "daemons_exited": {name: proc.poll() for name, proc in lab.procs.items()
+                               if name != "client" and proc.poll() is not None},
             "b_committed": fwd_b.get("committed"),
             "b_failed": fwd_b.get("failed"),
         }
