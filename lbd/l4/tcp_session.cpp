@@ -9,6 +9,7 @@
 #include "lbd/l4/sni_route.hpp"
 #include "lbd/session/conn_tracking.hpp"
 #include "lbd/session/deadline.hpp"
+#include "lbd/session/first_record_wait.hpp"
 #include "lbd/session/persistence.hpp"
 #include "lbd/session/pick_hash.hpp"
 #include "lbd/session/request_log.hpp"
@@ -27,14 +28,18 @@ struct ClientHelloPrefix {
 };
 
 /// Reads the client's first bytes until they hold a whole ClientHello (bounded by
-/// kMaxClientHello and `timeout`). The bytes are consumed, not peeked: bytes left queued in the
-/// socket would complete every readiness wait at once, so a client that stalls mid-hello would
-/// spin the worker. The caller replays them to the backend before relaying. nullopt when the
-/// client timed out or went away.
+/// kMaxClientHello and `timeout`). Nothing is read, and no buffer held, until the first TLS
+/// record is wholly queued in the socket (wait_for_first_record): a client stalled mid-hello
+/// costs a pending wait. The bytes are then consumed, not peeked: a hello spread over several
+/// records is read record after record, and bytes left queued in the socket would complete every
+/// readiness wait at once (a client that stalls in a later record would spin the worker). The
+/// caller replays them to the backend before relaying. nullopt when the client timed out or went
+/// away.
 lb::awaitable<std::optional<ClientHelloPrefix>> read_client_hello(
     lb::tcp::socket& socket, std::chrono::nanoseconds timeout, const std::string& listener,
     const std::shared_ptr<spdlog::logger>& log) {
   SocketDeadline deadline(socket, timeout);
+  if (co_await wait_for_first_record(socket)) co_return std::nullopt;
   ClientHelloPrefix out;
   std::size_t size = 0;
   lb::error_code ec;
