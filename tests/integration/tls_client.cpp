@@ -1,12 +1,18 @@
 // The blocking OpenSSL test client (see tls_client.hpp).
 #include "tests/integration/tls_client.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <thread>
 
 #include "tests/integration/lbd_harness.hpp"
 
@@ -43,6 +49,34 @@ std::string read_response(SSL* ssl) {
     data.append(buf, static_cast<std::size_t>(n));
   }
   return data;
+}
+
+/// Runs the client's first SSL_connect into a memory BIO (the socket is non-blocking until the
+/// ClientHello is out, so it returns wanting the ServerHello), then writes the hello to `fd` in
+/// `pieces`, `pause` apart. The connection then goes on over `fd` as usual. False when a write
+/// failed.
+bool send_hello_in_pieces(SSL* ssl, int fd, const std::vector<std::size_t>& pieces,
+                          std::chrono::milliseconds pause) {
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set0_wbio(ssl, out);
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  SSL_connect(ssl);  // writes the ClientHello to `out`, then finds nothing to read yet
+  ::fcntl(fd, F_SETFL, flags);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string_view hello(data, n > 0 ? static_cast<std::size_t>(n) : 0);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bool ok = !hello.empty();
+  for (std::size_t i = 0; ok && i <= pieces.size() && !hello.empty(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(pause);  // the client's pace is what is tested
+    const auto size = i < pieces.size() ? std::min(pieces[i], hello.size()) : hello.size();
+    ok = send_all(fd, hello.substr(0, size));
+    hello.remove_prefix(size);
+  }
+  SSL_set_wfd(ssl, fd);  // frees `out`
+  return ok;
 }
 
 }  // namespace
@@ -88,7 +122,9 @@ TlsResult tls_exchange(const lb::Endpoint& endpoint, const TlsClientOptions& o,
   SSL_set_fd(ssl, fd);
   if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl, o.sni.c_str());
   if (o.session) SSL_set_session(ssl, o.session.get());
-  if (SSL_connect(ssl) != 1) {
+  if (!o.hello_pieces.empty() && !send_hello_in_pieces(ssl, fd, o.hello_pieces, o.hello_pause)) {
+    r.error = "writing the ClientHello failed";
+  } else if (SSL_connect(ssl) != 1) {
     r.error = errors();
     if (r.error.empty()) r.error = "handshake failed";
   } else {

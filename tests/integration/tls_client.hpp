@@ -3,6 +3,7 @@
 // requests on the same connection. Reports what the server presented and negotiated.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@ struct TlsClientOptions {
   std::string cert_file, key_file;  // client certificate (mTLS)
   TlsSession session;               // resume this session
   std::function<void(std::size_t)> before_request;  // called with the index before each request
+  /// Writes the ClientHello in pieces of these sizes, then the rest, `hello_pause` apart (a
+  /// slow client, or one whose hello crosses several segments). Empty = in one write.
+  std::vector<std::size_t> hello_pieces;
+  std::chrono::milliseconds hello_pause{0};
 };
 
 struct TlsResult {
