@@ -3,11 +3,12 @@
 while an honest client sends 200 requests per second to another listener of the same lbd.
 
 Each attack opens N connections (1,000 by default) that start something and stall: a PROXY
-header, a ClientHello on an SNI-routed tcp listener, a TLS handshake, a request to the admin
-listener, a connection to the replication port (from a stranger, and from the peer's own address
-while the real peer, a second lbd, restarts and must get back in). The report per attack: lbd's RSS and CPU while the attackers hold their connections,
-the honest client's errors and p99 latency, and how the attackers were ended (closed by lbd at
-which time after they stalled, or still open when the run ended).
+header, a ClientHello on an SNI-routed tcp listener, a TLS handshake (silent, or after part of a
+ClientHello), a request to the admin listener, a connection to the replication port (from a
+stranger, and from the peer's own address while the real peer, a second lbd, restarts and must
+get back in). The report per attack: lbd's RSS and CPU while the attackers hold their
+connections, the honest client's errors and p99 latency, and how the attackers were ended (closed
+by lbd at which time after they stalled, or still open when the run ended).
 
     tests/hostile/edge_attacks.py --lbd build/lbd/lbd [--connections 1000] [--seconds 12]
         [--only baseline,replication_stranger]
@@ -345,6 +346,12 @@ def idle_tls_handshake(ctx, args):
                       ctx["ports"]["tls"], b"", args)
 
 
+def partial_client_hello(ctx, args):
+    """The 5-byte record header of a real ClientHello and 10 bytes of it, then nothing."""
+    return run_attack("partial ClientHello (TLS listener)", ctx["pid"], ctx["ports"]["honest"],
+                      ctx["ports"]["tls"], client_hello()[:15], args)
+
+
 def admin_slowloris(ctx, args):
     return run_attack("admin slowloris on /metrics", ctx["pid"], ctx["ports"]["honest"],
                       ctx["ports"]["admin"], b"GET /metrics HTTP/1.1\r\nHost: a\r\n", args)
@@ -407,9 +414,10 @@ def replication_from_peer_address(ctx, args):
                       source=PEER_ADDRESS, during=restart_peer)
 
 
-# Memory an attacking connection may cost lbd, beyond the idle baseline. A TLS client that sends
-# nothing gets no TLS stream (its ~85 KiB of buffers) until its first bytes: it costs its socket.
-RSS_BOUND_KIB = {"idle_tls_handshake": 16}
+# Memory an attacking connection may cost lbd, beyond the idle baseline. A TLS client gets no TLS
+# stream (its ~85 KiB of buffers) until its first record is wholly queued in its socket: one that
+# sends nothing, or part of a ClientHello, costs its socket and a pending wait.
+RSS_BOUND_KIB = {"idle_tls_handshake": 16, "partial_client_hello": 16}
 RSS_BOUND_DEFAULT_KIB = 64
 RSS_SLACK_KIB = 1024  # the honest client's own connections and buffers
 
@@ -434,8 +442,9 @@ def violations(name, r):
     return found
 
 
-ATTACKS = [baseline, stalled_proxy_header, stalled_client_hello, idle_tls_handshake, admin_slowloris,
-           replication_stranger, replication_from_peer_address]
+ATTACKS = [baseline, stalled_proxy_header, stalled_client_hello, idle_tls_handshake,
+           partial_client_hello, admin_slowloris, replication_stranger,
+           replication_from_peer_address]
 
 
 def main():
