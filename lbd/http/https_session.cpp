@@ -11,7 +11,7 @@ namespace {
 
 /// Waits for the client's first TLS record (its ClientHello) to be wholly queued in the socket,
 /// within the request-header timeout, before the TLS stream exists. A TLS stream holds about
-/// 85 KiB from its creation (Asio's two 17 KiB engine buffers, the BIO pair's two, OpenSSL's
+/// 90 KiB from its creation (Asio's two 17 KiB engine buffers, the BIO pair's two, OpenSSL's
 /// state), so a client that connects and sends nothing, or part of a ClientHello, costs only its
 /// socket and this wait (wait_for_first_record). Bytes that are not a TLS record go to the
 /// handshake at once, which refuses them as it always did (plain HTTP gets its 400).

@@ -415,7 +415,7 @@ def replication_from_peer_address(ctx, args):
 
 
 # Memory an attacking connection may cost lbd, beyond the idle baseline. A TLS client gets no TLS
-# stream (its ~85 KiB of buffers) until its first record is wholly queued in its socket: one that
+# stream (its ~90 KiB of buffers) until its first record is wholly queued in its socket: one that
 # sends nothing, or part of a ClientHello, costs its socket and a pending wait.
 RSS_BOUND_KIB = {"idle_tls_handshake": 16, "partial_client_hello": 16}
 RSS_BOUND_DEFAULT_KIB = 64
