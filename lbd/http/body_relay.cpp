@@ -70,12 +70,13 @@ lb::awaitable<BodyResult> HttpExchange::relay_until_eof(From& from, beast::flat_
 }
 
 template <bool isRequest, typename From, typename To>
-lb::awaitable<BodyResult> HttpExchange::relay_chunked(
-    http::parser<isRequest, http::empty_body>& header, From& from, beast::flat_buffer& fbuf, To& to,
-    bool rechunk, std::uint64_t max_body, nanoseconds from_idle, nanoseconds to_idle,
-    Clock::time_point from_deadline) {
+lb::awaitable<BodyResult> HttpExchange::relay_chunked(ArenaParser<isRequest>& header, From& from,
+                                                      beast::flat_buffer& fbuf, To& to,
+                                                      bool rechunk, std::uint64_t max_body,
+                                                      nanoseconds from_idle, nanoseconds to_idle,
+                                                      Clock::time_point from_deadline) {
   if constexpr (isRequest) own_request_line();
-  http::parser<isRequest, http::buffer_body> p(std::move(header));
+  ArenaParser<isRequest, http::buffer_body> p(std::move(header));
   p.body_limit(kNoBodyLimit);
   auto& pool = worker_.relay_resources();
   auto scratch = pool.acquire_buffer();
@@ -108,7 +109,7 @@ BodyResult pending_chunk_bound(const beast::flat_buffer& fbuf, std::size_t max_t
 /// Feeds the buffered bytes to the chunked-body parser: the bytes it consumed, or nullopt when
 /// the body is malformed.
 template <bool isRequest>
-std::optional<std::size_t> feed_chunked(http::parser<isRequest, http::buffer_body>& p,
+std::optional<std::size_t> feed_chunked(ArenaParser<isRequest, http::buffer_body>& p,
                                         beast::flat_buffer& fbuf) {
   if (fbuf.size() == 0) return 0;
   error_code ec;
@@ -122,7 +123,7 @@ std::optional<std::size_t> feed_chunked(http::parser<isRequest, http::buffer_bod
 
 template <bool isRequest, typename From, typename To>
 lb::awaitable<BodyResult> HttpExchange::relay_chunked_with(
-    http::parser<isRequest, http::buffer_body>& p, From& from, beast::flat_buffer& fbuf, To& to,
+    ArenaParser<isRequest, http::buffer_body>& p, From& from, beast::flat_buffer& fbuf, To& to,
     bool rechunk, std::uint64_t max_body, nanoseconds from_idle, nanoseconds to_idle,
     Clock::time_point from_deadline, std::uint8_t* scratch) {
   constexpr std::size_t kScratch = RelayResources::kBufferSize;
@@ -207,17 +208,23 @@ template lb::awaitable<BodyResult> HttpExchange::relay_until_eof(UpstreamStream&
                                                                  beast::flat_buffer&, TlsClient&,
                                                                  nanoseconds, nanoseconds,
                                                                  std::string&);
-template lb::awaitable<BodyResult> HttpExchange::relay_chunked(
-    http::parser<true, http::empty_body>&, tcp::socket&, beast::flat_buffer&, UpstreamStream&, bool,
-    std::uint64_t, nanoseconds, nanoseconds, Clock::time_point);
-template lb::awaitable<BodyResult> HttpExchange::relay_chunked(
-    http::parser<true, http::empty_body>&, TlsClient&, beast::flat_buffer&, UpstreamStream&, bool,
-    std::uint64_t, nanoseconds, nanoseconds, Clock::time_point);
-template lb::awaitable<BodyResult> HttpExchange::relay_chunked(
-    http::parser<false, http::empty_body>&, UpstreamStream&, beast::flat_buffer&, tcp::socket&,
-    bool, std::uint64_t, nanoseconds, nanoseconds, Clock::time_point);
-template lb::awaitable<BodyResult> HttpExchange::relay_chunked(
-    http::parser<false, http::empty_body>&, UpstreamStream&, beast::flat_buffer&, TlsClient&, bool,
-    std::uint64_t, nanoseconds, nanoseconds, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(RequestHeaderParser&, tcp::socket&,
+                                                               beast::flat_buffer&, UpstreamStream&,
+                                                               bool, std::uint64_t, nanoseconds,
+                                                               nanoseconds, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(RequestHeaderParser&, TlsClient&,
+                                                               beast::flat_buffer&, UpstreamStream&,
+                                                               bool, std::uint64_t, nanoseconds,
+                                                               nanoseconds, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(ResponseHeaderParser&,
+                                                               UpstreamStream&, beast::flat_buffer&,
+                                                               tcp::socket&, bool, std::uint64_t,
+                                                               nanoseconds, nanoseconds,
+                                                               Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(ResponseHeaderParser&,
+                                                               UpstreamStream&, beast::flat_buffer&,
+                                                               TlsClient&, bool, std::uint64_t,
+                                                               nanoseconds, nanoseconds,
+                                                               Clock::time_point);
 
 }  // namespace lbd::proxy::http_detail

@@ -12,9 +12,11 @@
 
 namespace lbd::proxy {
 
+/// `Fields`: a Beast field container (http::fields, or the L7 session's HeaderFields).
+template <typename Fields>
 class FieldsLookup final : public HeaderLookup {
  public:
-  explicit FieldsLookup(const boost::beast::http::fields& f) : f_(f) {}
+  explicit FieldsLookup(const Fields& f) : f_(f) {}
   std::optional<std::string_view> header(std::string_view name) const override {
     auto it = f_.find(bsv(name));
     if (it == f_.end()) return std::nullopt;
@@ -22,7 +24,7 @@ class FieldsLookup final : public HeaderLookup {
   }
 
  private:
-  const boost::beast::http::fields& f_;
+  const Fields& f_;
 };
 
 }  // namespace lbd::proxy

@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -23,6 +25,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/optional/optional.hpp>
 
+#include "lbd/http/header_arena.hpp"
 #include "lbd/http/http_persistence.hpp"
 #include "lbd/http/http_watchdog.hpp"
 #include "lbd/http/http_worker_state.hpp"
@@ -53,8 +56,13 @@ constexpr std::size_t kMaxHeaderFields = 100;
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
-using RequestHeaderParser = http::request_parser<http::empty_body>;
-using ResponseHeaderParser = http::response_parser<http::empty_body>;
+// Their fields come from the exchange's HeaderArena (header_arena.hpp).
+template <bool isRequest, typename Body = http::empty_body>
+using ArenaParser = http::parser<isRequest, Body, ArenaAllocator<char>>;
+using RequestHeaderParser = ArenaParser<true>;
+using ResponseHeaderParser = ArenaParser<false>;
+using RequestHeader = http::request<http::empty_body, HeaderFields>;
+using ResponseHeader = http::response<http::empty_body, HeaderFields>;
 
 inline void append_number(std::string& out, std::uint64_t v, int base = 10) {
   char buf[24];
@@ -180,6 +188,13 @@ class HttpExchange {
   std::optional<Refusal> body_refusal(BodyResult r, bool request);
 
   // ---- request (request_admission.cpp) --------------------------------------------------
+  /// The request parser of an exchange, its fields and the response's in `memory` (which must
+  /// outlive both parsers: it lives in exchange()'s frame, declared before them).
+  RequestHeaderParser request_parser(HeaderMemory& memory) {
+    header_alloc_ = ArenaAllocator<char>(&memory.arena);
+    return RequestHeaderParser(std::piecewise_construct, std::make_tuple(),
+                               std::make_tuple(header_alloc_));
+  }
   /// Starts a request: sets up its header parser, resets what the last request left and arms
   /// the header deadline.
   void begin_request(RequestHeaderParser& hp);
@@ -212,11 +227,11 @@ class HttpExchange {
   ResponseStep parse_response_header(std::optional<ResponseHeaderParser>& rp, bool is_head,
                                      bool& got_bytes, error_code& ec);
   /// A response that ends the header phase: a final status, or 101 (Switching Protocols).
-  static bool is_final(const http::response<http::empty_body>& res) {
+  static bool is_final(const ResponseHeader& res) {
     return res.result_int() >= 200 || res.result_int() == 101;
   }
   /// Writes the interim (1xx) response to pass on to the client into `out`.
-  static void interim_head(std::string& out, const http::response<http::empty_body>& res);
+  static void interim_head(std::string& out, const ResponseHeader& res);
   /// No response header: the error response, or nullopt when the request may be sent again,
   /// to another server than `avoid` then.
   std::optional<Refusal> response_header_failure(const error_code& ec, const Upstream& up,
@@ -226,7 +241,7 @@ class HttpExchange {
   void note_response_header(const Upstream& up, const RequestFacts& facts,
                             Clock::time_point waiting_since);
   /// The header a 101 (Upgrade) response is passed on with.
-  std::string upgrade_head(const http::response<http::empty_body>& res, const Upstream& up);
+  std::string upgrade_head(const ResponseHeader& res, const Upstream& up);
   /// Decides the body relay and both connections' fate, and writes the header into head_.
   ResponsePlan plan_response(ResponseHeaderParser& rp, const Upstream& up,
                              const RequestFacts& facts);
@@ -254,10 +269,10 @@ class HttpExchange {
   /// (so the next hop sees canonical framing, never the sender's), else raw. Trailers are dropped.
   /// `header` is the parser that read the message header; the relay parses the body with it.
   template <bool isRequest, typename From, typename To>
-  lb::awaitable<BodyResult> relay_chunked(http::parser<isRequest, http::empty_body>& header,
-                                          From& from, beast::flat_buffer& fbuf, To& to,
-                                          bool rechunk, std::uint64_t max_body,
-                                          nanoseconds from_idle, nanoseconds to_idle,
+  lb::awaitable<BodyResult> relay_chunked(ArenaParser<isRequest>& header, From& from,
+                                          beast::flat_buffer& fbuf, To& to, bool rechunk,
+                                          std::uint64_t max_body, nanoseconds from_idle,
+                                          nanoseconds to_idle,
                                           Clock::time_point from_deadline = kNoDeadline);
 
   /// Ends the request in flight (counters, access log) when the exchange leaves its scope:
@@ -311,19 +326,20 @@ class HttpExchange {
   std::string log_target_;
   TlsConnectionInfo tls_;  // TLS only: version, cipher, SNI, verified client subject
   bool tls_up_ = false;    // TLS only: the handshake completed
+  // The header fields' memory of the exchange in flight: its arena lives in exchange()'s frame.
+  ArenaAllocator<char> header_alloc_;
 
  private:
   template <bool isRequest, typename From, typename To>
-  lb::awaitable<BodyResult> relay_chunked_with(http::parser<isRequest, http::buffer_body>& p,
+  lb::awaitable<BodyResult> relay_chunked_with(ArenaParser<isRequest, http::buffer_body>& p,
                                                From& from, beast::flat_buffer& fbuf, To& to,
                                                bool rechunk, std::uint64_t max_body,
                                                nanoseconds from_idle, nanoseconds to_idle,
                                                Clock::time_point from_deadline,
                                                std::uint8_t* scratch);
   std::optional<Refusal> check_request(RequestHeaderParser& hp, RequestFacts& facts);
-  std::optional<Refusal> route_request(const http::request<http::empty_body>& req,
-                                       RequestFacts& facts);
-  void write_request_head(const http::request<http::empty_body>& req, const RequestFacts& facts);
+  std::optional<Refusal> route_request(const RequestHeader& req, RequestFacts& facts);
+  void write_request_head(const RequestHeader& req, const RequestFacts& facts);
 };
 
 /// How long the next read may wait: the idle timeout, cut short by a whole-body deadline.

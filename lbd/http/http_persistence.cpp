@@ -10,8 +10,10 @@
 
 namespace lbd::proxy {
 
+template <typename Allocator>
 void HttpPersistence::prepare(WorkerContext& worker, const PoolConfig& pool,
-                              const std::string& pool_name, const http::fields& fields,
+                              const std::string& pool_name,
+                              const http::basic_fields<Allocator>& fields,
                               const lb::IpAddress& client, std::string_view target) {
   sticky_ = StickyChoice{};
   cookie_server_.clear();
@@ -83,7 +85,8 @@ void HttpPersistence::prepare(WorkerContext& worker, const PoolConfig& pool,
   }
 }
 
-void HttpPersistence::finish(WorkerContext& worker, const http::fields& res,
+template <typename Allocator>
+void HttpPersistence::finish(WorkerContext& worker, const http::basic_fields<Allocator>& res,
                              const Backend* backend) {
   set_cookie_.clear();
   if (!pool_ || !backend) return;
@@ -120,6 +123,14 @@ void HttpPersistence::finish(WorkerContext& worker, const http::fields& res,
       return;
   }
 }
+
+// Beast's default container (HTTP/2 streams) and the L7 session's.
+template void HttpPersistence::prepare(WorkerContext&, const PoolConfig&, const std::string&,
+                                       const http::fields&, const lb::IpAddress&, std::string_view);
+template void HttpPersistence::prepare(WorkerContext&, const PoolConfig&, const std::string&,
+                                       const HeaderFields&, const lb::IpAddress&, std::string_view);
+template void HttpPersistence::finish(WorkerContext&, const http::fields&, const Backend*);
+template void HttpPersistence::finish(WorkerContext&, const HeaderFields&, const Backend*);
 
 std::span<const AddedField> HttpPersistence::set_cookie() {
   if (set_cookie_.empty()) return {};

@@ -24,13 +24,18 @@ class HttpPersistence {
   /// Request side: finds the server this request (header `fields`, from `client`, for
   /// `target`) is bound to in `pool` into prefer(); in indirect cookie mode, also the Cookie
   /// header without lbd's cookie (cookie_rewrite()). Counts refused cookies and re-picks.
+  /// For http::fields and HeaderFields (instantiated in http_persistence.cpp).
+  template <typename Allocator>
   void prepare(WorkerContext& worker, const PoolConfig& pool, const std::string& pool_name,
-               const http::fields& fields, const lb::IpAddress& client, std::string_view target);
+               const http::basic_fields<Allocator>& fields, const lb::IpAddress& client,
+               std::string_view target);
 
   /// Response side (`backend` answered with header `res`): counts a cookie hit or issues the
   /// cookie (set_cookie()), sticks the request's key after a (re)pick, learns the backend's
   /// session cookie.
-  void finish(WorkerContext& worker, const http::fields& res, const Backend* backend);
+  template <typename Allocator>
+  void finish(WorkerContext& worker, const http::basic_fields<Allocator>& res,
+              const Backend* backend);
 
   /// The pool persists sessions (prepare() ran for a pool with a persistence mode).
   bool active() const { return pool_ != nullptr; }

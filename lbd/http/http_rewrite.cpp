@@ -54,8 +54,8 @@ void append_forwarded_value(std::string& out, std::string_view v) {
 }
 
 /// Joins every value of `name` with ", " (RFC 9110 §5.3 list combination).
-template <typename Name>
-std::string joined(const http::fields& fields, Name name) {
+template <typename Fields, typename Name>
+std::string joined(const Fields& fields, Name name) {
   std::string out;
   auto [first, last] = fields.equal_range(name);
   for (auto it = first; it != last; ++it) {
@@ -75,7 +75,8 @@ bool has_obs_fold(std::string_view raw) {
   return false;
 }
 
-std::optional<std::string_view> check_request_framing(const http::fields& fields,
+template <typename Allocator>
+std::optional<std::string_view> check_request_framing(const http::basic_fields<Allocator>& fields,
                                                       unsigned version) {
   const bool has_te = fields.count(http::field::transfer_encoding) > 0;
   const bool has_cl = fields.count(http::field::content_length) > 0;
@@ -158,7 +159,8 @@ enum class Rewritten { none, xff, xf_proto, xf_host, forwarded, via };
 
 /// Which header the rewrite writes itself `f` is, if any: with `forwarding` (a request) the
 /// chosen X-Forwarded-* and Forwarded, and Via when chosen (`headers`: ForwardHeader bits).
-Rewritten rewritten_kind(const http::fields::value_type& f, bool forwarding, unsigned headers) {
+template <typename Field>
+Rewritten rewritten_kind(const Field& f, bool forwarding, unsigned headers) {
   switch (f.name()) {
     case http::field::via:
       return headers & kVia ? Rewritten::via : Rewritten::none;
@@ -191,8 +193,8 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 /// Appends "Name: v1, v2, " for every kept field of `kind` (nothing when there is none), so the
 /// caller only appends its own element and the line end.
-template <typename Kept>
-void append_joined(std::string& out, const http::fields& fields, Rewritten kind, bool forwarding,
+template <typename Fields, typename Kept>
+void append_joined(std::string& out, const Fields& fields, Rewritten kind, bool forwarding,
                    unsigned headers, std::string_view name, Kept&& kept) {
   out += name;
   out += ": ";
@@ -219,7 +221,8 @@ namespace {
 
 /// The headers the Connection header(s) name as hop-by-hop, except those a client must not be
 /// able to strip that way: the framing headers and Host (and Upgrade when it is kept).
-ConnectionTokens connection_tokens(const http::fields& fields, bool keep_upgrade) {
+template <typename Fields>
+ConnectionTokens connection_tokens(const Fields& fields, bool keep_upgrade) {
   ConnectionTokens named;
   for (auto [it, end] = fields.equal_range(http::field::connection); it != end; ++it) {
     for (auto token : http::token_list{it->value()}) {
@@ -254,12 +257,14 @@ bool spoofs_trusted(std::string_view name, const FieldRewrite& rw) {
 /// drops or frames itself, not an underscore spelling of a trusted header.
 class KeptFields {
  public:
-  KeptFields(const http::fields& fields, const FieldRewrite& rw)
+  template <typename Fields>
+  KeptFields(const Fields& fields, const FieldRewrite& rw)
       : rw_(rw),
         named_(connection_tokens(fields, rw.keep_upgrade)),
         framed_(rw.framing.kind != Framing::Kind::pass) {}
 
-  bool operator()(const http::fields::value_type& f) const {
+  template <typename Field>
+  bool operator()(const Field& f) const {
     if (hop_by_hop(f.name())) return false;
     const auto name = sv(f.name_string());
     if (named_.names(name)) return false;
@@ -295,7 +300,8 @@ class KeptFields {
 };
 
 /// The kept fields the rewrite does not write itself, the Cookie replacement, and the framing.
-void append_passed_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw,
+template <typename Fields>
+void append_passed_fields(std::string& out, const Fields& fields, const FieldRewrite& rw,
                           const KeptFields& kept) {
   const bool forwarding = rw.forward != nullptr;
   for (const auto& f : fields) {
@@ -323,7 +329,8 @@ void append_passed_fields(std::string& out, const http::fields& fields, const Fi
 
 /// X-Forwarded-For (appended to), X-Forwarded-Proto, X-Forwarded-Host and Forwarded (appended
 /// to), each when chosen in rw.headers.
-void append_forwarding(std::string& out, const http::fields& fields, const FieldRewrite& rw,
+template <typename Fields>
+void append_forwarding(std::string& out, const Fields& fields, const FieldRewrite& rw,
                        const KeptFields& kept) {
   const auto& info = *rw.forward;
   const auto client = info.client.unmapped();
@@ -364,7 +371,9 @@ void append_forwarding(std::string& out, const http::fields& fields, const Field
 
 }  // namespace
 
-void append_rewritten_fields(std::string& out, const http::fields& fields, const FieldRewrite& rw) {
+template <typename Allocator>
+void append_rewritten_fields(std::string& out, const http::basic_fields<Allocator>& fields,
+                             const FieldRewrite& rw) {
   const KeptFields kept(fields, rw);
   const bool forwarding = rw.forward != nullptr;
   append_passed_fields(out, fields, rw, kept);
@@ -379,5 +388,11 @@ void append_rewritten_fields(std::string& out, const http::fields& fields, const
   if (!rw.connection.empty()) append_field(out, "Connection", rw.connection);
   out += "\r\n";
 }
+
+// Beast's default container (HTTP/2 streams, health checks) and the L7 session's.
+template std::optional<std::string_view> check_request_framing(const http::fields&, unsigned);
+template std::optional<std::string_view> check_request_framing(const HeaderFields&, unsigned);
+template void append_rewritten_fields(std::string&, const http::fields&, const FieldRewrite&);
+template void append_rewritten_fields(std::string&, const HeaderFields&, const FieldRewrite&);
 
 }  // namespace lbd::proxy

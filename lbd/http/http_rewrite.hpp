@@ -15,6 +15,7 @@
 
 #include "common/net/ip_address.hpp"
 #include "lbd/http/forward_headers.hpp"
+#include "lbd/http/header_arena.hpp"
 
 namespace lbd::proxy {
 
@@ -35,7 +36,10 @@ bool has_obs_fold(std::string_view raw_header);
 /// coding before it: only chunked is relayed), a
 /// Transfer-Encoding on an HTTP/1.0 request, or Content-Length values that differ. Beast's
 /// parser already refuses some of these; this covers the rest.
-std::optional<std::string_view> check_request_framing(const http::fields& fields, unsigned version);
+/// For http::fields and HeaderFields (instantiated in http_rewrite.cpp).
+template <typename Allocator>
+std::optional<std::string_view> check_request_framing(const http::basic_fields<Allocator>& fields,
+                                                      unsigned version);
 
 /// The body framing written to the next hop, decided by the parser (RFC 9112 §6.3) and never
 /// copied from the sender's text: duplicate or list-valued Content-Length ("5, 5") and odd
@@ -106,8 +110,9 @@ bool underscore_variant(std::string_view name, std::string_view trusted);
 /// quoted as "[2001:db8::1]"), and appends this proxy to Via — each one only when its bit is in
 /// `headers`. A header spelled with underscores where one of the written, added or dropped
 /// headers has dashes is left out too (underscore_variant). Content-Length and
-/// Transfer-Encoding are written from `framing`.
-void append_rewritten_fields(std::string& out, const http::fields& fields,
+/// Transfer-Encoding are written from `framing`. For http::fields and HeaderFields.
+template <typename Allocator>
+void append_rewritten_fields(std::string& out, const http::basic_fields<Allocator>& fields,
                              const FieldRewrite& rewrite);
 
 }  // namespace lbd::proxy

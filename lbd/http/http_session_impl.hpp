@@ -192,7 +192,8 @@ class HttpSession : HttpExchange {
   lb::awaitable<Next> exchange() {
     const auto& to = cfg_.timeouts;
     error_code ec;
-    RequestHeaderParser hp;
+    HeaderMemory fields;  // both headers' fields: in this frame, allocated per request anyway
+    RequestHeaderParser hp = request_parser(fields);
     EndOfRequest end_of_request{this};  // after the parser: see EndOfRequest
     begin_request(hp);
     std::optional<Refusal> refusal;
@@ -336,7 +337,7 @@ class HttpSession : HttpExchange {
 
   /// A 101 response to an Upgrade request: passes it on, then relays bytes both ways until both
   /// sides are done (splice when neither side is TLS); the connection ends with the relay.
-  lb::awaitable<Next> relay_upgraded(const http::response<http::empty_body>& res, Upstream& up,
+  lb::awaitable<Next> relay_upgraded(const ResponseHeader& res, Upstream& up,
                                      UpstreamStream& upstream, const RequestFacts& req) {
     const auto& to = cfg_.timeouts;
     if (!req.upgrade) {

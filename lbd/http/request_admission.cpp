@@ -121,8 +121,7 @@ std::optional<Refusal> HttpExchange::check_request(RequestHeaderParser& hp, Requ
   return std::nullopt;
 }
 
-std::optional<Refusal> HttpExchange::route_request(const http::request<http::empty_body>& req,
-                                                   RequestFacts& facts) {
+std::optional<Refusal> HttpExchange::route_request(const RequestHeader& req, RequestFacts& facts) {
   // Route on the request as the client sent it.
   const auto parts = split_target(target_);
   std::string_view host_raw = parts.authority;
@@ -167,8 +166,7 @@ std::optional<Refusal> HttpExchange::route_request(const http::request<http::emp
   return std::nullopt;
 }
 
-void HttpExchange::write_request_head(const http::request<http::empty_body>& req,
-                                      const RequestFacts& facts) {
+void HttpExchange::write_request_head(const RequestHeader& req, const RequestFacts& facts) {
   // Rewrite for the backend and serialise the header once (reused on a retry).
   if (client_text_.empty()) client_text_ = client_.info.peer.address.unmapped().to_string();
   const ForwardInfo forward{.client = client_.info.peer.address,

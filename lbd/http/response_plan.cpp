@@ -3,6 +3,8 @@
 // the decisions about the body relay and both connections, and the bookkeeping at the end.
 #include <iterator>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -27,7 +29,7 @@ ResponseStep HttpExchange::parse_response_header(std::optional<ResponseHeaderPar
                                                  bool is_head, bool& got_bytes, error_code& ec) {
   if (!rp || rp->is_header_done()) {  // the first header, or the one after an interim response
     if (rp) watchdog_.arm(cfg_.timeouts.server_response);
-    rp.emplace();
+    rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(header_alloc_));
     rp->header_limit(std::max<std::uint32_t>(
         kMaxResponseHeader, static_cast<std::uint32_t>(cfg_.limits.max_header_size)));
     rp->body_limit(kNoBodyLimit);
@@ -54,7 +56,7 @@ ResponseStep HttpExchange::parse_response_header(std::optional<ResponseHeaderPar
   return is_final(rp->get()) ? ResponseStep::complete : ResponseStep::interim;
 }
 
-void HttpExchange::interim_head(std::string& out, const http::response<http::empty_body>& res) {
+void HttpExchange::interim_head(std::string& out, const ResponseHeader& res) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\n", res.result_int(), sv(res.reason()));
   for (const auto& f : res.base()) {
@@ -101,8 +103,7 @@ void HttpExchange::note_response_header(const Upstream& up, const RequestFacts& 
   }
 }
 
-std::string HttpExchange::upgrade_head(const http::response<http::empty_body>& res,
-                                       const Upstream& up) {
+std::string HttpExchange::upgrade_head(const ResponseHeader& res, const Upstream& up) {
   persistence_.finish(worker_, res.base(), up.conn.lease.backend());
   std::string head = fmt::format("HTTP/1.1 101 {}\r\n", sv(res.reason()));
   append_rewritten_fields(head, res.base(),
