@@ -313,10 +313,15 @@ class HttpSession : HttpExchange {
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
     relayed_ = 0;
-    if (plan.no_body) {
-      co_await asio::async_write(stream_, asio::buffer(head_),
-                                 asio::redirect_error(lb::use_awaitable, ec));
+    if (plan.no_body || (plan.length && ubuf_.size() >= *plan.length)) {
+      // No body, or all of it came with the header (a small response): one write here, without
+      // relay_length's frame (Asio keeps one freed frame per thread; this one was a malloc).
+      const auto n = plan.no_body ? 0 : static_cast<std::size_t>(*plan.length);
+      std::array<asio::const_buffer, 2> out{asio::buffer(head_),
+                                            asio::buffer(ubuf_.data().data(), n)};
+      co_await asio::async_write(stream_, out, asio::redirect_error(lb::use_awaitable, ec));
       if (ec) r = BodyResult::to_failed;
+      if (!ec) ubuf_.consume(n);
     } else if (plan.length) {
       r = co_await relay_length(upstream, ubuf_, stream_, *plan.length, to.server_idle,
                                 to.client_idle, &head_);
