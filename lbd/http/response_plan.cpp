@@ -176,9 +176,12 @@ Next HttpExchange::finish_response(BodyResult r, const ResponsePlan& plan, Upstr
     return Next::close;
   }
   obs_.bytes_out += plan.head_size + (plan.no_body ? 0 : plan.length ? *plan.length : relayed_);
-  log_->debug("http: listener={} client={} method={} target={} backend={} status={}",
-              listener_.name, client_.info.peer.to_string(), method_, target_, backend_name_,
-              plan.status);
+  // Only when logged: the client's address as text can be a heap string per request.
+  if (log_->should_log(spdlog::level::debug)) {
+    log_->debug("http: listener={} client={} method={} target={} backend={} status={}",
+                listener_.name, client_.info.peer.to_string(), method_, target_, backend_name_,
+                plan.status);
+  }
   watchdog_.watch(&raw_socket(), nullptr);
   const auto& pool = *facts.pool;
   if (plan.keep_upstream && ubuf_.size() == 0 &&
