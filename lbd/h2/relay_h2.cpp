@@ -8,8 +8,9 @@
 #include <fmt/format.h>
 
 #include "lbd/h2/connection.hpp"
-#include "lbd/h2/upstream_request.hpp"
+#include "lbd/http/h2_upstream_request.hpp"
 #include "lbd/http/http_rewrite.hpp"
+#include "lbd/http/replay_policy.hpp"
 
 namespace lbd::h2 {
 
@@ -212,11 +213,10 @@ Step Connection::h2_stream_closed(Exchange& x, RequestObservation& obs, H2Relay&
   // Not processed by the server (refused: a GOAWAY race), or safe to repeat (an idempotent
   // request without body whose connection failed before the response header): one more
   // attempt, on another connection.
-  const bool idempotent =
-      x.req.method == "GET" || x.req.method == "HEAD" || x.req.method == "OPTIONS";
-  const bool unprocessed =
-      error == kRefusedStream || (error == kH2ConnectionFailed && !r.plan.has_body && idempotent);
-  if (r.attempt == 0 && unprocessed && r.sent == 0) return Step::retry;
+  if (may_reopen_h2_stream(error == kRefusedStream, error == kH2ConnectionFailed, x.req.method,
+                           r.plan.has_body, r.attempt == 0, r.sent > 0)) {
+    return Step::retry;
+  }
   if (r.backend) worker_.report(*r.plan.pool_name, *r.backend, TrafficEvent::connect_failure);
   if (error == kH2ConnectionFailed) {
     respond_h2_error(x, obs, r.grpc, 502, "the connection to the backend failed");

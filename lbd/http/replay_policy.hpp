@@ -21,4 +21,15 @@ constexpr bool may_replay(std::string_view method, bool written) {
   return !written || is_idempotent(method);
 }
 
+/// May a stream to an HTTP/2 server (pool protocol = "h2") that closed before its response
+/// header be opened once more, on another connection? Only on the first attempt and before any
+/// request body byte went out; then when the server did not process it (`refused`:
+/// REFUSED_STREAM, a GOAWAY race), or when its connection failed and the request is idempotent
+/// and has no body.
+constexpr bool may_reopen_h2_stream(bool refused, bool connection_failed, std::string_view method,
+                                    bool has_body, bool first_attempt, bool body_sent) {
+  if (!first_attempt || body_sent) return false;
+  return refused || (connection_failed && !has_body && is_idempotent(method));
+}
+
 }  // namespace lbd::proxy
