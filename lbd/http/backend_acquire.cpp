@@ -78,28 +78,35 @@ lb::awaitable<Acquired> HttpExchange::acquire(const std::string& pool_name, cons
   auto r = co_await worker_.connect_upstream(
       pool_name, client_.info,
       PickContext{.hash = pick_hash_, .avoid = avoid, .prefer = persistence_.prefer()});
-  if (!r) {
-    switch (r.error()) {
-      case UpstreamError::no_backend:
-        co_return std::unexpected(Refusal{503, "no healthy backend"});
-      case UpstreamError::timeout:
-        co_return std::unexpected(Refusal{504, "connect to the backend timed out"});
-      case UpstreamError::connect_failed:
-        break;
-    }
-    co_return std::unexpected(Refusal{502, "connect to the backend failed"});
-  }
+  if (!r) co_return std::unexpected(unreachable_refusal(r.error()));
   co_return Upstream{std::move(*r), false};
+}
+
+Refusal unreachable_refusal(UpstreamError error) {
+  switch (error) {
+    case UpstreamError::no_backend:
+      return Refusal{503, "no healthy backend"};
+    case UpstreamError::timeout:
+      return Refusal{504, "connect to the backend timed out"};
+    case UpstreamError::connect_failed:
+      break;
+  }
+  return Refusal{502, "connect to the backend failed"};
 }
 
 void HttpExchange::start_forwarding(Upstream& up, const RequestFacts& facts,
                                     Clock::time_point acquire_start) {
-  const Backend* backend = up.conn.lease.backend();
+  note_backend(up.conn.lease.backend(), facts,
+               up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start));
+  watchdog_.watch(&raw_socket(), &up.conn.socket);
+}
+
+void HttpExchange::note_backend(const Backend* backend, const RequestFacts& facts,
+                                std::optional<nanoseconds> connect) {
   backend_name_ = backend ? std::string_view(backend->name) : std::string_view("-");
   if (backend) {
     obs_.server = backend->name;
-    obs_.connect =
-        up.reused ? std::nullopt : std::optional<nanoseconds>(Clock::now() - acquire_start);
+    obs_.connect = connect;
     obs_.sticky = !persistence_.active() ? "" : backend == persistence_.prefer() ? "hit" : "miss";
   }
   // The client connection is tracked under the backend of its latest request, re-pointed at
@@ -115,7 +122,6 @@ void HttpExchange::start_forwarding(Upstream& up, const RequestFacts& facts,
     tracked_backend_ = backend_hash;
     tracked_at_s_ = now_s;
   }
-  watchdog_.watch(&raw_socket(), &up.conn.socket);
 }
 
 std::optional<Refusal> HttpExchange::request_replay(const Upstream& up, bool can_retry,

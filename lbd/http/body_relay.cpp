@@ -10,6 +10,7 @@
 
 #include "common/asio_ssl.hpp"
 #include "lbd/http/chunked_bounds.hpp"
+#include "lbd/http/h2_request_sink.hpp"
 #include "lbd/http/http_exchange.hpp"
 #include "lbd/l4/relay.hpp"
 #include "lbd/upstream_conn/upstream_tls_stream.hpp"
@@ -180,8 +181,8 @@ lb::awaitable<BodyResult> HttpExchange::relay_chunked_with(
   co_return BodyResult::ok;
 }
 
-// The instances the sessions use: request bodies from the client stream to the backend,
-// response bodies back.
+// The instances the sessions use: request bodies from the client stream to the backend (an
+// HTTP/1.1 server, or a stream to an HTTP/2 server: h2_bridge.cpp), response bodies back.
 using TlsClient = asio::ssl::stream<tcp::socket>;
 
 template lb::awaitable<BodyResult> HttpExchange::relay_length(tcp::socket&, beast::flat_buffer&,
@@ -226,5 +227,21 @@ template lb::awaitable<BodyResult> HttpExchange::relay_chunked(ResponseHeaderPar
                                                                TlsClient&, bool, std::uint64_t,
                                                                nanoseconds, nanoseconds,
                                                                Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_length(tcp::socket&, beast::flat_buffer&,
+                                                              H2RequestSink&, std::uint64_t,
+                                                              nanoseconds, nanoseconds,
+                                                              std::string*, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_length(TlsClient&, beast::flat_buffer&,
+                                                              H2RequestSink&, std::uint64_t,
+                                                              nanoseconds, nanoseconds,
+                                                              std::string*, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(RequestHeaderParser&, tcp::socket&,
+                                                               beast::flat_buffer&, H2RequestSink&,
+                                                               bool, std::uint64_t, nanoseconds,
+                                                               nanoseconds, Clock::time_point);
+template lb::awaitable<BodyResult> HttpExchange::relay_chunked(RequestHeaderParser&, TlsClient&,
+                                                               beast::flat_buffer&, H2RequestSink&,
+                                                               bool, std::uint64_t, nanoseconds,
+                                                               nanoseconds, Clock::time_point);
 
 }  // namespace lbd::proxy::http_detail

@@ -37,6 +37,10 @@
 namespace lbd::proxy {
 
 class UpstreamStream;
+class H2UpstreamStream;
+class WakeSignal;
+class H2RequestSink;
+struct H2Field;
 
 // Not an anonymous namespace: HttpWorkerState must be one type in every translation unit (it
 // lives in the worker's extension slot, shared by plain and TLS sessions).
@@ -55,6 +59,8 @@ constexpr std::size_t kMaxHeaderFields = 100;
 // Not boost::none: Boost 1.74 compares `len_ > body_limit_` with an empty optional, which is true.
 constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
+// The proxy's answer to "Expect: 100-continue".
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Their fields come from the exchange's HeaderArena (header_arena.hpp).
 template <bool isRequest, typename Body = http::empty_body>
@@ -213,6 +219,10 @@ class HttpExchange {
                                   const Backend* avoid, bool reuse, const Backend* picked);
   /// Notes the backend `up` leads to (observation, connection table) and watches its socket.
   void start_forwarding(Upstream& up, const RequestFacts& facts, Clock::time_point acquire_start);
+  /// Notes the backend a request goes to: observation (`connect`: the time to a new connection),
+  /// the replicated connection table.
+  void note_backend(const Backend* backend, const RequestFacts& facts,
+                    std::optional<nanoseconds> connect);
   /// Writing the request header failed: the error response, or nullopt when the request may be
   /// sent again (`written`: some of its bytes went out), to another server than `avoid` then.
   std::optional<Refusal> request_replay(const Upstream& up, bool can_retry, bool written,
@@ -238,12 +248,12 @@ class HttpExchange {
                                                  const RequestFacts& facts, bool got_bytes,
                                                  bool can_retry, const Backend*& avoid);
   /// The response header arrived: latency samples (least_time, /metrics).
-  void note_response_header(const Upstream& up, const RequestFacts& facts,
+  void note_response_header(const Backend* backend, const RequestFacts& facts,
                             Clock::time_point waiting_since);
   /// The header a 101 (Upgrade) response is passed on with.
   std::string upgrade_head(const ResponseHeader& res, const Upstream& up);
   /// Decides the body relay and both connections' fate, and writes the header into head_.
-  ResponsePlan plan_response(ResponseHeaderParser& rp, const Upstream& up,
+  ResponsePlan plan_response(ResponseHeaderParser& rp, const Backend* backend,
                              const RequestFacts& facts);
   /// After the response body: counters, log, the backend connection back to its pool.
   Next finish_response(BodyResult r, const ResponsePlan& plan, Upstream& up,
@@ -274,6 +284,16 @@ class HttpExchange {
                                           std::uint64_t max_body, nanoseconds from_idle,
                                           nanoseconds to_idle,
                                           Clock::time_point from_deadline = kNoDeadline);
+
+  // ---- HTTP/2 servers (h2_bridge.cpp, instantiated there for the session's streams) -------
+  /// An HTTP/1.1 request routed to a pool with protocol = "h2" (admitted: head_ holds its
+  /// rewritten header), sent as one stream on the worker's HTTP/2 connections and answered as
+  /// HTTP/1.1: how the exchange ended, or the error response the session owes (nothing was
+  /// written to the client then but a 100 Continue).
+  template <typename ClientStream>
+  lb::awaitable<std::expected<Next, Refusal>> bridge_h2(ClientStream& client,
+                                                        RequestHeaderParser& hp,
+                                                        const RequestFacts& facts);
 
   /// Ends the request in flight (counters, access log) when the exchange leaves its scope:
   /// declared after the request parser, so that it runs before the parser, which method_ and
@@ -340,7 +360,23 @@ class HttpExchange {
   std::optional<Refusal> check_request(RequestHeaderParser& hp, RequestFacts& facts);
   std::optional<Refusal> route_request(const RequestHeader& req, RequestFacts& facts);
   void write_request_head(const RequestHeader& req, const RequestFacts& facts);
+  template <typename ClientStream>
+  lb::awaitable<BodyResult> bridge_body(ClientStream& client, RequestHeaderParser& hp,
+                                        H2RequestSink& sink, const RequestFacts& facts,
+                                        int attempt);
+  template <typename ClientStream>
+  lb::awaitable<std::expected<Next, Refusal>> bridge_response(ClientStream& client,
+                                                              H2UpstreamStream& up,
+                                                              WakeSignal& wake,
+                                                              const RequestFacts& facts,
+                                                              bool trailers);
+  bool bridge_plan(H2UpstreamStream& up, const RequestFacts& facts, bool trailers,
+                   std::optional<ResponseHeaderParser>& rp, ResponsePlan& plan);
+  Next bridge_end(const ResponsePlan& plan, std::uint64_t body_bytes);
 };
+
+/// The error response for a pool that gave no backend connection.
+Refusal unreachable_refusal(UpstreamError error);
 
 /// How long the next read may wait: the idle timeout, cut short by a whole-body deadline.
 nanoseconds read_timeout(nanoseconds idle, Clock::time_point deadline);

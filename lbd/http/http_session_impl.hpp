@@ -206,6 +206,11 @@ class HttpSession : HttpExchange {
     if (ec) refusal = Refusal{408, "request header timeout"};
     RequestFacts req;
     if (!refusal) refusal = admit_request(hp, req);
+    if (!refusal && req.pool->protocol == UpstreamProtocol::h2) {  // h2_bridge.cpp
+      auto bridged = co_await bridge_h2(stream_, hp, req);
+      if (bridged) co_return *bridged;
+      refusal = std::move(bridged.error());
+    }
     const Backend* avoid = nullptr;
     Acquired up = std::unexpected(Refusal{});  // out here: open until the error is sent
     std::optional<ResponseHeaderParser> rp;
@@ -259,7 +264,7 @@ class HttpSession : HttpExchange {
       }
       if (ec) refusal = response_header_failure(ec, *up, req, got_bytes, can_retry, avoid);
       if (ec) continue;
-      note_response_header(*up, req, waiting_since);
+      note_response_header(up->conn.lease.backend(), req, waiting_since);
       co_return co_await respond(*rp, *up, upstream, req);
     }
     co_await send_error(refusal->status, refusal->why);
@@ -271,9 +276,8 @@ class HttpSession : HttpExchange {
 
   /// Tells a client that sent "Expect: 100-continue" to send its body.
   auto write_continue(error_code& ec) {
-    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
     watchdog_.arm(cfg_.timeouts.client_idle);
-    return asio::async_write(stream_, asio::buffer(k100.data(), k100.size()),
+    return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                              asio::redirect_error(lb::use_awaitable, ec));
   }
 
@@ -309,7 +313,7 @@ class HttpSession : HttpExchange {
     error_code ec;
     obs_.status = rp.get().result_int();
     if (obs_.status == 101) co_return co_await relay_upgraded(rp.get(), up, upstream, req);
-    const ResponsePlan plan = plan_response(rp, up, req);
+    const ResponsePlan plan = plan_response(rp, up.conn.lease.backend(), req);
     watchdog_.arm(to.client_idle);
     BodyResult r = BodyResult::ok;
     relayed_ = 0;

@@ -137,12 +137,6 @@ std::optional<Refusal> HttpExchange::route_request(const RequestHeader& req, Req
   const std::string& pool_name = routing_->router.pool_names()[pool_index];
   obs_.pool = pool_name;
   if (!pool) return Refusal{503, fmt::format("unknown pool {}", pool_name)};
-  if (pool->protocol == UpstreamProtocol::h2) {
-    // HTTP/2 servers are reached from HTTP/2 clients only (no HTTP/1.1 to HTTP/2 bridge).
-    return Refusal{502, fmt::format("pool {} speaks HTTP/2 to its servers; this client "
-                                    "speaks HTTP/1.1",
-                                    pool_name)};
-  }
   facts.pool = pool;
   facts.pool_name = &pool_name;
   pick_hash_.reset();

@@ -86,11 +86,10 @@ std::optional<Refusal> HttpExchange::response_header_failure(const error_code& e
   return Refusal{502, fmt::format("bad response from the backend: {}", ec.message())};
 }
 
-void HttpExchange::note_response_header(const Upstream& up, const RequestFacts& facts,
+void HttpExchange::note_response_header(const Backend* backend, const RequestFacts& facts,
                                         Clock::time_point waiting_since) {
   const auto header_at = Clock::now();
   obs_.first_byte = header_at - obs_.start;
-  const Backend* backend = up.conn.lease.backend();
   if (backend) {
     worker_.stats()
         .backend(*facts.pool_name, backend->name)
@@ -115,7 +114,7 @@ std::string HttpExchange::upgrade_head(const ResponseHeader& res, const Upstream
   return head;
 }
 
-ResponsePlan HttpExchange::plan_response(ResponseHeaderParser& rp, const Upstream& up,
+ResponsePlan HttpExchange::plan_response(ResponseHeaderParser& rp, const Backend* backend,
                                          const RequestFacts& facts) {
   const auto& res = rp.get();
   ResponsePlan plan;
@@ -136,8 +135,8 @@ ResponsePlan HttpExchange::plan_response(ResponseHeaderParser& rp, const Upstrea
     plan.rechunk = false;
     plan.keep_client = false;
   }
-  persistence_.finish(worker_, res.base(), up.conn.lease.backend());
-  if (const Backend* b = up.conn.lease.backend()) {
+  persistence_.finish(worker_, res.base(), backend);
+  if (const Backend* b = backend) {
     worker_.report(facts.pool->name, *b,
                    plan.status >= 500 ? TrafficEvent::http_5xx : TrafficEvent::success);
   }

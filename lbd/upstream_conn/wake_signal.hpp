@@ -1,5 +1,5 @@
-// A wake-up for one waiting coroutine on a worker's executor; a notify() that comes before the
-// wait is kept. Single-threaded.
+// A wake-up for one waiting coroutine (or composed operation) on a worker's executor; a notify()
+// that comes before the wait is kept. Single-threaded.
 #pragma once
 
 #include <chrono>
@@ -28,6 +28,19 @@ class WakeSignal {
     co_return woke;
   }
   lb::awaitable<void> wait() { co_await wait_until(Clock::time_point::max()); }
+  /// wait_until for a composed operation: `handler(error_code)` runs (never inline) when
+  /// notified (a pending notify counts) or at `deadline`; the caller checks which.
+  template <typename Handler>
+  void async_wait_until(Clock::time_point deadline, Handler&& handler) {
+    if (pending_) {
+      pending_ = false;
+      lb::asio::post(timer_.get_executor(),
+                     [h = std::forward<Handler>(handler)]() mutable { h(lb::error_code{}); });
+      return;
+    }
+    timer_.expires_at(deadline);
+    timer_.async_wait(std::forward<Handler>(handler));
+  }
 
  private:
   lb::asio::steady_timer timer_;

@@ -63,18 +63,26 @@ struct OriginConnection final : lbd::h2::StreamHandler {
     auto& st = streams[id];
     st.path = r.path;
     max_open.store(std::max(max_open.load(), streams.size()));
-    if (r.path.starts_with("/hold")) {
+    if (r.method == "HEAD") {  // no body (the client's nghttp2 would reset one)
+      const std::vector<Header> h{{"content-length", "11"}};
+      session->submit_response(id, 200, h, true);
+    } else if (r.path.starts_with("/hold")) {
       holds.emplace(Clock::now() + std::chrono::milliseconds(query_number(r.path, "ms")), id);
     } else if (r.path == "/reset") {
       session->reset(id, 2 /* INTERNAL_ERROR */);
     } else if (r.path == "/goaway") {
       respond(id, "bye");
       session->shutdown();
-    } else if (r.path.starts_with("/big")) {
+    } else if (r.path.starts_with("/big") || r.path.starts_with("/chunks")) {
       st.big = true;
       st.big_left = query_number(r.path, "n");
-      const std::vector<Header> h{{"content-length", std::to_string(st.big_left)}};
+      std::vector<Header> h{{"content-type", "application/octet-stream"}};
+      if (r.path.starts_with("/big")) h.push_back({"content-length", std::to_string(st.big_left)});
       session->submit_response(id, 200, h, st.big_left == 0);
+    } else if (r.path == "/headers") {
+      std::string text = "method=" + r.method + "\nauthority=" + r.authority + "\n";
+      for (const auto& f : r.headers) text += f.name + ": " + f.value + "\n";
+      respond(id, text);
     } else if (r.path == "/trailers") {
       const std::vector<Header> t{{"x-origin-trailer", "yes"}};
       respond(id, "t", t);

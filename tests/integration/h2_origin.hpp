@@ -4,6 +4,9 @@
 //   /reset       resets the stream (RST_STREAM INTERNAL_ERROR) without answering
 //   /goaway      answers "bye", then sends GOAWAY(NO_ERROR): open streams finish, no new ones
 //   /big?n=N     answers N bytes, as fast as the flow-control windows let it
+//   /chunks?n=N  the same without content-length
+//   /headers     answers the request's method, :authority and fields, one a line
+//   HEAD         answers content-length 11 and no body, whatever the path
 //   /trailers    answers "t" with the trailer "x-origin-trailer: yes"
 //   /echo        answers the request body, and its trailers as response trailers
 //   anything else: "h2 <path>"
