@@ -179,6 +179,18 @@ TEST_CASE("h2 bridge: a stream the server resets gets 502") {
   CHECK(origin.requests() == 1);
 }
 
+TEST_CASE("h2 bridge: a stream reset after the response began closes the client connection") {
+  H2Origin origin;
+  InProcessLbd lbd(bridge_config(origin.address()));
+  Client c(lbd.endpoint("web"));
+  REQUIRE(send_all(c.fd, get("/cut")));
+  const auto raw = c.read_to_close();  // lbd closes: the keep-alive connection ends
+  INFO(raw);
+  CHECK(raw.find("Transfer-Encoding: chunked") != std::string::npos);
+  CHECK(raw.find(std::string(1000, 'c')) != std::string::npos);
+  CHECK(raw.find("\r\n0\r\n\r\n") == std::string::npos);  // never ended as complete
+}
+
 TEST_CASE("h2 bridge: a WebSocket upgrade to an h2 pool is refused with 501") {
   H2Origin origin;
   InProcessLbd lbd(bridge_config(origin.address()));

@@ -37,6 +37,7 @@ struct OriginConnection final : lbd::h2::StreamHandler {
     std::string out;  // response body not queued yet (then `out_trailers` end it)
     std::vector<Header> out_trailers;
     bool responding = false;
+    bool cut = false;  // /cut: the body is never ended
   };
 
   OriginConnection(std::atomic<std::size_t>& max_open, std::atomic<std::size_t>& big_bytes,
@@ -79,6 +80,14 @@ struct OriginConnection final : lbd::h2::StreamHandler {
       std::vector<Header> h{{"content-type", "application/octet-stream"}};
       if (r.path.starts_with("/big")) h.push_back({"content-length", std::to_string(st.big_left)});
       session->submit_response(id, 200, h, st.big_left == 0);
+    } else if (r.path == "/cut") {  // a header and 1000 body bytes, then a reset
+      const std::vector<Header> h{{"content-type", "text/plain"}};
+      session->submit_response(id, 200, h, false);
+      st.out.assign(1000, 'c');
+      st.cut = true;
+      st.responding = true;
+      pump();
+      cuts.emplace(Clock::now() + std::chrono::milliseconds(200), id);
     } else if (r.path == "/headers") {
       std::string text = "method=" + r.method + "\nauthority=" + r.authority + "\n";
       for (const auto& f : r.headers) text += f.name + ": " + f.value + "\n";
@@ -119,7 +128,7 @@ struct OriginConnection final : lbd::h2::StreamHandler {
         const auto n = session->write_body(
             id, std::span(reinterpret_cast<const std::uint8_t*>(st.out.data()), st.out.size()));
         st.out.erase(0, n);
-        if (st.out.empty()) {
+        if (st.out.empty() && !st.cut) {
           session->end_body(id, st.out_trailers);
           st.responding = false;
         }
@@ -146,6 +155,11 @@ struct OriginConnection final : lbd::h2::StreamHandler {
       holds.erase(holds.begin());
       if (streams.contains(id)) respond(id, "held");
     }
+    while (!cuts.empty() && cuts.begin()->first <= now) {
+      const auto id = cuts.begin()->second;
+      cuts.erase(cuts.begin());
+      if (streams.contains(id)) session->reset(id, 2 /* INTERNAL_ERROR */);
+    }
   }
 
   std::atomic<std::size_t>& max_open;
@@ -153,6 +167,7 @@ struct OriginConnection final : lbd::h2::StreamHandler {
   std::atomic<std::size_t>& requests;
   std::map<std::int32_t, Stream> streams;
   std::multimap<Clock::time_point, std::int32_t> holds;
+  std::multimap<Clock::time_point, std::int32_t> cuts;
   std::unique_ptr<lbd::h2::ServerSession> session;
 };
 

@@ -2,6 +2,7 @@
 // session: one blocking thread per connection (TestBackend), behaviour chosen by the path:
 //   /hold?ms=N   answers "held" after N ms (keeps streams open at once)
 //   /reset       resets the stream (RST_STREAM INTERNAL_ERROR) without answering
+//   /cut         answers a header and 1000 body bytes, then resets the stream 200 ms later
 //   /goaway      answers "bye", then sends GOAWAY(NO_ERROR): open streams finish, no new ones
 //   /big?n=N     answers N bytes, as fast as the flow-control windows let it
 //   /chunks?n=N  the same without content-length
