@@ -44,9 +44,19 @@ std::optional<Refusal> unbridgeable(std::string_view method, const RequestHeader
 }  // namespace
 
 template <typename ClientStream>
-lb::awaitable<std::expected<Next, Refusal>> HttpExchange::bridge_h2(ClientStream& client,
-                                                                    RequestHeaderParser& hp,
-                                                                    const RequestFacts& facts) {
+lb::awaitable<Next> HttpExchange::bridge_h2(ClientStream& client, RequestHeaderParser& hp,
+                                            const RequestFacts& facts,
+                                            std::optional<Refusal>& refusal) {
+  auto bridged = co_await bridge_stream(client, hp, facts);
+  if (bridged) co_return *bridged;
+  refusal = std::move(bridged.error());
+  co_return Next::close;
+}
+
+template <typename ClientStream>
+lb::awaitable<std::expected<Next, Refusal>> HttpExchange::bridge_stream(ClientStream& client,
+                                                                        RequestHeaderParser& hp,
+                                                                        const RequestFacts& facts) {
   const auto& to = cfg_.timeouts;
   if (auto refused = unbridgeable(method_, hp, facts)) co_return std::unexpected(*refused);
   // Before the body relay: a chunked body moves the parser away.
@@ -273,11 +283,9 @@ Next HttpExchange::bridge_end(const ResponsePlan& plan, std::uint64_t body_bytes
 }
 
 using TlsClient = asio::ssl::stream<tcp::socket>;
-template lb::awaitable<std::expected<Next, Refusal>> HttpExchange::bridge_h2(tcp::socket&,
-                                                                             RequestHeaderParser&,
-                                                                             const RequestFacts&);
-template lb::awaitable<std::expected<Next, Refusal>> HttpExchange::bridge_h2(TlsClient&,
-                                                                             RequestHeaderParser&,
-                                                                             const RequestFacts&);
+template lb::awaitable<Next> HttpExchange::bridge_h2(tcp::socket&, RequestHeaderParser&,
+                                                     const RequestFacts&, std::optional<Refusal>&);
+template lb::awaitable<Next> HttpExchange::bridge_h2(TlsClient&, RequestHeaderParser&,
+                                                     const RequestFacts&, std::optional<Refusal>&);
 
 }  // namespace lbd::proxy::http_detail

@@ -288,12 +288,11 @@ class HttpExchange {
   // ---- HTTP/2 servers (h2_bridge.cpp, instantiated there for the session's streams) -------
   /// An HTTP/1.1 request routed to a pool with protocol = "h2" (admitted: head_ holds its
   /// rewritten header), sent as one stream on the worker's HTTP/2 connections and answered as
-  /// HTTP/1.1: how the exchange ended, or the error response the session owes (nothing was
-  /// written to the client then but a 100 Continue).
+  /// HTTP/1.1: how the exchange ended, or in `refusal` the error response the session owes
+  /// (nothing was written to the client then but a 100 Continue).
   template <typename ClientStream>
-  lb::awaitable<std::expected<Next, Refusal>> bridge_h2(ClientStream& client,
-                                                        RequestHeaderParser& hp,
-                                                        const RequestFacts& facts);
+  lb::awaitable<Next> bridge_h2(ClientStream& client, RequestHeaderParser& hp,
+                                const RequestFacts& facts, std::optional<Refusal>& refusal);
 
   /// Ends the request in flight (counters, access log) when the exchange leaves its scope:
   /// declared after the request parser, so that it runs before the parser, which method_ and
@@ -360,6 +359,10 @@ class HttpExchange {
   std::optional<Refusal> check_request(RequestHeaderParser& hp, RequestFacts& facts);
   std::optional<Refusal> route_request(const RequestHeader& req, RequestFacts& facts);
   void write_request_head(const RequestHeader& req, const RequestFacts& facts);
+  template <typename ClientStream>
+  lb::awaitable<std::expected<Next, Refusal>> bridge_stream(ClientStream& client,
+                                                            RequestHeaderParser& hp,
+                                                            const RequestFacts& facts);
   template <typename ClientStream>
   lb::awaitable<BodyResult> bridge_body(ClientStream& client, RequestHeaderParser& hp,
                                         H2RequestSink& sink, const RequestFacts& facts,

@@ -207,9 +207,8 @@ class HttpSession : HttpExchange {
     RequestFacts req;
     if (!refusal) refusal = admit_request(hp, req);
     if (!refusal && req.pool->protocol == UpstreamProtocol::h2) {  // h2_bridge.cpp
-      auto bridged = co_await bridge_h2(stream_, hp, req);
-      if (bridged) co_return *bridged;
-      refusal = std::move(bridged.error());
+      const Next bridged = co_await bridge_h2(stream_, hp, req, refusal);
+      if (!refusal) co_return bridged;
     }
     const Backend* avoid = nullptr;
     Acquired up = std::unexpected(Refusal{});  // out here: open until the error is sent
